@@ -1,0 +1,295 @@
+"""The ``iomkg`` command: a thin front end over the pipeline, the store and the catalogue.
+
+Each command parses its options, calls one core function and renders the answer. Errors
+are one line on stderr and an exit code (0 fine, 1 invalid data, 2 unusable input), never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import pyoxigraph as ox
+
+from iomkg import formats, pipeline
+from iomkg.config import Settings, SettingsError
+from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
+from iomkg.store.releases import Releases
+from iomkg.vocab import prefixes, sparql_prologue
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+QUERY_FORMATS = ["table", "json", "csv", "tsv", "xml", "ttl", "jsonld", "nt", "nq", "trig"]
+
+
+class UsageProblem(Exception):
+    """A command was given something it cannot use; the message says how to fix it."""
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"iomkg: {message}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(command: F) -> F:
+    """Turn the core's exceptions into one clear line and the documented exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except pipeline.ValidationFailed as failure:
+            for violation in failure.violations:
+                click.echo(violation.describe(), err=True)
+            _fail(f"{failure}; nothing was loaded, the previous build is unchanged", 1)
+        except pipeline.ChecksFailed as failure:
+            for check in failure.failures:
+                click.echo(check.describe(), err=True)
+            _fail(f"{failure}; nothing was loaded, the previous build is unchanged", 1)
+        except pipeline.SourceParseError as error:
+            _fail(f"{error} (fix the file; the previous build is unchanged)", 2)
+        except QuerySyntaxError as error:
+            _fail(f"the SPARQL does not parse: {error}", 2)
+        except (StoreError, SettingsError, UsageProblem) as error:
+            _fail(str(error), 2)
+        except OSError as error:
+            _fail(f"{error.filename or ''}: {error.strerror or error}", 2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_of(context: click.Context) -> Settings:
+    settings: Settings = context.obj
+    return settings
+
+
+@contextmanager
+def open_current(settings: Settings, *, read_only: bool = True) -> Iterator[OxigraphStore]:
+    """The store of the current build; a clear error when there is none yet."""
+    release = Releases(settings.store_root).current()
+    if release is None:
+        raise StoreError(f"no build in {settings.store_root} yet: run `iomkg build` first")
+    yield OxigraphStore.open(release.store_path, read_only=read_only)
+
+
+# The group ---------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--store", "store_dir", type=click.Path(path_type=Path), envvar="IOMKG_STORE",
+              help="Folder of the built store and dumps [default: var/store in the project; env IOMKG_STORE].")
+@click.option("--base", "base_iri", envvar="IOMKG_BASE_IRI",
+              help="Base namespace of every minted IRI [default: https://w3id.org/iomkg/; env IOMKG_BASE_IRI].")
+@click.version_option(package_name="iomkg")
+@click.pass_context
+def cli(context: click.Context, store_dir: Path | None, base_iri: str | None) -> None:
+    """iomkg: build, validate, query and serve the IOM knowledge graph."""
+    try:
+        context.obj = Settings.from_env(store_dir=store_dir, base_iri=base_iri)
+    except SettingsError as error:
+        _fail(str(error), 2)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="iomkg")
+
+
+# build / validate --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.pass_context
+@reports_errors
+def build(context: click.Context) -> None:
+    """Parse ontology and data, validate with SHACL, run the quality checks, then load the store and
+    write the dumps. Nothing is replaced unless everything passes (exit 0); SHACL violations or failed
+    checks exit 1, unreadable files exit 2."""
+    summary = pipeline.build(settings_of(context))
+    for line in render_summary(summary):
+        click.echo(line)
+
+
+def render_summary(summary: pipeline.BuildSummary) -> Iterator[str]:
+    if summary.release:
+        yield f"build {summary.release}: {summary.total_triples} triples"
+    yield "triples per graph:"
+    for graph, count in summary.triples_per_graph.items():
+        yield f"  {count:>7}  {graph}"
+    yield "instances per class:"
+    for cls, count in summary.instances_per_class.items():
+        yield f"  {count:>7}  {cls}"
+    yield "links per target:"
+    for target, count in summary.links_per_target.items() or {"(none)": 0}.items():
+        yield f"  {count:>7}  {target}"
+    if summary.timings:
+        yield "time: " + ", ".join(f"{step} {seconds:.2f}s" for step, seconds in summary.timings.items())
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+@reports_errors
+def validate(context: click.Context, files: tuple[Path, ...]) -> None:
+    """Validate the project's ontology and data with SHACL, and report; changes nothing.
+
+    FILES, when given, are validated together with the project's graphs (a file at the same path as
+    a project file replaces it). Exit 0 conforms, 1 violations, 2 a file does not parse.
+    """
+    parsed, violations = pipeline.validate(settings_of(context), files)
+    if violations:
+        raise pipeline.ValidationFailed(violations)
+    click.echo(f"conforms: {parsed.triple_count()} triples in {len(parsed.quads)} graphs")
+
+
+# query -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("-q", "--query", "query_text", help="SPARQL query text.")
+@click.option("-f", "--file", "query_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="File holding the SPARQL query.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A saved query's parameter (repeatable).")
+@click.option("--format", "format_name", type=click.Choice(QUERY_FORMATS), default=None,
+              help="Output format [default: table for SELECT/ASK, ttl for CONSTRUCT/DESCRIBE].")
+@click.pass_context
+@reports_errors
+def query(context: click.Context, name: str | None, query_text: str | None, query_file: Path | None,
+          params: tuple[str, ...], format_name: str | None) -> None:
+    """Run a SPARQL query (-q or -f), or the saved query NAME (see `iomkg queries`), on the built store.
+
+    The well-known prefixes (rdfs, skos, schema, org, prov, iomo, id, …) are predeclared.
+    """
+    settings = settings_of(context)
+    given = [x for x in (name, query_text, query_file) if x is not None]
+    if len(given) != 1:
+        raise UsageProblem("give exactly one of: a saved query NAME, -q SPARQL or -f FILE")
+    with open_current(settings) as store:
+        if name is not None:
+            from iomkg import catalog
+
+            result = catalog.run_saved(store, settings, name, _parse_params(params))
+        else:
+            if params:
+                raise UsageProblem("--param is for saved queries; bind values in your own query text")
+            text = query_text if query_text is not None else query_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+            result = store.query(sparql_prologue(settings.base_iri) + text, base_iri=settings.base_iri)
+        write_result(result, format_name, prefixes(settings.base_iri))
+
+
+def _parse_params(params: tuple[str, ...]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageProblem(f"--param {item!r} must look like key=value")
+        parsed[key.strip()] = value
+    return parsed
+
+
+def write_result(result: Any, format_name: str | None, names: dict[str, str]) -> None:
+    kind = formats.kind_of(result)
+    if format_name in (None, "table") and kind == "results":
+        for line in formats.text_table(result):
+            click.echo(line)
+        return
+    wanted = format_name or "ttl"
+    if wanted == "table":
+        raise UsageProblem("a CONSTRUCT or DESCRIBE result is a graph: use --format ttl, jsonld or nt")
+    fmt = formats.by_name(wanted, kind)
+    if fmt is None:
+        offered = ", ".join(f.name for f in formats.TABLES[kind])
+        raise UsageProblem(f"--format {wanted} does not fit this query's result; use one of: {offered}")
+    out = click.get_binary_stream("stdout")
+    formats.serialize(result, fmt, out, names)
+    out.flush()
+
+
+# export / load / stats ---------------------------------------------------------------------
+
+EXPORT_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "trig": ox.RdfFormat.TRIG, "nq": ox.RdfFormat.N_QUADS,
+                  "jsonld": ox.RdfFormat.JSON_LD, "nt": ox.RdfFormat.N_TRIPLES}
+
+
+@cli.command()
+@click.option("--format", "format_name", type=click.Choice(list(EXPORT_FORMATS)), default="ttl",
+              show_default=True)
+@click.option("--graph", "graph", metavar="IRI", help="Export only this named graph.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="File to write [default: stdout].")
+@click.pass_context
+@reports_errors
+def export(context: click.Context, format_name: str, graph: str | None, output: Path | None) -> None:
+    """Export the store (or one named graph). Turtle and N-Triples without --graph hold the union of
+    all graphs; TriG, N-Quads and JSON-LD keep the named graphs."""
+    settings = settings_of(context)
+    rdf_format = EXPORT_FORMATS[format_name]
+    with open_current(settings) as store:
+        if graph is not None and graph not in store.named_graphs():
+            raise UsageProblem(f"no graph {graph!r} in the store; `iomkg stats` lists the graphs")
+        sink = output.open("wb") if output else click.get_binary_stream("stdout")
+        try:
+            if graph is None and not rdf_format.supports_datasets:
+                union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+                ox.serialize(union, sink, rdf_format, prefixes=prefixes(settings.base_iri))  # type: ignore[arg-type]
+            else:
+                store.dump(sink, format=rdf_format, graph=graph, prefixes=prefixes(settings.base_iri))
+        finally:
+            if output:
+                sink.close()
+            else:
+                sink.flush()
+
+
+@cli.command()
+@click.option("--graph", "graph", metavar="IRI", help="Named graph to load triples into [default: the default graph].")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+@reports_errors
+def load(context: click.Context, graph: str | None, files: tuple[Path, ...]) -> None:
+    """Bulk-load RDF files (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD) into the store.
+
+    WITHOUT the SHACL gate: for foreign data and benchmarks. Every file is syntax-checked first, so a
+    broken file loads nothing. Creates an empty store when there is no build yet. The downloads keep
+    reflecting the last `iomkg build`.
+    """
+    from iomkg import loading
+
+    settings = settings_of(context)
+    count = loading.load_files(settings, list(files), graph)
+    click.echo(f"loaded {count} triples from {len(files)} file(s)")
+
+
+@cli.command()
+@click.pass_context
+@reports_errors
+def stats(context: click.Context) -> None:
+    """Triples per graph, instances per class and links per target of the current store."""
+    settings = settings_of(context)
+    release = Releases(settings.store_root).current()
+    with open_current(settings) as store:
+        summary = pipeline.summarize(store, release.name if release else "")
+    for line in render_summary(summary):
+        click.echo(line)
+
+
+@cli.command()
+@click.pass_context
+@reports_errors
+def generate(context: click.Context) -> None:
+    """Regenerate data/reference, data/codelists and data/links from ../shared (reference CSVs and
+    IATI codelists). The output is committed; a test keeps it in sync."""
+    from iomkg import reference
+
+    settings = settings_of(context)
+    if not settings.shared_root.is_dir():
+        raise UsageProblem(f"no shared folder at {settings.shared_root} (set IOMKG_SHARED_DIR)")
+    for path in reference.generate_all(settings.shared_root, settings.data_dir):
+        click.echo(f"wrote {path}")

@@ -1,0 +1,197 @@
+"""Result formats as values, and content negotiation as a table lookup.
+
+Two tables, as the SPARQL 1.1 Protocol has two kinds of answer: tabular results
+(SELECT, ASK) and graphs (CONSTRUCT, DESCRIBE). The CLI's ``--format`` names, the
+``format=`` URL override and the ``Accept`` header all resolve through them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Literal
+
+import pyoxigraph as ox
+
+from iomkg.store.base import QueryResult
+
+Kind = Literal["results", "graph"]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One serialisation: its short name, media type and how pyoxigraph writes it."""
+
+    name: str
+    media_type: str
+    extension: str
+    kind: Kind
+    results_format: ox.QueryResultsFormat | None = None
+    rdf_format: ox.RdfFormat | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type header value (text formats say their charset)."""
+        if self.media_type.startswith("text/") or self.media_type.endswith(("+json", "/json")):
+            return f"{self.media_type}; charset=utf-8"
+        return self.media_type
+
+
+RESULT_FORMATS: tuple[Format, ...] = (
+    Format("json", "application/sparql-results+json", "srj", "results", ox.QueryResultsFormat.JSON,
+           aliases=("application/json", "srj")),
+    Format("xml", "application/sparql-results+xml", "srx", "results", ox.QueryResultsFormat.XML,
+           aliases=("application/xml", "text/xml", "srx")),
+    Format("csv", "text/csv", "csv", "results", ox.QueryResultsFormat.CSV),
+    Format("tsv", "text/tab-separated-values", "tsv", "results", ox.QueryResultsFormat.TSV),
+)
+
+GRAPH_FORMATS: tuple[Format, ...] = (
+    Format("ttl", "text/turtle", "ttl", "graph", rdf_format=ox.RdfFormat.TURTLE,
+           aliases=("turtle", "application/x-turtle")),
+    Format("jsonld", "application/ld+json", "jsonld", "graph", rdf_format=ox.RdfFormat.JSON_LD,
+           aliases=("json-ld", "application/json")),
+    Format("nt", "application/n-triples", "nt", "graph", rdf_format=ox.RdfFormat.N_TRIPLES,
+           aliases=("ntriples", "n-triples", "text/plain")),
+    Format("xml", "application/rdf+xml", "rdf", "graph", rdf_format=ox.RdfFormat.RDF_XML,
+           aliases=("rdfxml", "rdf", "application/xml", "text/xml")),
+    Format("nq", "application/n-quads", "nq", "graph", rdf_format=ox.RdfFormat.N_QUADS,
+           aliases=("nquads", "n-quads")),
+    Format("trig", "application/trig", "trig", "graph", rdf_format=ox.RdfFormat.TRIG),
+)
+
+TABLES: dict[Kind, tuple[Format, ...]] = {"results": RESULT_FORMATS, "graph": GRAPH_FORMATS}
+
+
+def kind_of(result: QueryResult) -> Kind:
+    return "graph" if isinstance(result, ox.QueryTriples) else "results"
+
+
+def by_name(name: str, kind: Kind) -> Format | None:
+    """The format called ``name`` (short name, alias or media type) for this kind of result.
+
+    >>> by_name("csv", "results").media_type
+    'text/csv'
+    >>> by_name("text/turtle", "graph").name
+    'ttl'
+    """
+    wanted = name.strip().lower()
+    for fmt in TABLES[kind]:
+        if wanted in (fmt.name, fmt.media_type, fmt.extension, *fmt.aliases):
+            return fmt
+    return None
+
+
+def offered_media_types(kind: Kind) -> list[str]:
+    return [fmt.media_type for fmt in TABLES[kind]]
+
+
+def negotiate(accept: Sequence[tuple[str, float]], kind: Kind) -> Format | None:
+    """Pick the best format for parsed ``Accept`` entries (``(media_range, quality)`` pairs).
+
+    The first format of the table wins ties and ``*/*``; an empty Accept means ``*/*``.
+    Returns ``None`` when nothing offered is acceptable (answer 406).
+
+    >>> negotiate([("text/csv", 1.0)], "results").name
+    'csv'
+    >>> negotiate([("image/png", 1.0)], "results") is None
+    True
+    """
+    if not accept:
+        return TABLES[kind][0]
+    best: tuple[float, int, Format] | None = None
+    for position, fmt in enumerate(TABLES[kind]):
+        quality = _quality_for(fmt, accept)
+        if quality <= 0:
+            continue
+        candidate = (quality, -position, fmt)
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    return best[2] if best else None
+
+
+def _quality_for(fmt: Format, accept: Sequence[tuple[str, float]]) -> float:
+    """Quality of the most specific matching range (RFC 9110 §12.5.1)."""
+    names = (fmt.media_type, *[a for a in fmt.aliases if "/" in a])
+    best_specificity, best_quality = -1, 0.0
+    for media_range, quality in accept:
+        media_range = media_range.split(";", 1)[0].strip().lower()
+        if media_range in names:
+            specificity = 2
+        elif media_range.endswith("/*") and fmt.media_type.startswith(media_range[:-1]):
+            specificity = 1
+        elif media_range == "*/*":
+            specificity = 0
+        else:
+            continue
+        if specificity > best_specificity:
+            best_specificity, best_quality = specificity, quality
+    return best_quality
+
+
+# Serialisation -----------------------------------------------------------------------------
+
+
+def serialize(result: QueryResult, fmt: Format, output: IO[bytes], prefixes: dict[str, str] | None = None) -> None:
+    """Write a query result in ``fmt`` to a binary stream."""
+    if isinstance(result, ox.QueryTriples):
+        if fmt.rdf_format is None:
+            raise ValueError(f"{fmt.name} is not a graph format")
+        ox.serialize(result, output, fmt.rdf_format, prefixes=_prefixes_for(fmt, prefixes))
+        return
+    if fmt.results_format is None:
+        raise ValueError(f"{fmt.name} is not a results format")
+    result.serialize(output, fmt.results_format)
+
+
+def _prefixes_for(fmt: Format, prefixes: dict[str, str] | None) -> dict[str, str] | None:
+    if fmt.rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.JSON_LD):
+        return prefixes
+    return None
+
+
+def serialize_to_bytes(result: QueryResult, fmt: Format, prefixes: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    serialize(result, fmt, buffer, prefixes)
+    return buffer.getvalue()
+
+
+# Text table (CLI) --------------------------------------------------------------------------
+
+
+def term_text(term: object) -> str:
+    """A short, readable form of a term for tables: IRIs bare, literals by value."""
+    if term is None:
+        return ""
+    if isinstance(term, ox.Literal):
+        return term.value + (f"@{term.language}" if term.language else "")
+    return str(getattr(term, "value", term))
+
+
+def text_table(result: QueryResult, max_width: int = 60) -> Iterator[str]:
+    """Lines of a plain-text table for SELECT, or ``true``/``false`` for ASK."""
+    if isinstance(result, ox.QueryBoolean):
+        yield "true" if bool(result) else "false"
+        return
+    if isinstance(result, ox.QueryTriples):
+        raise ValueError("a CONSTRUCT or DESCRIBE result is a graph: use --format ttl, jsonld or nt")
+    names = [variable.value for variable in result.variables]
+    rows = [[_clip(term_text(solution[name]), max_width) for name in names] for solution in result]
+    yield from _render_table(names, rows)
+
+
+def _clip(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _render_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[str]:
+    rows = list(rows)
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
+    yield "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()
+    yield "  ".join("-" * w for w in widths)
+    for row in rows:
+        yield "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+    yield f"({len(rows)} row{'s' if len(rows) != 1 else ''})"

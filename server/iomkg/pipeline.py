@@ -1,0 +1,454 @@
+"""Build and validate the knowledge graph: parse, SHACL, quality checks, atomic load, dumps.
+
+Nothing here prints or exits: every outcome is a return value or one of the exceptions
+below, which the CLI and the web app turn into messages. Exit codes follow pySHACL:
+0 conforms, 1 violations, 2 the input could not be read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+import rdflib
+from pyshacl import validate as shacl_validate
+from rdflib.namespace import RDF, SH
+
+from iomkg.config import Settings
+from iomkg.store import OxigraphStore
+from iomkg.store.releases import Release, Releases
+from iomkg.vocab import prefixes
+
+RDF_SUFFIXES = {".ttl": ox.RdfFormat.TURTLE, ".trig": ox.RdfFormat.TRIG, ".nt": ox.RdfFormat.N_TRIPLES}
+
+DUMP_FORMATS: dict[str, ox.RdfFormat] = {
+    "iomkg.ttl": ox.RdfFormat.TURTLE,
+    "iomkg.trig": ox.RdfFormat.TRIG,
+    "iomkg.nq": ox.RdfFormat.N_QUADS,
+    "iomkg.jsonld": ox.RdfFormat.JSON_LD,
+}
+
+
+# Errors ------------------------------------------------------------------------------------
+
+
+class BuildError(Exception):
+    """Base of everything that stops a build; ``exit_code`` follows pySHACL (1 invalid, 2 unreadable)."""
+
+    exit_code = 2
+
+
+class SourceParseError(BuildError):
+    """An input file does not parse: names the file, line and column."""
+
+    def __init__(self, path: Path, line: int | None, column: int | None, message: str) -> None:
+        self.path, self.line, self.column, self.message = path, line, column, message
+        where = f"{path}:{line}:{column}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One SHACL result, in words a data editor can act on."""
+
+    focus_node: str
+    path: str | None
+    message: str
+    shape: str | None
+    severity: str
+    value: str | None
+    files: tuple[str, ...]
+
+    def describe(self) -> str:
+        where = ", ".join(self.files) or "(no file states this node)"
+        on = f" {self.path}" if self.path else ""
+        return f"{where}: <{self.focus_node}>{on}: {self.message}"
+
+
+class ValidationFailed(BuildError):
+    """The graph breaks one or more shapes; nothing was loaded or written."""
+
+    exit_code = 1
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations = list(violations)
+        super().__init__(f"{len(self.violations)} SHACL violation(s)")
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """A quality-check query (``queries/checks/*-violation.rq``) that returned rows."""
+
+    check: str
+    title: str
+    rows: tuple[dict[str, str], ...]
+
+    def describe(self) -> str:
+        shown = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in self.rows[:10])
+        more = f" (+{len(self.rows) - 10} more)" if len(self.rows) > 10 else ""
+        return f"{self.check}: {self.title}: {shown}{more}"
+
+
+class ChecksFailed(BuildError):
+    """One or more quality-check queries found offending resources."""
+
+    exit_code = 1
+
+    def __init__(self, failures: Sequence[CheckFailure]) -> None:
+        self.failures = list(failures)
+        super().__init__(f"{len(self.failures)} quality check(s) failed")
+
+
+# Inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file and the named graph it becomes."""
+
+    path: Path
+    graph: str
+
+
+@dataclass
+class ParsedSources:
+    """The parsed inputs: quads per graph, and which files state which subjects."""
+
+    quads: dict[str, list[ox.Quad]] = field(default_factory=dict)
+    subject_files: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    digest: str = ""
+
+    def triple_count(self) -> int:
+        return sum(len(quads) for quads in self.quads.values())
+
+
+def discover_sources(settings: Settings) -> list[SourceFile]:
+    """The ontology and every data file, each with its graph IRI (``data/a/b.ttl`` → ``graph/a/b``)."""
+    found = [
+        SourceFile(path, settings.graph_iri("ontology"))
+        for path in sorted(settings.ontology_dir.glob("*.ttl"))
+    ]
+    for path in sorted(settings.data_dir.rglob("*")):
+        if path.suffix in RDF_SUFFIXES and path.is_file():
+            name = path.relative_to(settings.data_dir).with_suffix("").as_posix()
+            found.append(SourceFile(path, settings.graph_iri(name)))
+    return found
+
+
+def with_extra_files(settings: Settings, sources: list[SourceFile], extra: Iterable[Path]) -> list[SourceFile]:
+    """Sources where each of ``extra`` replaces the project file at the same path, or is added."""
+    by_path = {source.path.resolve(): source for source in sources}
+    for path in extra:
+        resolved = path.resolve()
+        if resolved in by_path:
+            continue
+        by_path[resolved] = SourceFile(path, settings.graph_iri("validate/" + path.stem))
+    return list(by_path.values())
+
+
+def parse_sources(sources: Sequence[SourceFile], base_iri: str) -> ParsedSources:
+    """Parse every file with relative IRIs resolved against ``base_iri``."""
+    parsed = ParsedSources()
+    digest = hashlib.sha256(base_iri.encode())
+    for source in sources:
+        data = _read(source.path)
+        digest.update(source.path.name.encode() + data)
+        quads = [
+            ox.Quad(triple.subject, triple.predicate, triple.object, ox.NamedNode(source.graph))
+            for triple in _parse_triples(source.path, data, base_iri)
+        ]
+        parsed.quads.setdefault(source.graph, []).extend(quads)
+        for quad in quads:
+            parsed.subject_files[_term_key(quad.subject)].add(str(source.path))
+    parsed.digest = digest.hexdigest()[:12]
+    return parsed
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise SourceParseError(path, None, None, f"cannot read the file: {error.strerror}") from error
+
+
+def _rdf_format(path: Path) -> ox.RdfFormat:
+    if path.suffix not in RDF_SUFFIXES:
+        raise SourceParseError(path, None, None, f"unknown RDF file type {path.suffix!r}; use .ttl")
+    return RDF_SUFFIXES[path.suffix]
+
+
+def _parse_triples(path: Path, data: bytes, base_iri: str) -> list[ox.Triple | ox.Quad]:
+    try:
+        return list(ox.parse(data, format=_rdf_format(path), base_iri=base_iri))
+    except SyntaxError as error:
+        message = str(error.msg).split(": ", 1)[-1] if error.msg else str(error)
+        raise SourceParseError(path, error.lineno, error.offset, message) from error
+
+
+def _term_key(term: object) -> str:
+    return getattr(term, "value", str(term))
+
+
+# Conversion to rdflib (for pySHACL and JSON-LD) ---------------------------------------------
+
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> rdflib.term.Node:
+    """The rdflib term for a pyoxigraph term (plain strings stay plain, as rdflib's parser makes them)."""
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return rdflib.Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        return rdflib.Literal(term.value, datatype=None if datatype == _XSD_STRING else datatype)
+    raise TypeError(f"RDF-star triples are not supported here: {term}")
+
+
+def to_rdflib_graph(quads: Iterable[ox.Quad]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    for quad in quads:
+        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))  # type: ignore[arg-type]
+    return graph
+
+
+# Validation --------------------------------------------------------------------------------
+
+
+def shape_files(settings: Settings) -> list[Path]:
+    return sorted(settings.shapes_dir.glob("*.ttl"))
+
+
+def load_shapes(settings: Settings) -> rdflib.Graph:
+    """All shapes files as one graph, with relative IRIs resolved like the data's."""
+    quads: list[ox.Quad] = []
+    for path in shape_files(settings):
+        quads.extend(
+            ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
+            for t in _parse_triples(path, _read(path), settings.base_iri)
+        )
+    return to_rdflib_graph(quads)
+
+
+def validate_parsed(parsed: ParsedSources, shapes: rdflib.Graph) -> list[Violation]:
+    """SHACL-validate the union of all graphs (ontology included, so ``sh:class`` sees subclasses)."""
+    data = to_rdflib_graph(quad for quads in parsed.quads.values() for quad in quads)
+    conforms, report, _text = shacl_validate(
+        data,
+        shacl_graph=shapes,
+        inference="none",
+        advanced=True,
+        allow_warnings=True,
+    )
+    if conforms:
+        return []
+    return _violations(report, parsed)
+
+
+def _violations(report: rdflib.Graph, parsed: ParsedSources) -> list[Violation]:
+    found = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        focus = report.value(result, SH.focusNode)
+        path = report.value(result, SH.resultPath)
+        message = report.value(result, SH.resultMessage)
+        severity = report.value(result, SH.resultSeverity)
+        value = report.value(result, SH.value)
+        shape = report.value(result, SH.sourceShape)
+        focus_key = str(focus)
+        found.append(
+            Violation(
+                focus_node=focus_key,
+                path=str(path) if isinstance(path, rdflib.URIRef) else None,
+                message=str(message) if message is not None else "violates a shape",
+                shape=str(shape) if isinstance(shape, rdflib.URIRef) else None,
+                severity=str(severity).rsplit("#", 1)[-1] if severity is not None else "Violation",
+                value=str(value) if value is not None else None,
+                files=tuple(sorted(parsed.subject_files.get(focus_key, ()))),
+            )
+        )
+    blocking = [v for v in found if v.severity == "Violation"]
+    return sorted(blocking, key=lambda v: (v.files, v.focus_node, v.path or "", v.message))
+
+
+def validate(settings: Settings, extra_files: Sequence[Path] = ()) -> tuple[ParsedSources, list[Violation]]:
+    """Parse and SHACL-validate the project's sources (plus ``extra_files``); raise on parse errors."""
+    sources = with_extra_files(settings, discover_sources(settings), extra_files)
+    parsed = parse_sources(sources, settings.base_iri)
+    return parsed, validate_parsed(parsed, load_shapes(settings))
+
+
+# Quality checks ----------------------------------------------------------------------------
+
+
+def run_checks(store: OxigraphStore, settings: Settings) -> list[CheckFailure]:
+    """Run ``queries/checks/*-violation.rq``: any row returned is a failure."""
+    failures = []
+    for path in sorted((settings.queries_dir / "checks").glob("*-violation.rq")):
+        text = path.read_text(encoding="utf-8")
+        results = store.query(text, base_iri=settings.base_iri)
+        if not isinstance(results, ox.QuerySolutions):
+            continue
+        names = [variable.value for variable in results.variables]
+        rows = tuple(
+            {name: _term_key(solution[name]) for name in names if solution[name] is not None}
+            for solution in results
+        )
+        if rows:
+            failures.append(CheckFailure(path.name, _check_title(text, path), rows))
+    return failures
+
+
+def _check_title(text: str, path: Path) -> str:
+    for line in text.splitlines():
+        stripped = line.lstrip("#+ ").strip()
+        if line.startswith("#") and stripped.lower().startswith("title:"):
+            return stripped.split(":", 1)[1].strip()
+    return path.stem
+
+
+# Build -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a build produced, for the closing summary and ``iomkg stats``."""
+
+    release: str
+    triples_per_graph: dict[str, int]
+    instances_per_class: dict[str, int]
+    links_per_target: dict[str, int]
+    timings: dict[str, float]
+
+    @property
+    def total_triples(self) -> int:
+        return sum(self.triples_per_graph.values())
+
+
+LINK_TARGETS = {
+    "wikidata": "http://www.wikidata.org/entity/",
+    "geonames": "https://sws.geonames.org/",
+}
+
+
+def summarize(store: OxigraphStore, release: str = "", timings: dict[str, float] | None = None) -> BuildSummary:
+    """Triples per graph, instances per class and links per target of a store."""
+    triples = {graph: store.quad_count(graph) for graph in store.named_graphs()}
+    default_count = store.quad_count() - sum(triples.values())
+    if default_count:
+        triples["(default graph)"] = default_count
+    classes = {
+        _term_key(row["class"]): int(_term_key(row["n"]))
+        for row in store.query(  # type: ignore[union-attr]
+            "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class ORDER BY ?class"
+        )
+    }
+    links: dict[str, int] = {}
+    for row in store.query(  # type: ignore[union-attr]
+        "SELECT ?o WHERE { ?s <http://www.w3.org/2002/07/owl#sameAs> ?o FILTER(isIRI(?o)) }"
+    ):
+        target = next(
+            (name for name, ns in LINK_TARGETS.items() if _term_key(row["o"]).startswith(ns)), "other"
+        )
+        links[target] = links.get(target, 0) + 1
+    return BuildSummary(release, triples, classes, dict(sorted(links.items())), timings or {})
+
+
+def build(settings: Settings) -> BuildSummary:
+    """Parse, validate, check, load and dump into a new release, then make it current.
+
+    Raises :class:`SourceParseError`, :class:`ValidationFailed` or :class:`ChecksFailed`;
+    in every such case the current release is left exactly as it was.
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    parsed = parse_sources(discover_sources(settings), settings.base_iri)
+    shapes = load_shapes(settings)
+    timings["parse"] = time.perf_counter() - started
+
+    step = time.perf_counter()
+    violations = validate_parsed(parsed, shapes)
+    timings["validate"] = time.perf_counter() - step
+    if violations:
+        raise ValidationFailed(violations)
+
+    releases = Releases(settings.store_root)
+    with releases.staging() as staging:
+        step = time.perf_counter()
+        store = OxigraphStore.open(staging.store_path)
+        for quads in parsed.quads.values():
+            store.raw.extend(quads)
+        store.flush()
+        timings["load"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        failures = run_checks(store, settings)
+        timings["checks"] = time.perf_counter() - step
+        if failures:
+            raise ChecksFailed(failures)
+
+        step = time.perf_counter()
+        write_dumps(store, staging, settings)
+        timings["dumps"] = time.perf_counter() - step
+        summary_without_release = summarize(store)
+        del store  # closes the database before the folder is renamed
+        final = releases.publish(staging, parsed.digest)
+    timings["total"] = time.perf_counter() - started
+    return BuildSummary(
+        final.name,
+        summary_without_release.triples_per_graph,
+        summary_without_release.instances_per_class,
+        summary_without_release.links_per_target,
+        timings,
+    )
+
+
+def jsonld_context(settings: Settings) -> dict[str, object]:
+    """A JSON-LD context that turns full IRIs into readable prefixed names."""
+    return {"@context": {**prefixes(settings.base_iri), "@base": settings.base_iri}}
+
+
+def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> list[Path]:
+    """Turtle (the union of all graphs), TriG and N-Quads (with named graphs), JSON-LD (with context)."""
+    release.dumps_path.mkdir(parents=True, exist_ok=True)
+    names = prefixes(settings.base_iri)
+    written = []
+    for filename, format in DUMP_FORMATS.items():
+        path = release.dumps_path / filename
+        if format == ox.RdfFormat.TURTLE:
+            union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+            ox.serialize(union, str(path), format, prefixes=names)  # type: ignore[arg-type]
+        elif format == ox.RdfFormat.JSON_LD:
+            _write_jsonld(store, path, settings)
+        else:
+            store.dump(path, format=format, prefixes=names)
+        written.append(path)
+    context_path = release.dumps_path / "context.jsonld"
+    context_path.write_text(json.dumps(jsonld_context(settings), indent=2) + "\n", encoding="utf-8")
+    written.append(context_path)
+    return written
+
+
+def _write_jsonld(store: OxigraphStore, path: Path, settings: Settings) -> None:
+    dataset = rdflib.Dataset()
+    for graph_iri in store.named_graphs():
+        graph = dataset.graph(rdflib.URIRef(graph_iri))
+        for quad in store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)):
+            graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))  # type: ignore[arg-type]
+    context = jsonld_context(settings)["@context"]
+    path.write_text(
+        dataset.serialize(format="json-ld", context=context, auto_compact=True, indent=1),
+        encoding="utf-8",
+    )
+
+
+def current_release(settings: Settings) -> Release | None:
+    return Releases(settings.store_root).current()

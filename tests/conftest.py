@@ -1,0 +1,45 @@
+"""Shared fixtures: settings for temporary stores, the built seed graph, an in-memory store of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from iomkg import pipeline
+from iomkg.config import DEFAULT_BASE_IRI, Settings
+from iomkg.store import OxigraphStore
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SHARED_DIR = PROJECT_DIR.parent / "shared"
+BASE = DEFAULT_BASE_IRI
+
+
+@pytest.fixture
+def tmp_settings(tmp_path: Path) -> Settings:
+    """The real project's sources with a store in a fresh temporary folder."""
+    return Settings(project_dir=PROJECT_DIR, store_dir=tmp_path / "store", shared_dir=SHARED_DIR)
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a store built once per test session from the real sources (SHACL and checks included)."""
+    settings = Settings(
+        project_dir=PROJECT_DIR,
+        store_dir=tmp_path_factory.mktemp("built") / "store",
+        shared_dir=SHARED_DIR,
+    )
+    pipeline.build(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seed_store() -> Iterator[OxigraphStore]:
+    """An in-memory store holding every source file in its named graph (no SHACL gate: fast)."""
+    settings = Settings(project_dir=PROJECT_DIR, shared_dir=SHARED_DIR)
+    parsed = pipeline.parse_sources(pipeline.discover_sources(settings), settings.base_iri)
+    store = OxigraphStore.in_memory()
+    for quads in parsed.quads.values():
+        store.raw.extend(quads)
+    yield store
