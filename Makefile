@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests bench
-	$(BIN)/ruff format --check server tests bench
+	$(BIN)/ruff check server tests
+	$(BIN)/ruff format --check server tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -35,7 +35,7 @@ generate: $(STAMP)
 	$(BIN)/iomkg generate
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python server/bench/run.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

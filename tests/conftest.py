@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +44,13 @@ def seed_store() -> Iterator[OxigraphStore]:
     for quads in parsed.quads.values():
         store.raw.extend(quads)
     yield store
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Settings:
+    """A throw-away copy of ontology/, data/, shapes/ and queries/ with its own store, to break files in."""
+    root = tmp_path / "project"
+    for name in ("ontology", "data", "shapes", "queries"):
+        if (PROJECT_DIR / name).exists():
+            shutil.copytree(PROJECT_DIR / name, root / name)
+    return Settings(project_dir=root, store_dir=tmp_path / "store", shared_dir=SHARED_DIR)

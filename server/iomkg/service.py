@@ -1,0 +1,144 @@
+"""The query service: what the web app (and the saved-query API) call to run SPARQL.
+
+A request carries the query, the dataset overrides of the SPARQL Protocol and the formats the
+client accepts for each kind of answer; the service runs it, picks the format that fits the
+kind of result, and streams the serialised bytes. Two implementations share this contract:
+
+* :class:`InProcessExecutor` runs in the calling process (CLI, unit tests);
+* ``iomkg.executor.IsolatedExecutor`` runs each query in a worker process that is killed when
+  the query outlives its time limit (the server).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyoxigraph as ox
+
+from iomkg import formats
+from iomkg.formats import Format, Kind
+from iomkg.store.base import GraphStore, QueryResult, Term
+
+CHUNK_BYTES = 64 * 1024
+
+
+class QueryTimeout(Exception):
+    """The query ran past its time limit and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the query ran longer than the {seconds:g} s limit and was stopped")
+
+
+class NotAcceptable(Exception):
+    """No offered format fits the client's Accept for this kind of result."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self.offered = formats.offered_media_types(kind)
+        super().__init__("none of the offered formats is acceptable: " + ", ".join(self.offered))
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """One query, as the protocol layer understood it."""
+
+    sparql: str
+    results_format: Format | None = None  # for SELECT/ASK; None = nothing acceptable
+    graph_format: Format | None = None  # for CONSTRUCT/DESCRIBE; None = nothing acceptable
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    substitutions: Mapping[str, Term] | None = None
+    base_iri: str | None = None
+    max_rows: int | None = None
+    prefixes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    sparql: str
+    using_graphs: tuple[str, ...] = ()
+    using_named_graphs: tuple[str, ...] = ()
+    base_iri: str | None = None
+
+
+@dataclass
+class QueryResponse:
+    """Headers first (kind, format, whether rows were cut), then the body in chunks."""
+
+    kind: Kind
+    format: Format
+    chunks: Iterator[bytes]
+    truncated: bool = False
+    row_limit: int | None = None
+
+
+class QueryExecutor(Protocol):
+    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse: ...
+
+    def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def evaluate(store: GraphStore, request: QueryRequest) -> QueryResult:
+    return store.query(
+        request.sparql,
+        substitutions=request.substitutions,
+        default_graphs=request.default_graphs,
+        named_graphs=request.named_graphs,
+        base_iri=request.base_iri,
+    )
+
+
+def choose_format(request: QueryRequest, kind: Kind) -> Format:
+    chosen = request.graph_format if kind == "graph" else request.results_format
+    if chosen is None:
+        raise NotAcceptable(kind)
+    return chosen
+
+
+class InProcessExecutor:
+    """Runs queries in this process, with no time limit: for the CLI and unit tests."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+
+    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
+        result = evaluate(self.store, request)
+        kind = formats.kind_of(result)
+        fmt = choose_format(request, kind)
+        body = formats.serialize_to_bytes(result, fmt, dict(request.prefixes))
+        return QueryResponse(kind, fmt, _chunked(body))
+
+    def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
+        self.store.update(
+            request.sparql,
+            base_iri=request.base_iri,
+            using_graphs=request.using_graphs,
+            using_named_graphs=request.using_named_graphs,
+        )
+
+    def close(self) -> None:
+        return None
+
+
+def _chunked(body: bytes) -> Iterator[bytes]:
+    view = io.BytesIO(body)
+    while chunk := view.read(CHUNK_BYTES):
+        yield chunk
+
+
+__all__ = [
+    "InProcessExecutor",
+    "NotAcceptable",
+    "QueryExecutor",
+    "QueryRequest",
+    "QueryResponse",
+    "QueryTimeout",
+    "UpdateRequest",
+    "ox",
+]

@@ -1,0 +1,158 @@
+"""Every command of the ``iomkg`` CLI on a temporary store, with its exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from click.testing import CliRunner, Result
+
+from iomkg.cli import cli
+from iomkg.config import Settings
+
+NTF = "https://w3id.org/iomkg/id/project/ntf"
+
+
+def run(settings: Settings, *args: str) -> Result:
+    env = {"IOMKG_PROJECT_DIR": str(settings.project_dir), "IOMKG_SHARED_DIR": str(settings.shared_root)}
+    return CliRunner().invoke(cli, ["--store", str(settings.store_root), *args], env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def built(project_copy: Settings) -> Settings:
+    result = run(project_copy, "build")
+    assert result.exit_code == 0, result.output
+    return project_copy
+
+
+def test_build_prints_summary(project_copy: Settings) -> None:
+    result = run(project_copy, "build")
+    assert result.exit_code == 0, result.output
+    assert "triples per graph:" in result.output
+    assert "instances per class:" in result.output
+    assert "links per target:" in result.output
+    assert "wikidata" in result.output and "geonames" in result.output
+    assert "time: " in result.output
+
+
+def test_validate_reports_and_exit_codes(project_copy: Settings, tmp_path: Path) -> None:
+    assert run(project_copy, "validate").exit_code == 0
+    invalid = tmp_path / "funding-without-funder.ttl"
+    invalid.write_text("<id/funding/x> a <ontology#Funding> .\n", encoding="utf-8")
+    result = run(project_copy, "validate", str(invalid))
+    assert result.exit_code == 1
+    assert "id/funding/x" in result.stderr and str(invalid) in result.stderr
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("<a> <b> .\n", encoding="utf-8")
+    result = run(project_copy, "validate", str(broken))
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "broken.ttl:1" in result.stderr
+    assert not project_copy.store_root.exists()  # validate never builds
+
+
+def test_query_formats(built: Settings) -> None:
+    select = f"SELECT ?label WHERE {{ <{NTF}> skos:prefLabel ?label }}"
+    table = run(built, "query", "-q", select)
+    assert table.exit_code == 0 and "NATO/PfP Trust Fund" in table.output and "(1 row)" in table.output
+    as_json = json.loads(run(built, "query", "-q", select, "--format", "json").output)
+    assert as_json["head"]["vars"] == ["label"]
+    rows = list(csv.reader(io.StringIO(run(built, "query", "-q", select, "--format", "csv").output)))
+    assert rows[0] == ["label"] and len(rows) == 2
+    assert run(built, "query", "-q", select, "--format", "tsv").output.startswith("?label\n")
+    assert "<sparql" in run(built, "query", "-q", select, "--format", "xml").output
+    construct = f"CONSTRUCT {{ <{NTF}> ?p ?o }} WHERE {{ <{NTF}> ?p ?o }}"
+    for name, rdf_format in (("ttl", ox.RdfFormat.TURTLE), ("nt", ox.RdfFormat.N_TRIPLES), ("jsonld", ox.RdfFormat.JSON_LD)):
+        out = run(built, "query", "-q", construct, "--format", name)
+        assert out.exit_code == 0
+        assert len(list(ox.parse(out.stdout_bytes, format=rdf_format))) > 5
+    ask = run(built, "query", "-q", f"ASK {{ <{NTF}> a iomo:Project }}")
+    assert ask.output.strip() == "true"
+
+
+def test_query_from_file_and_errors(built: Settings, tmp_path: Path) -> None:
+    file = tmp_path / "q.rq"
+    file.write_text("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", encoding="utf-8")
+    assert run(built, "query", "-f", str(file), "--format", "csv").exit_code == 0
+    bad = run(built, "query", "-q", "SELEC nothing")
+    assert bad.exit_code == 2 and bad.stderr.startswith("iomkg: the SPARQL does not parse")
+    assert "Traceback" not in bad.output
+    both = run(built, "query", "-q", "ASK {}", "-f", str(file))
+    assert both.exit_code == 2 and "exactly one" in both.stderr
+    graph_as_table = run(built, "query", "-q", "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "--format", "table")
+    assert graph_as_table.exit_code == 2
+
+
+def test_query_without_build_is_one_clear_line(project_copy: Settings) -> None:
+    result = run(project_copy, "query", "-q", "ASK {}")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"iomkg: no build in {project_copy.store_root} yet: run `iomkg build` first"
+
+
+@pytest.mark.parametrize(("name", "rdf_format"), [("ttl", ox.RdfFormat.TURTLE), ("trig", ox.RdfFormat.TRIG),
+                                                  ("nq", ox.RdfFormat.N_QUADS), ("jsonld", ox.RdfFormat.JSON_LD)])
+def test_export_formats(built: Settings, tmp_path: Path, name: str, rdf_format: ox.RdfFormat) -> None:
+    out = tmp_path / f"export.{name}"
+    result = run(built, "export", "--format", name, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    quads = list(ox.parse(path=str(out), format=rdf_format))
+    assert len(quads) > 100
+    if rdf_format.supports_datasets:
+        assert len({q.graph_name for q in quads}) > 2
+
+
+def test_export_one_graph(built: Settings) -> None:
+    graph = built.graph_iri("sources/000_aa2112c34e1aacb8")
+    result = run(built, "export", "--format", "ttl", "--graph", graph)
+    assert result.exit_code == 0
+    triples = list(ox.parse(result.stdout_bytes, format=ox.RdfFormat.TURTLE))
+    assert any(t.subject.value == NTF for t in triples)
+    unknown = run(built, "export", "--graph", "http://nowhere/")
+    assert unknown.exit_code == 2 and "no graph" in unknown.stderr
+
+
+def test_load_without_shacl_and_stats(built: Settings, tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.nt"
+    foreign.write_text("<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n", encoding="utf-8")
+    before = run(built, "stats")
+    result = run(built, "load", "--graph", "http://example.org/foreign", str(foreign))
+    assert result.exit_code == 0 and "loaded 1 triples" in result.output
+    after = run(built, "stats")
+    assert "http://example.org/foreign" in after.output and "http://example.org/foreign" not in before.output
+    assert "without the SHACL gate" in run(built, "load", "--help").output.replace("\n", " ").replace("  ", " ")
+
+
+def test_load_broken_file_loads_nothing(built: Settings, tmp_path: Path) -> None:
+    good = tmp_path / "good.nt"
+    good.write_text("<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n", encoding="utf-8")
+    bad = tmp_path / "bad.nt"
+    bad.write_text("<http://example.org/a> <http://example.org/b> .\n", encoding="utf-8")
+    result = run(built, "load", str(good), str(bad))
+    assert result.exit_code == 2 and "bad.nt:1" in result.stderr
+    count = run(built, "query", "-q", "ASK { <http://example.org/a> ?p ?o }")
+    assert count.output.strip() == "false"
+
+
+def test_load_into_empty_store(tmp_path: Path, tmp_settings: Settings) -> None:
+    data = tmp_path / "d.ttl"
+    data.write_text("<http://example.org/a> <http://example.org/b> 1 .\n", encoding="utf-8")
+    assert run(tmp_settings, "load", str(data)).exit_code == 0
+    assert run(tmp_settings, "query", "-q", "ASK { <http://example.org/a> ?p 1 }").output.strip() == "true"
+
+
+def test_help_for_every_command() -> None:
+    runner = CliRunner()
+    for command in ("build", "validate", "query", "export", "load", "stats"):
+        result = runner.invoke(cli, [command, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("iomkg")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "build" in result.stdout
