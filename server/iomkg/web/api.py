@@ -1,0 +1,264 @@
+"""``/api``: the saved-query catalogue over HTTP, a thin layer over :mod:`iomkg.catalog`.
+
+* ``GET /api/queries``: the catalogue as JSON (the same objects as ``iomkg queries --json``).
+* ``GET /api/queries/NAME?key=value``: runs one saved query, negotiated exactly like ``/sparql``
+  (``format=``/``output=`` first, then ``Accept``; a browser gets an HTML page with a form).
+* ``GET /api/openapi.json``: the OpenAPI 3.1 description generated from the headers.
+* ``GET /api/``: the same, as a page for people.
+
+Parameter values are bound as RDF terms by the catalogue, never spliced into the query. Errors
+are JSON ``{"error": …, "parameter": …}`` for programs (the OpenAPI ``Error`` schema): 400 for a
+value that does not fit its type, 403 for a SERVICE that is not allow-listed, 404 for an unknown
+query, 406 when no format fits, 503 past the time limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from iomkg import __version__, catalog, formats, protocol
+from iomkg.views import ResultTable, result_table
+from iomkg.web.common import accept, error_response, html_response, web
+from iomkg.web.ops import timing
+from iomkg.web.sparql import HTML_ROWS, add_row_limit_headers, failure_status
+
+blueprint = Blueprint("api", __name__)
+
+CATALOG_EXTENSION = "iomkg.catalog"
+JSON = "application/json"
+
+
+# The catalogue, loaded once per app (and again when a file of queries/ changes) -------------
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    signature: tuple[tuple[str, int], ...]
+    catalog: catalog.Catalog
+
+
+def saved_queries() -> catalog.Catalog:
+    """This app's catalogue, re-read only when a ``queries/*.rq`` file is added, changed or gone."""
+    settings = web().settings
+    folder = settings.queries_dir
+    signature = tuple(
+        sorted(
+            (path.name, path.stat().st_mtime_ns) for path in folder.glob("*.rq") if path.is_file()
+        )
+    )
+    loaded: _Loaded | None = current_app.extensions.get(CATALOG_EXTENSION)
+    if loaded is None or loaded.signature != signature:
+        loaded = _Loaded(signature, catalog.load_catalog(settings))
+        current_app.extensions[CATALOG_EXTENSION] = loaded
+    return loaded.catalog
+
+
+@blueprint.app_template_global("api_saved_queries")
+def saved_query_entries() -> list[dict[str, Any]]:
+    """The catalogue for other pages' templates (``api_examples.html``); empty if it is broken."""
+    try:
+        return [_entry(query) for query in saved_queries().values()]
+    except catalog.CatalogError:
+        current_app.logger.exception("the saved-query catalogue does not load")
+        return []
+
+
+# Routes -------------------------------------------------------------------------------------
+
+
+@blueprint.route("/api/")
+@blueprint.route("/api")
+def docs() -> Response:
+    """The catalogue as a page: each query, its parameters, example links and curl commands."""
+    queries = saved_queries()
+    return html_response(
+        "api.html",
+        queries=[_entry(query) for query in queries.values()],
+        settings=web().settings,
+        openapi_url=url_for("api.openapi"),
+        catalogue_url=url_for("api.list_queries"),
+    )
+
+
+@blueprint.route("/api/queries")
+def list_queries() -> Response:
+    return _json([_entry(query)["json"] for query in saved_queries().values()])
+
+
+@blueprint.route("/api/openapi.json")
+def openapi() -> Response:
+    server = request.script_root or "/"
+    return _json(catalog.openapi_document(saved_queries(), __version__, server))
+
+
+@blueprint.route("/api/queries/<name>")
+def run(name: str) -> Response:
+    """Run one saved query with the query string's parameters, in the negotiated format."""
+    context = web()
+    settings = context.settings
+    if len(request.query_string) > settings.max_request_bytes:
+        return _error(414, f"the URL is longer than the {settings.max_request_bytes}-byte limit")
+    try:
+        pairs = protocol.parse_params(request.query_string)
+        choice = protocol.choose_formats(pairs, accept())
+    except protocol.ProtocolError as error:
+        return _error(error.status, error.message)
+    try:
+        raw = _single_values(pairs)
+    except catalog.ParameterError as error:
+        return _error(400, str(error), parameter=error.parameter)
+    queries = saved_queries()
+    try:
+        saved = queries.get_query(name)
+    except catalog.UnknownQuery as error:
+        return _error(404, str(error))
+    if choice.html:
+        return _page(saved, raw)
+    chosen = choice.graph if saved.kind == "graph" else choice.results
+    if chosen is None:
+        refusal = protocol.not_acceptable(saved.kind)
+        return _error(refusal.status, refusal.message)
+    try:
+        bound = catalog.prepare(settings, name, raw, queries)
+    except catalog.ParameterError as error:
+        return _error(400, str(error), parameter=error.parameter)
+    except catalog.ServiceNotAllowed as error:
+        return _error(403, str(error))
+    query_request = catalog.query_request(
+        bound,
+        settings,
+        results_format=choice.results,
+        graph_format=choice.graph,
+        max_rows=settings.max_rows,
+    )
+    started = time.perf_counter()
+    try:
+        answer = context.executor.run_query(query_request, timeout=settings.query_timeout)
+    except Exception as error:  # the executor's refusals; anything unexpected is re-raised (500)
+        status, message = failure_status(error)
+        return _error(status, message, headers={"Retry-After": "60"} if status == 503 else None)
+    finally:
+        timing().query += time.perf_counter() - started
+    response = Response(answer.chunks, content_type=answer.format.content_type)
+    add_row_limit_headers(response, answer)
+    return response
+
+
+# The HTML page of one query -----------------------------------------------------------------
+
+
+def _page(saved: catalog.SavedQuery, raw: Mapping[str, str]) -> Response:
+    """The query's form (prefilled with the given values, or the examples), and its answer."""
+    context = web()
+    settings = context.settings
+    given = bool(raw) or not saved.examples()
+    values = dict(raw) if given else saved.examples()
+    table: ResultTable | None = None
+    error: str | None = None
+    status = 200
+    try:
+        bound = catalog.prepare(settings, saved.name, values, saved_queries())
+        query_request = catalog.query_request(
+            bound,
+            settings,
+            results_format=formats.by_name("json", "results"),
+            graph_format=formats.by_name("nt", "graph"),
+            max_rows=settings.max_rows,
+        )
+        started = time.perf_counter()
+        try:
+            answer = context.executor.run_query(query_request, timeout=settings.query_timeout)
+            body = b"".join(answer.chunks)
+        finally:
+            timing().query += time.perf_counter() - started
+        table = result_table(answer.kind, answer.format, body, context.links, HTML_ROWS)
+    except catalog.ParameterError as problem:
+        error, status = str(problem), 400
+    except catalog.ServiceNotAllowed as problem:
+        error, status = str(problem), 403
+    except Exception as problem:
+        status, error = failure_status(problem)
+    entry = _entry(saved)
+    return html_response(
+        "api_query.html",
+        status=status,
+        query=entry,
+        values=values,
+        table=table,
+        error=error,
+        downloads=[
+            (fmt.name, run_url(saved.name, {**values, "format": fmt.name}))
+            for fmt in formats.TABLES[saved.kind]
+        ],
+        editor_url=url_for("sparql.endpoint", query=saved.sparql, format="html"),
+        settings=settings,
+    )
+
+
+# Helpers ------------------------------------------------------------------------------------
+
+
+def _entry(saved: catalog.SavedQuery) -> dict[str, Any]:
+    """What the page and the JSON catalogue say about one query, with its URLs."""
+    example = saved.examples()
+    document = saved.to_json()
+    document["url"] = run_url(saved.name, {})
+    document["example_url"] = run_url(saved.name, example)
+    return {
+        "query": saved,
+        "json": document,
+        "example": example,
+        "url": document["url"],
+        "example_url": document["example_url"],
+    }
+
+
+def run_url(name: str, params: Mapping[str, str]) -> str:
+    """The URL that runs saved query ``name`` with ``params`` (werkzeug percent-encodes them)."""
+    arguments: dict[str, Any] = {"name": name, **params}
+    return url_for("api.run", **arguments)
+
+
+def _single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Parameters other than the format override; a repeated one is a 400 naming it."""
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        if key in protocol.FORMAT_PARAMETERS:
+            continue
+        if key in values:
+            raise catalog.ParameterError(key, "give it once, not several times")
+        values[key] = value
+    return values
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    response = jsonify(document)
+    response.status_code = status
+    return response
+
+
+def _error(
+    status: int,
+    message: str,
+    *,
+    parameter: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """JSON for programs (the OpenAPI ``Error`` schema); the HTML error page for a browser."""
+    if formats.prefers_html(accept(), formats.RESULT_FORMATS, formats.GRAPH_FORMATS):
+        return error_response(status, message, headers)
+    body: dict[str, str] = {"error": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    response = _json(body, status)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+__all__ = ["blueprint", "saved_queries"]

@@ -1,0 +1,443 @@
+"""Every saved query against the seed graph, with its answer asserted exactly, three ways: in
+process on the seed graph, over the CLI on the built store, and over HTTP on the live server.
+
+The expected answers come from the source pages (shared/seeds) and, for memberships and external
+links, straight from the reference CSVs (shared/reference): an independent oracle, not a copy of
+what the queries happen to return today.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from iomkg import catalog, formats
+from iomkg.config import Settings
+from iomkg.store import OxigraphStore
+from tests.catalog.conftest import Ask, Rows, rows_of
+from tests.conftest import SHARED_DIR
+
+BASE = "https://w3id.org/iomkg/"
+NTF = "id:project/ntf"
+AVR = "id:activity/mk-assisted-voluntary-return"
+HEALTH = "id:activity/mk-migration-health"
+LABOUR = "id:activity/mk-labour-migration"
+ROMA = "id/activity/mk-roma-anti-trafficking"
+WB = "id/project/western-balkans-migration-development"
+#: The 16 countries that financed the NTF project "joint through the NATO Trust Fund".
+NTF_CONTRIBUTORS = {
+    *("AT", "BG", "CZ", "DK", "FI", "HU", "IS", "IE"),
+    *("IT", "LU", "PL", "SK", "SI", "ES", "NL", "GB"),
+}
+AVR_GOVERNMENTS = {"CH", "FI", "NO", "BE", "DE", "IT", "NL"}
+
+
+def short(value: str) -> str:
+    """IRIs under the base without it, so expectations read like the data files."""
+    return value[len(BASE) :] if value.startswith(BASE) else value
+
+
+def cols(rows: Rows, *names: str) -> list[tuple[str, ...]]:
+    """The given columns of each row, in order; an unbound cell is ''."""
+    return [tuple(short(row.get(name, "")) for name in names) for row in rows]
+
+
+@pytest.fixture(scope="module", params=["core", "cli", "http"])
+def ask(request: pytest.FixtureRequest) -> Ask:
+    """One way to run a saved query: in process on the seed graph, the CLI or the HTTP API."""
+    if request.param == "core":
+        store: OxigraphStore = request.getfixturevalue("seed_store")
+        settings: Settings = request.getfixturevalue("settings")
+        saved: catalog.Catalog = request.getfixturevalue("saved")
+
+        def ask_core(name: str, **params: str) -> Rows:
+            result = catalog.run_saved(store, settings, name, params, saved)
+            fmt = formats.by_name("json", "results")
+            assert fmt is not None
+            return rows_of(formats.serialize_to_bytes(result, fmt))
+
+        return ask_core
+    fixture: Ask = request.getfixturevalue(f"ask_{request.param}")
+    return fixture
+
+
+# Donors -------------------------------------------------------------------------------------
+
+
+def test_ntf_has_18_funding_countries_led_by_norway(ask: Ask) -> None:
+    rows = cols(ask("list-donors", programme=NTF), "donor", "roleLabel", "channel")
+    assert len(rows) == 18
+    assert rows[0] == ("id/country/NO", "lead nation", "")
+    assert rows[-1] == ("id/country/CH", "external donor", "")
+    assert set(rows[1:-1]) == {
+        (f"id/country/{iso}", "contributor", "id/programme/nato-pfp-trust-fund")
+        for iso in NTF_CONTRIBUTORS
+    }
+
+
+def test_regulating_migration_donors_are_seven_governments(ask: Ask) -> None:
+    rows = cols(ask("list-donors", programme=AVR), "programme", "donor", "roleLabel")
+    assert sorted(rows) == sorted(
+        (AVR.replace("id:", "id/"), f"id/country/{iso}", "donor") for iso in AVR_GOVERNMENTS
+    )
+
+
+def test_migration_health_is_paid_by_self_payers(ask: Ask) -> None:
+    rows = cols(ask("list-donors", programme=HEALTH), "donor", "donorLabel", "roleLabel")
+    assert rows == [
+        (
+            "id/group/self-payers-au-ca-nz",
+            "Self-payers for Australia, Canada and New Zealand",
+            "self-payer",
+        )
+    ]
+
+
+def test_labour_migration_donors_and_channel(ask: Ask) -> None:
+    rows = cols(ask("list-donors", programme=LABOUR), "donor", "channel", "channelLabel")
+    assert sorted(rows) == [
+        ("id/organisation/bamf", "", ""),
+        ("id/organisation/ec", "id/programme/ipa-2009-multi-beneficiary-programme-2",
+         "IPA 2009 Multi-beneficiary Programme 2"),
+        ("id/organisation/iom-development-fund", "", ""),
+    ]  # fmt: skip
+
+
+def test_total_funding_per_donor_and_currency(ask: Ask) -> None:
+    rows = ask("sum-funding-per-donor")
+    # No source states an amount per donor: counts only, the total unknown (not zero).
+    assert {row["currency"] for row in rows} == {"(not stated)"}
+    assert not any("total" in row for row in rows)
+    counts = {short(row["donor"]): int(row["fundedItems"]) for row in rows}
+    twice = AVR_GOVERNMENTS & (NTF_CONTRIBUTORS | {"NO", "CH"})
+    expected = {f"id/country/{iso}": 2 if iso in twice else 1
+                for iso in NTF_CONTRIBUTORS | AVR_GOVERNMENTS | {"NO", "CH"}}  # fmt: skip
+    for donor in ("organisation/bamf", "organisation/ec", "organisation/iom-development-fund",
+                  "group/self-payers-au-ca-nz"):  # fmt: skip
+        expected[f"id/{donor}"] = 1
+    assert counts == expected
+    assert len(rows) == len(expected) == 24
+    assert [int(row["fundedItems"]) for row in rows] == sorted(counts.values(), reverse=True)
+
+
+# Countries ----------------------------------------------------------------------------------
+
+
+def test_migration_health_concerns_australia_canada_and_new_zealand(ask: Ask) -> None:
+    rows = cols(ask("list-activity-countries", programme=HEALTH), "country", "relation")
+    assert sorted(rows) == sorted(
+        [(f"id/country/{iso}", relation) for iso in ("AU", "CA", "NZ")
+         for relation in ("destination", "requested by")] + [("id/country/MK", "location")]
+    )  # fmt: skip
+
+
+def test_everything_iom_does_in_north_macedonia(ask: Ask) -> None:
+    rows = cols(ask("list-country-work", country="id:country/MK"), "kind", "item", "donor")
+    expected = (
+        [("activity", "id/activity/mk-assisted-voluntary-return", f"id/country/{iso}")
+         for iso in AVR_GOVERNMENTS]
+        + [("activity", ROMA, "")] * 2  # two thematic areas, no stated donor
+        + [("activity", "id/activity/mk-labour-migration", f"id/organisation/{org}")
+           for org in ("bamf", "ec", "iom-development-fund")]
+        + [("activity", "id/activity/mk-migration-health", "id/group/self-payers-au-ca-nz"),
+           ("office", "id/site/iom-skopje", ""),
+           ("project", WB, "")]
+    )  # fmt: skip
+    assert sorted(rows) == sorted(expected)
+    assert [kind for kind, _, _ in rows] == sorted(kind for kind, _, _ in rows)
+
+
+def test_everything_iom_does_in_serbia(ask: Ask) -> None:
+    rows = cols(ask("list-country-work", country="https://w3id.org/iomkg/id/country/RS"),
+                "country", "kind", "item", "donor")  # fmt: skip
+    assert sorted(rows) == sorted(
+        [("id/country/RS", "office", "id/site/iom-serbia", "")]
+        + [("id/country/RS", "project", "id/project/ntf", f"id/country/{iso}")
+           for iso in NTF_CONTRIBUTORS | {"NO", "CH"}]
+    )  # fmt: skip
+
+
+def test_donors_of_each_activity_area_in_north_macedonia(ask: Ask) -> None:
+    rows = cols(ask("list-area-donors"), "country", "areaLabel", "activity", "donor")
+    expected = (
+        [("id/country/MK", "Counter-trafficking", ROMA, ""),
+         ("id/country/MK", "Facilitating Migration", ROMA, "")]
+        + [("id/country/MK", "Facilitating Migration", "id/activity/mk-labour-migration",
+            f"id/organisation/{org}") for org in ("bamf", "ec", "iom-development-fund")]
+        + [("id/country/MK", "Migration Health", "id/activity/mk-migration-health",
+            "id/group/self-payers-au-ca-nz")]
+        + [("id/country/MK", "Regulating Migration", "id/activity/mk-assisted-voluntary-return",
+            f"id/country/{iso}") for iso in AVR_GOVERNMENTS]
+    )  # fmt: skip
+    assert sorted(rows) == sorted(expected)
+    assert [row[1] for row in rows] == sorted(row[1] for row in rows)  # grouped by area
+    assert ask("list-area-donors", country="id:country/RS") == []  # no activities there
+
+
+def test_no_country_is_both_donor_and_recipient_or_host_in_the_seed_graph(ask: Ask) -> None:
+    assert ask("find-donor-recipient-countries") == []
+
+
+def test_a_country_that_funds_and_hosts_is_found(
+    seed_store: OxigraphStore, settings: Settings, saved: catalog.Catalog
+) -> None:
+    """The empty answer above is the data's, not a broken query's."""
+    store = OxigraphStore.in_memory()
+    store.raw.extend(seed_store.raw)
+    store.load(
+        b"<id/funding/test-RS> a <ontology#Funding> ; <https://schema.org/funder> <id/country/RS> ;"
+        b" <https://schema.org/fundedItem> <id/activity/mk-migration-health> .",
+        format=formats.ox.RdfFormat.TURTLE,
+        graph=BASE + "graph/test",
+        base_iri=BASE,
+    )
+    result = catalog.run_saved(store, settings, "find-donor-recipient-countries", {}, saved)
+    fmt = formats.by_name("json", "results")
+    assert fmt is not None
+    rows = cols(
+        rows_of(formats.serialize_to_bytes(result, fmt)), "country", "otherRole", "otherItem"
+    )
+    assert rows == [
+        ("id/country/RS", "host", "id/project/ntf"),
+        ("id/country/RS", "host", "id/site/iom-serbia"),
+    ]
+
+
+def membership_oracle() -> dict[str, str]:
+    """ISO code → first year of full membership, for the countries the reference data describes."""
+    described = {row["iso2"] for row in read_csv("countries.csv")}
+    return {
+        row["iso2"]: row["first_year_full_member"]
+        for row in read_csv("iom_membership_cow_igo_v3_1951-2014.csv")
+        if row["iso2"] in described
+    }
+
+
+def read_csv(name: str) -> list[dict[str, str]]:
+    with (SHARED_DIR / "reference" / name).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_iom_member_states_with_membership_years(ask: Ask) -> None:
+    rows = cols(ask("list-member-states"), "country", "iso", "since", "until")
+    oracle = membership_oracle()
+    assert sorted(rows) == sorted(
+        (f"id/country/{iso}", iso, year, "") for iso, year in oracle.items()
+    )
+    founders = cols(ask("list-member-states", year="1951"), "year", "iso")
+    assert sorted(founders) == sorted(
+        ("1951", iso) for iso, year in oracle.items() if year == "1951"
+    )
+    assert {"AU", "BE", "NO", "US"} <= {iso for _, iso in founders}
+    assert ask("list-member-states", year="1950") == []
+
+
+# Programmes and time ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [
+        ("2005", []),
+        ("2006", [ROMA, "id/project/ntf"]),
+        ("2011", [ROMA, "id/project/ntf", WB]),
+        ("2012", [ROMA, "id/project/ntf", WB]),
+        ("2013", [ROMA]),
+    ],
+)
+def test_programmes_active_in_a_year(ask: Ask, year: str, expected: list[str]) -> None:
+    rows = cols(ask("list-programmes-in-year", year=year), "year", "item")
+    assert rows == [(year, item) for item in expected]  # in order of start
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("2011-01-01", "2011-12-31", [ROMA, "id/project/ntf", WB]),
+        ("2012-04-01", "2012-12-31", [ROMA, WB]),  # NTF ended on 31 March 2012
+        ("2012-03-31", "2012-03-31", [ROMA, "id/project/ntf", WB]),
+        ("2012-11-30", "2013-01-01", [ROMA, WB]),  # "2012-11" lasts the whole of November
+        ("2012-12-01", "2013-01-01", [ROMA]),
+        ("2011-01-01", "2011-01-31", [ROMA, "id/project/ntf"]),  # WB starts "2011-02"
+        ("2005-01-01", "2005-12-31", []),
+        ("2013-01-01", "2011-01-01", []),  # an empty period
+    ],
+)
+def test_programmes_active_between_two_dates(
+    ask: Ask, start: str, end: str, expected: list[str]
+) -> None:
+    rows = cols(ask("list-programmes-between-dates", **{"from": start, "to": end}), "item")
+    assert rows == [(item,) for item in expected]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (None, [(WB, "", "(not stated)"), ("id/project/ntf", "4", "Closed")]),
+        ("Closed", [("id/project/ntf", "4", "Closed")]),
+        ("closed", [("id/project/ntf", "4", "Closed")]),
+        ("4", [("id/project/ntf", "4", "Closed")]),
+        ("(not stated)", [(WB, "", "(not stated)")]),
+        ("Implementation", []),
+    ],
+)
+def test_programmes_by_status(
+    ask: Ask, status: str | None, expected: list[tuple[str, str, str]]
+) -> None:
+    params = {"status": status} if status is not None else {}
+    rows = cols(
+        ask("list-programmes-by-status", **params), "programme", "statusCode", "statusLabel"
+    )
+    assert rows == expected
+
+
+def test_timeline_of_programmes(ask: Ask) -> None:
+    rows = cols(ask("show-programme-timeline"), "item", "start", "end", "months", "statedDuration")
+    assert rows == [
+        (ROMA, "2006", "", "", ""),
+        ("id/project/ntf", "2006-07-01", "2012-03-31", "69", "5.5 year"),
+        (WB, "2011-02", "2012-11", "22", ""),
+    ]
+
+
+# Figures ------------------------------------------------------------------------------------
+
+
+def test_outcome_figures_of_the_ntf_project(ask: Ask) -> None:
+    rows = cols(ask("list-outcome-figures", programme=NTF), "figure", "value", "precisionLabel")
+    assert rows == [
+        ("id/figure/ntf-people-involved", "15000", "more than"),
+        ("id/figure/ntf-counselled", "6025", "exact"),
+        ("id/figure/ntf-financially-assisted", "4580", "exact"),
+        ("id/figure/ntf-family-enterprises-registered", "3619", "exact"),
+        ("id/figure/ntf-employed", "442", "exact"),
+        ("id/figure/ntf-funding-countries", "18", "exact"),
+    ]
+
+
+def test_every_outcome_figure_counts_once(ask: Ask) -> None:
+    rows = cols(ask("list-outcome-figures"), "programme", "figure", "value")
+    assert len(rows) == len(set(rows)) == 9  # IOM's figures are stated by both pages, listed once
+    assert ("id/organisation/iom", "id/figure/iom-member-states", "175") in rows
+    assert ("id/activity/mk-migration-health", "id/figure/mk-migration-health-migrants-assessed",
+            "11000") in rows  # fmt: skip
+
+
+# Provenance, links, resources ---------------------------------------------------------------
+
+
+def test_which_lines_state_a_resource(ask: Ask) -> None:
+    norway = cols(ask("list-statement-sources", resource="id:funding/ntf-NO"), "source", "line")
+    assert norway == [("id/source/000_aa2112c34e1aacb8", "18")]
+    health = ask("list-statement-sources", resource=HEALTH)
+    assert cols(health, "source", "line") == [
+        ("id/source/001_f2128d7fdb422215", "27"),
+        ("id/source/001_f2128d7fdb422215", "30"),
+    ]
+    assert health[1]["text"].startswith("The IOM Medical Assistance Unit continues")
+
+
+def test_statements_of_one_source_document(ask: Ask) -> None:
+    rows = ask("list-statement-sources", source="id:source/000_aa2112c34e1aacb8")
+    assert {short(row["source"]) for row in rows} == {"id/source/000_aa2112c34e1aacb8"}
+    # The fact-bearing lines of the Serbia page; lines 1-2, 4-9 and 11-13 are navigation.
+    assert sorted({int(row["line"]) for row in rows}) == [3, 10, 14, 15, 16, 17, 18, 19]
+    lines = [int(row["line"]) for row in rows]
+    assert lines == sorted(lines)
+    assert ("id/funding/ntf-CH", "18") in cols(rows, "resource", "line")
+
+
+def link_oracle(target: str) -> set[tuple[str, str]]:
+    """(entity, identifier) for every verified id of the reference CSVs."""
+    if target == "geonames":
+        return {(f"id/country/{row['iso2']}", row["geonames_id"])
+                for row in read_csv("countries.csv") if row["geonames_id"]}  # fmt: skip
+    found = {(f"id/country/{row['iso2']}", row["wikidata"])
+             for row in read_csv("countries.csv") if row["wikidata_verified"] == "yes"}  # fmt: skip
+    return found | {
+        (f"id/organisation/{row['key'].lower()}", row["wikidata"])
+        for row in read_csv("organisations.csv")
+        if row["wikidata_verified"] == "yes"
+    }
+
+
+def test_entities_linked_to_wikidata_and_geonames(ask: Ask) -> None:
+    for target in ("wikidata", "geonames"):
+        rows = cols(ask("list-external-links", target=target), "target", "entity", "identifier")
+        assert {row[0] for row in rows} == {target}
+        assert sorted(row[1:] for row in rows) == sorted(link_oracle(target))
+    every = cols(ask("list-external-links"), "entity", "identifier")
+    assert sorted(every) == sorted(link_oracle("wikidata") | link_oracle("geonames"))
+    assert ("id/country/NO", "Q20") in every and ("id/organisation/iom", "Q472311") in every
+    assert cols(ask("list-external-links", target="WikiData"), "identifier")[0] == ("Q222",)
+
+
+def test_entities_without_any_external_link(ask: Ask) -> None:
+    rows = cols(ask("find-link-gaps"), "entity")
+    organisations = ["bamf", "be-dgd", "ch-sdc", "de-bmz", "fi-mfa", "gb-fcdo",
+                     "iom-development-fund", "iom-medical-assistance-unit", "it-aics",
+                     "mlsp-north-macedonia", "mod-serbia", "nl-mfa", "no-gov", "ocha-cerf", "pfp",
+                     "un-system"]  # fmt: skip
+    assert rows == [
+        ("id/programme/ipa-2009-multi-beneficiary-programme-2",),
+        ("id/programme/nato-pfp-trust-fund",),
+        *[(f"id/organisation/{name}",) for name in organisations],
+        ("id/country/GR",),  # minted from a source page: the reference data has no id for it
+    ]
+    linked = {entity for entity, _ in link_oracle("wikidata") | link_oracle("geonames")}
+    assert not linked & {row[0] for row in rows}
+
+
+def test_find_resources_by_name(ask: Ask) -> None:
+    rows = cols(ask("search-labels", text="norway"), "text", "resource", "label")
+    assert sorted(rows) == [
+        ("norway", "id/codelist/iati/Country/NO", "Norway"),
+        ("norway", "id/country/NO", "Kingdom of Norway"),
+        ("norway", "id/country/NO", "Norway"),
+        ("norway", "id/funding/mk-assisted-voluntary-return-NO",
+         "Government of Norway funding Assisted Voluntary Return in North Macedonia"),
+        ("norway", "id/funding/ntf-NO", "Norway funding the NTF Project (lead nation)"),
+        ("norway", "id/organisation/no-gov", "Norway - Norad and Ministry of Foreign Affairs"),
+    ]  # fmt: skip
+
+
+def labels_of(rows: Iterable[dict[str, str]]) -> set[str]:
+    return {row["label"] for row in rows}
+
+
+def test_describe_a_resource_by_iri(
+    seed_store: OxigraphStore, settings: Settings, saved: catalog.Catalog
+) -> None:
+    result = catalog.run_saved(
+        seed_store, settings, "describe-resource", {"resource": "id:country/NO"}, saved
+    )
+    triples = {(str(t.subject), str(t.predicate), str(t.object)) for t in result}  # type: ignore[union-attr]
+    direct = seed_store.query(
+        "CONSTRUCT { <id/country/NO> ?p ?o } WHERE { <id/country/NO> ?p ?o }", base_iri=BASE
+    )
+    assert triples == {(str(t.subject), str(t.predicate), str(t.object)) for t in direct}  # type: ignore[union-attr]
+    assert ("<https://w3id.org/iomkg/id/country/NO>", "<http://www.w3.org/2002/07/owl#sameAs>",
+            "<http://www.wikidata.org/entity/Q20>") in triples  # fmt: skip
+
+
+# The federated example ----------------------------------------------------------------------
+
+
+def test_the_federated_query_is_refused_without_the_allow_list(
+    seed_store: OxigraphStore, settings: Settings, saved: catalog.Catalog
+) -> None:
+    with pytest.raises(catalog.ServiceNotAllowed) as caught:
+        catalog.run_saved(seed_store, settings, "enrich-donor-countries", {}, saved)
+    assert "IOMKG_SERVICE_ALLOWLIST=https://query.wikidata.org/sparql" in str(caught.value)
+    allowed = settings.with_overrides(service_allowlist=("https://query.wikidata.org/sparql",))
+    bound = catalog.prepare(allowed, "enrich-donor-countries", {}, saved)  # allowed: not run here
+    assert bound.query.services == ("https://query.wikidata.org/sparql",)
+
+
+def test_every_saved_query_is_covered_here(saved: catalog.Catalog) -> None:
+    source = Path(__file__).read_text(encoding="utf-8")
+    for name in saved:
+        assert f'"{name}"' in source, f"no test asks {name}"
