@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import pyoxigraph as ox
 
-from iomkg import formats, pipeline
+from iomkg import catalog, formats, pipeline
 from iomkg.config import Settings, SettingsError
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
@@ -56,7 +56,7 @@ def reports_errors(command: F) -> F:
             _fail(f"{error} (fix the file; the previous build is unchanged)", 2)
         except QuerySyntaxError as error:
             _fail(f"the SPARQL does not parse: {error}", 2)
-        except (StoreError, SettingsError, UsageProblem) as error:
+        except (StoreError, SettingsError, UsageProblem, catalog.CatalogError) as error:
             _fail(str(error), 2)
         except OSError as error:
             _fail(f"{error.filename or ''}: {error.strerror or error}", 2)
@@ -208,9 +208,64 @@ def write_result(result: Any, format_name: str | None, names: dict[str, str]) ->
     if fmt is None:
         offered = ", ".join(f.name for f in formats.TABLES[kind])
         raise UsageProblem(f"--format {wanted} does not fit this query's result; use one of: {offered}")
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     formats.serialize(result, fmt, out, names)
     out.flush()
+
+
+# queries (the saved-query catalogue) -------------------------------------------------------
+
+
+@cli.command("queries")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="The catalogue as JSON (GET /api/queries).")
+@click.pass_context
+@reports_errors
+def queries_command(context: click.Context, name: str | None, as_json: bool) -> None:
+    """List the saved queries (queries/*.rq) with their titles and parameters, or show one NAME.
+
+    Run one with `iomkg query NAME --param key=value … --format table|json|csv|tsv|ttl|jsonld`.
+    """
+    import json
+
+    settings = settings_of(context)
+    saved_queries = catalog.load_catalog(settings)
+    chosen = [saved_queries.get_query(name)] if name else list(saved_queries.values())
+    if as_json:
+        click.echo(json.dumps([q.to_json() for q in chosen], indent=2, ensure_ascii=False))
+        return
+    for line in render_catalog(chosen, detailed=name is not None):
+        click.echo(line)
+
+
+def render_catalog(chosen: list[catalog.SavedQuery], *, detailed: bool) -> Iterator[str]:
+    """One line per query (name, title, parameters); ``detailed`` adds the description and usage."""
+    width = max((len(q.name) for q in chosen), default=0)
+    for saved in chosen:
+        params = " ".join(
+            f"{p.name}={p.type}"
+            + ("" if p.required else "?" if p.default is None else f" (default {p.default})")
+            for p in saved.parameters
+        )
+        yield f"{saved.name.ljust(width)}  {saved.title}" + (f"  [{params}]" if params else "")
+        if not detailed:
+            continue
+        yield ""
+        yield saved.description
+        if saved.parameters:
+            yield ""
+            yield "parameters:"
+        for p in saved.parameters:
+            status = "required" if p.required else (
+                f"default {p.default}" if p.default is not None else "optional"
+            )
+            yield f"  {p.name} ({p.type}, {status}, e.g. {p.example}): {p.description}"
+        if saved.services:
+            yield ""
+            yield "calls (SERVICE): " + ", ".join(saved.services)
+        example = " ".join(f"--param {k}={v}" for k, v in saved.examples().items())
+        yield ""
+        yield f"example: iomkg query {saved.name} {example}".rstrip()
 
 
 # export / load / stats ---------------------------------------------------------------------
@@ -234,7 +289,7 @@ def export(context: click.Context, format_name: str, graph: str | None, output: 
     with open_current(settings) as store:
         if graph is not None and graph not in store.named_graphs():
             raise UsageProblem(f"no graph {graph!r} in the store; `iomkg stats` lists the graphs")
-        sink = output.open("wb") if output else click.get_binary_stream("stdout")
+        sink = output.open("wb") if output else sys.stdout.buffer
         try:
             if graph is None and not rdf_format.supports_datasets:
                 union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
@@ -293,3 +348,76 @@ def generate(context: click.Context) -> None:
         raise UsageProblem(f"no shared folder at {settings.shared_root} (set IOMKG_SHARED_DIR)")
     for path in reference.generate_all(settings.shared_root, settings.data_dir):
         click.echo(f"wrote {path}")
+
+
+# serve -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--host", default=None, help="Address to listen on [default: 127.0.0.1; env IOMKG_HOST]."
+)
+@click.option("--port", type=int, default=None, help="Port [default: 8000; env IOMKG_PORT].")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes [default: 2; env IOMKG_WORKERS].",
+)
+@click.option(
+    "--query-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop a query after this long, answer 503 [default: 30; env IOMKG_QUERY_TIMEOUT].",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cut results after this many rows, say so [default: 100000; env IOMKG_MAX_ROWS].",
+)
+@click.option(
+    "--update-token",
+    default=None,
+    metavar="TOKEN",
+    help="Allow SPARQL Update with `Authorization: Bearer TOKEN` [env IOMKG_UPDATE_TOKEN].",
+)
+@click.option(
+    "--allow-anonymous-updates",
+    is_flag=True,
+    default=None,
+    help="Allow SPARQL Update without a token (loopback hosts only).",
+)
+@click.pass_context
+@reports_errors
+def serve(
+    context: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    query_timeout: float | None,
+    max_rows: int | None,
+    update_token: str | None,
+    allow_anonymous_updates: bool | None,
+) -> None:
+    """Serve the current build: the SPARQL 1.1 endpoint, pages and downloads, with gunicorn.
+
+    Every query runs in a worker process that is killed at the time limit (503); results past
+    the row limit are cut and say so. Updates are off unless a token or anonymous updates (on a
+    loopback address only) are given. Stop with Ctrl-C.
+    """
+    from iomkg import serving
+
+    if update_token is not None and allow_anonymous_updates:
+        raise UsageProblem("give either --update-token or --allow-anonymous-updates, not both")
+    settings = settings_of(context).with_overrides(
+        host=host,
+        port=port,
+        workers=workers,
+        query_timeout=query_timeout,
+        max_rows=max_rows,
+        update_token=update_token,
+        allow_anonymous_updates=allow_anonymous_updates,
+    )
+    serving.serve(settings)

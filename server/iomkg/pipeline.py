@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import rdflib
-from pyshacl import validate as shacl_validate
-from rdflib.namespace import RDF, SH
+from rdflib.namespace import SH
 
+from iomkg import catalog
 from iomkg.config import Settings
+from iomkg.shacl import top_level_results, validate_graph
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Release, Releases
 from iomkg.vocab import prefixes
@@ -129,16 +130,30 @@ class ParsedSources:
 
 
 def discover_sources(settings: Settings) -> list[SourceFile]:
-    """The ontology and every data file, each with its graph IRI (``data/a/b.ttl`` → ``graph/a/b``)."""
+    """The ontology and every data file, each with its named graph.
+
+    One file or one folder is one graph: ``data/sources/x.ttl`` → ``graph/sources/x``, and every
+    file of a deeper folder joins that folder's graph (``data/links/wikidata/accepted.ttl`` →
+    ``graph/links/wikidata``), so generated and reviewed parts of one link set stay one graph.
+    """
     found = [
         SourceFile(path, settings.graph_iri("ontology"))
         for path in sorted(settings.ontology_dir.glob("*.ttl"))
     ]
     for path in sorted(settings.data_dir.rglob("*")):
         if path.suffix in RDF_SUFFIXES and path.is_file():
-            name = path.relative_to(settings.data_dir).with_suffix("").as_posix()
-            found.append(SourceFile(path, settings.graph_iri(name)))
+            found.append(SourceFile(path, settings.graph_iri(graph_name(path.relative_to(settings.data_dir)))))
     return found
+
+
+def graph_name(relative: Path) -> str:
+    """The graph name of a data file, from its path below ``data/``.
+
+    >>> graph_name(Path("sources/000_a.ttl")), graph_name(Path("links/wikidata/accepted.ttl"))
+    ('sources/000_a', 'links/wikidata')
+    """
+    parts = relative.with_suffix("").parts
+    return "/".join(parts[:2]) if len(parts) > 2 else "/".join(parts)
 
 
 def with_extra_files(settings: Settings, sources: list[SourceFile], extra: Iterable[Path]) -> list[SourceFile]:
@@ -242,13 +257,7 @@ def load_shapes(settings: Settings) -> rdflib.Graph:
 def validate_parsed(parsed: ParsedSources, shapes: rdflib.Graph) -> list[Violation]:
     """SHACL-validate the union of all graphs (ontology included, so ``sh:class`` sees subclasses)."""
     data = to_rdflib_graph(quad for quads in parsed.quads.values() for quad in quads)
-    conforms, report, _text = shacl_validate(
-        data,
-        shacl_graph=shapes,
-        inference="none",
-        advanced=True,
-        allow_warnings=True,
-    )
+    conforms, report = validate_graph(data, shapes)
     if conforms:
         return []
     return _violations(report, parsed)
@@ -256,7 +265,7 @@ def validate_parsed(parsed: ParsedSources, shapes: rdflib.Graph) -> list[Violati
 
 def _violations(report: rdflib.Graph, parsed: ParsedSources) -> list[Violation]:
     found = []
-    for result in report.subjects(RDF.type, SH.ValidationResult):
+    for result in top_level_results(report):
         focus = report.value(result, SH.focusNode)
         path = report.value(result, SH.resultPath)
         message = report.value(result, SH.resultMessage)
@@ -283,18 +292,45 @@ def validate(settings: Settings, extra_files: Sequence[Path] = ()) -> tuple[Pars
     """Parse and SHACL-validate the project's sources (plus ``extra_files``); raise on parse errors."""
     sources = with_extra_files(settings, discover_sources(settings), extra_files)
     parsed = parse_sources(sources, settings.base_iri)
+    add_derived(parsed, settings)
     return parsed, validate_parsed(parsed, load_shapes(settings))
+
+
+# Derived statements ------------------------------------------------------------------------
+
+
+def add_derived(parsed: ParsedSources, settings: Settings) -> None:
+    """Add what is computed from the data, not written in it: each link set's VoID figures.
+
+    A link set's size and coverage depend on every file of its folder and on the whole graph, so
+    committing them would go stale whenever a source or an accepted link is added. They are
+    counted here, before SHACL (whose link-set shape checks the count), into the link set's own
+    graph; the result is deterministic, so builds stay reproducible.
+    """
+    from iomkg import linking  # linking imports this module's neighbours, not the reverse
+
+    scratch = OxigraphStore.in_memory()
+    for quads in parsed.quads.values():
+        scratch.raw.extend(quads)
+    for graph, quads in linking.void_statistics(scratch, settings.base_iri).items():
+        parsed.quads.setdefault(graph, []).extend(quads)
 
 
 # Quality checks ----------------------------------------------------------------------------
 
 
 def run_checks(store: OxigraphStore, settings: Settings) -> list[CheckFailure]:
-    """Run ``queries/checks/*-violation.rq``: any row returned is a failure."""
+    """Run ``queries/checks/*-violation.rq``: any row returned is a failure, titled by its header.
+
+    A check whose header does not parse stops the build like an unreadable source file (exit 2).
+    """
+    try:
+        checks = catalog.load_checks(settings)
+    except catalog.HeaderError as error:
+        raise SourceParseError(error.path, error.line, None, error.message) from error
     failures = []
-    for path in sorted((settings.queries_dir / "checks").glob("*-violation.rq")):
-        text = path.read_text(encoding="utf-8")
-        results = store.query(text, base_iri=settings.base_iri)
+    for check in checks.values():
+        results = store.query(check.sparql, base_iri=settings.base_iri)
         if not isinstance(results, ox.QuerySolutions):
             continue
         names = [variable.value for variable in results.variables]
@@ -303,16 +339,8 @@ def run_checks(store: OxigraphStore, settings: Settings) -> list[CheckFailure]:
             for solution in results
         )
         if rows:
-            failures.append(CheckFailure(path.name, _check_title(text, path), rows))
+            failures.append(CheckFailure(check.path.name, check.title, rows))
     return failures
-
-
-def _check_title(text: str, path: Path) -> str:
-    for line in text.splitlines():
-        stripped = line.lstrip("#+ ").strip()
-        if line.startswith("#") and stripped.lower().startswith("title:"):
-            return stripped.split(":", 1)[1].strip()
-    return path.stem
 
 
 # Build -------------------------------------------------------------------------------------
@@ -371,6 +399,7 @@ def build(settings: Settings) -> BuildSummary:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     parsed = parse_sources(discover_sources(settings), settings.base_iri)
+    add_derived(parsed, settings)
     shapes = load_shapes(settings)
     timings["parse"] = time.perf_counter() - started
 
