@@ -421,3 +421,167 @@ def serve(
         allow_anonymous_updates=allow_anonymous_updates,
     )
     serving.serve(settings)
+
+
+# link / links (external link sets) ---------------------------------------------------------
+
+
+def _data_store(settings: Settings) -> OxigraphStore:
+    """The project's data files parsed into memory, without SHACL: what ``--accept`` changes, and
+    readable even while a broken link keeps the build from passing."""
+    parsed = pipeline.parse_sources(pipeline.discover_sources(settings), settings.base_iri)
+    store = OxigraphStore.in_memory()
+    for quads in parsed.quads.values():
+        store.raw.extend(quads)
+    return store
+
+
+def _linking_errors(command: F) -> F:
+    """The linker's failures as one line (exit 2), or the refused rows and exit 1."""
+    from iomkg import linking
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except linking.ReviewRejected as rejected:
+            for problem in rejected.problems:
+                click.echo(problem, err=True)
+            _fail(str(rejected), 1)
+        except linking.LinkingError as error:
+            _fail(str(error), 2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@cli.command("link")
+@click.option("--endpoint", metavar="URL",
+              help="SPARQL endpoint to ask [default: the target's public one, "
+                   "https://query.wikidata.org/sparql].")
+@click.option("--target", type=click.Choice(["wikidata", "geonames"]), default="wikidata",
+              show_default=True, help="Link set to extend (GeoNames: --accept only).")
+@click.option("--accept", "accept_file", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="Merge the rows marked accept in this review file; ask nothing.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Review file to write [default: data/links/<target>/candidates.csv].")
+@click.option("--iati-property", metavar="PID",
+              help="Wikidata property of IATI organisation identifiers [default: the one "
+                   "shared/reference/wikidata_properties.csv verifies, if any].")
+@click.option("--pause", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              metavar="SECONDS", help="Time between two requests.")
+@click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Retries, with exponential backoff, on HTTP 429/5xx and network errors.")
+@click.pass_context
+@reports_errors
+@_linking_errors
+def link(context: click.Context, endpoint: str | None, target: str, accept_file: Path | None,
+         output: Path | None, iati_property: str | None, pause: float, retries: int) -> None:
+    """Find owl:sameAs candidates for countries and organisations without a link, for review.
+
+    Asks the endpoint (with SPARQLWrapper; descriptive User-Agent, paced, retried) for countries
+    by ISO 3166-1 alpha-2 code (P297) and organisations by IATI identifier or exact name, and
+    writes each candidate with its evidence to a review file (CSV). Mark rows accept or reject,
+    then run `iomkg link --accept FILE`: the accepted links join data/links/<target>/accepted.ttl
+    with their provenance and go through `iomkg build` like any data. Nothing is linked by guess;
+    when the endpoint cannot be reached, nothing is written (exit 2).
+    """
+    from datetime import date
+
+    from iomkg import linking
+
+    settings = settings_of(context)
+    chosen = linking.target_named(target)
+    store = _data_store(settings)
+    today = date.today()
+    if accept_file is not None:
+        rows = linking.read_review(accept_file)
+        merged = linking.merge_accepted(rows, store, target=chosen, data_dir=settings.data_dir,
+                                        base_iri=settings.base_iri, today=today)
+        if merged.added:
+            click.echo(f"merged {len(merged.added)} link(s) into {merged.path}")
+        else:
+            click.echo(f"nothing to merge into {merged.path}")
+        click.echo(f"{len(merged.already)} accepted row(s) already in the link set, "
+                   f"{merged.ignored} row(s) not marked accept")
+        if merged.added:
+            click.echo("run `iomkg build` to validate and load them")
+        return
+    url = endpoint or chosen.endpoint
+    if url is None:
+        raise UsageProblem(f"{chosen.title} has no SPARQL endpoint to search; its links come from "
+                           "shared/reference (or a review file given to --accept)")
+    prop = iati_property or linking.iati_property_from_reference(settings.shared_root)
+    client = linking.SparqlClient(url, agent=linking.user_agent(settings.base_iri),
+                                  pacing=linking.Pacing(interval=pause, retries=retries))
+    found = linking.find_candidates(store, client, target=chosen, base_iri=settings.base_iri,
+                                    today=today, iati_property=prop)
+    path = output or settings.data_dir / "links" / chosen.name / "candidates.csv"
+    previous = linking.read_review(path) if path.exists() else []
+    linking.write_atomically(path, linking.render_review(found.candidates, previous))
+    entities = {c.subject for c in found.candidates}
+    flagged = sum(1 for c in found.candidates if c.note)
+    click.echo(f"asked {url} about {len(found.searched)} entities without a {chosen.title} link "
+               f"({found.requests} request(s))")
+    click.echo(f"found {len(found.candidates)} candidate(s) for {len(entities)} entities"
+               f" ({flagged} with a note to read)")
+    for reason in found.skipped:
+        click.echo(f"skipped: {reason}")
+    click.echo(f"wrote {path}: mark each row accept or reject in the decision column, then run "
+               f"`iomkg link --accept {path}`")
+
+
+@cli.command("links")
+@click.option("--endpoint", metavar="URL",
+              help="Also ask this Wikidata endpoint which linked items are retired.")
+@click.option("--built", is_flag=True, help="Report on the current build, not the data files.")
+@click.option("--pause", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              metavar="SECONDS", help="Time between two requests to --endpoint.")
+@click.pass_context
+@reports_errors
+@_linking_errors
+def links_command(context: click.Context, endpoint: str | None, built: bool, pause: float) -> None:
+    """Coverage of the link sets per target and class, duplicates, malformed or retired links, and
+    the entities still unlinked. The same figures are in each link set's VoID. Exit 1 when a
+    duplicate, malformed or retired link is found."""
+    from iomkg import linking
+
+    settings = settings_of(context)
+    with (open_current(settings) if built else _just(_data_store(settings))) as store:
+        retired: dict[str, list[linking.LinkProblem]] = {}
+        if endpoint:
+            client = linking.SparqlClient(endpoint, agent=linking.user_agent(settings.base_iri),
+                                          pacing=linking.Pacing(interval=pause))
+            wikidata = linking.TARGETS["wikidata"]
+            retired["wikidata"] = linking.find_retired(store, client, wikidata, settings.base_iri)
+        report = linking.link_report(store, settings.base_iri, retired=retired)
+    for line in render_link_report(report):
+        click.echo(line)
+    if report.problems:
+        sys.exit(1)
+
+
+@contextmanager
+def _just(store: OxigraphStore) -> Iterator[OxigraphStore]:
+    yield store
+
+
+def render_link_report(report: Any) -> Iterator[str]:
+    """The ``iomkg links`` text: a coverage table, then problems, then what is unlinked."""
+    yield "coverage (linked/total):"
+    for row in report.coverage:
+        kind = row.kind_plural
+        yield f"  {row.target:<9} {kind:<14} {row.linked:>4}/{row.total:<4} {row.percent:>3}%"
+    for problem, title in (("duplicate", "duplicates (one external id, several resources)"),
+                           ("malformed", "malformed links"), ("retired", "retired identifiers")):
+        found = report.of(problem)
+        if problem == "retired" and not report.retired_checked:
+            yield f"{title}: not checked (give --endpoint to ask Wikidata)"
+            continue
+        yield f"{title}: {len(found) or 'none'}"
+        for item in found:
+            detail = f" ({item.detail})" if item.detail else ""
+            yield f"  {item.target:<9} <{item.external}>  {', '.join(item.resources)}{detail}"
+    unlinked = [(row, iri, label) for row in report.coverage for iri, label in row.unlinked]
+    yield f"unlinked: {len(unlinked) or 'none'}"
+    for row, iri, label in unlinked:
+        yield f"  {row.target:<9} {row.kind:<13} <{iri}>  {label}"

@@ -104,6 +104,7 @@ def _file_resource(g: Graph, base: str, rel: str) -> URIRef:
     g.add((node, RDF.type, PROV.Entity))
     g.add((node, DCTERMS.identifier, Literal(f"shared/{rel}")))
     g.add((node, DCTERMS.title, Literal(rel.rsplit("/", 1)[-1])))
+    g.add((node, SKOS.prefLabel, Literal(rel.rsplit("/", 1)[-1], lang="en")))
     if rel in _FILE_DESCRIPTIONS:
         g.add((node, DCTERMS.description, Literal(_FILE_DESCRIPTIONS[rel], lang="en")))
     if rel.startswith("iati/"):
@@ -224,6 +225,7 @@ def membership_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
     cow = B["id/dataset/cow-igo-v3"]
     g.add((cow, RDF.type, PROV.Entity))
     g.add((cow, RDF.type, SCHEMA.Dataset))
+    g.add((cow, SKOS.prefLabel, Literal("Correlates of War IGO data, version 3.0", lang="en")))
     g.add(
         (
             cow,
@@ -257,11 +259,13 @@ def membership_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
     g.add((src, RDFS.comment, Literal(caveat, lang="en")))
     iom = B["id/organisation/iom"]
     countries = _country_codes(shared_dir)
+    names = {r["iso2"]: r["name"] for r in _read_csv(shared_dir / COUNTRIES_CSV)}
     for row in _read_csv(shared_dir / MEMBERSHIP_CSV):
         iso2 = row["iso2"]
         if iso2 not in countries:
             continue
         m = B[f"id/membership/iom-{iso2}"]
+        g.add((m, SKOS.prefLabel, Literal(f"{names[iso2]}'s membership of IOM", lang="en")))
         g.add((m, RDF.type, ORG.Membership))
         g.add((m, ORG.member, B[f"id/country/{iso2}"]))
         g.add((m, ORG.organization, iom))
@@ -300,53 +304,120 @@ def membership_left_out(shared_dir: Path) -> list[str]:
     ]
 
 
-def _linkset(
-    g: Graph,
-    base: str,
-    target: str,
-    title: str,
-    uri_space: str,
-    sources: Iterable[URIRef],
-    method: str,
-) -> None:
+# --------------------------------------------------------------------------------------------
+# Link sets (data/links/<target>/reference.ttl)
+# --------------------------------------------------------------------------------------------
+
+#: How the generated links were made (iomo:linkMethod of the link set and of each link record).
+METHOD_REFERENCE = "identifier match: verified id in shared/reference"
+#: Link targets: (title, namespace of the target's IRIs).
+LINK_TARGET_SPACES: dict[str, tuple[str, str]] = {
+    "wikidata": ("Wikidata", str(WD)),
+    "geonames": ("GeoNames", GEONAMES),
+}
+
+
+def linkset_description(
+    g: Graph, base: str, target: str, methods: Iterable[str], sources: Iterable[URIRef]
+) -> URIRef:
+    """The static VoID of one target's link set: targets, predicate, methods and sources.
+
+    The figures (void:triples, coverage per class) depend on every file of the folder and on the
+    whole graph, so ``iomkg.linking`` computes them at build time instead of committing them.
+    """
     B, IOMO = _ns(base)
-    links = len(list(g.triples((None, OWL.sameAs, None))))
+    title, space = LINK_TARGET_SPACES[target]
     ls, ours, theirs = B[f"id/linkset/{target}"], B["id/dataset/iomkg"], B[f"id/dataset/{target}"]
     g.add((ours, RDF.type, VOID.Dataset))
+    g.add((ours, SKOS.prefLabel, Literal("iomkg: the IOM knowledge graph", lang="en")))
     g.add((theirs, RDF.type, VOID.Dataset))
+    g.add((theirs, SKOS.prefLabel, Literal(title, lang="en")))
     g.add((theirs, DCTERMS.title, Literal(title)))
-    g.add((theirs, VOID.uriSpace, Literal(uri_space)))
+    g.add((theirs, VOID.uriSpace, Literal(space)))
     g.add((ls, RDF.type, VOID.Linkset))
+    g.add((ls, SKOS.prefLabel, Literal(f"Links from iomkg to {title}", lang="en")))
     g.add((ls, VOID.subjectsTarget, ours))
     g.add((ls, VOID.objectsTarget, theirs))
     g.add((ls, VOID.linkPredicate, OWL.sameAs))
-    g.add((ls, VOID.triples, Literal(links)))
-    g.add((ls, IOMO.linkMethod, Literal(method)))
+    for method in methods:
+        g.add((ls, IOMO.linkMethod, Literal(method)))
     for s in sources:
         g.add((ls, PROV.wasDerivedFrom, s))
+    return ls
+
+
+def link_record_iri(base: str, target: str, subject: str) -> URIRef:
+    """``id/linkset/{target}/link/{path of the subject below id/}``: one record per link.
+
+    >>> base = "https://w3id.org/iomkg/"
+    >>> str(link_record_iri(base, "wikidata", base + "id/country/NO"))[len(base) :]
+    'id/linkset/wikidata/link/country/NO'
+    """
+    prefix = base + "id/"
+    if not subject.startswith(prefix):
+        raise ValueError(f"{subject} is not an iomkg resource under {prefix}")
+    return URIRef(f"{base}id/linkset/{target}/link/{subject[len(prefix):]}")
+
+
+def add_link(
+    g: Graph,
+    base: str,
+    target: str,
+    subject: URIRef,
+    obj: URIRef,
+    *,
+    label: str,
+    method: str,
+    evidence: str,
+    source: URIRef,
+) -> URIRef:
+    """One owl:sameAs link and its record (rdf:Statement): how, from what and why it was made."""
+    B, IOMO = _ns(base)
+    title, space = LINK_TARGET_SPACES[target]
+    record = link_record_iri(base, target, str(subject))
+    g.add((subject, OWL.sameAs, obj))
+    g.add((record, RDF.type, RDF.Statement))
+    g.add((record, RDF.subject, subject))
+    g.add((record, RDF.predicate, OWL.sameAs))
+    g.add((record, RDF.object, obj))
+    shown = str(obj)[len(space) :].rstrip("/")
+    g.add((record, SKOS.prefLabel, Literal(f"{label}: {title} {shown}", lang="en")))
+    g.add((record, DCTERMS.isPartOf, B[f"id/linkset/{target}"]))
+    g.add((record, IOMO.linkMethod, Literal(method)))
+    g.add((record, DCTERMS.source, source))
+    g.add((record, RDFS.comment, Literal(evidence, lang="en")))
+    return record
+
+
+def _org_label(row: dict[str, str]) -> str:
+    return _NAME_OVERRIDES.get(row["key"], (row["name"], ""))[0]
 
 
 def wikidata_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
     """owl:sameAs to Wikidata for countries and organisations whose Q-id is verified."""
     B, _ = _ns(base)
     g = Graph()
+    countries, organisations = B[f"id/file/{COUNTRIES_CSV}"], B[f"id/file/{ORGANISATIONS_CSV}"]
     for row in _read_csv(shared_dir / COUNTRIES_CSV):
         if row["wikidata_verified"] == "yes" and re.fullmatch(r"Q\d+", row["wikidata"]):
-            g.add((B[f"id/country/{row['iso2']}"], OWL.sameAs, WD[row["wikidata"]]))
+            add_link(
+                g, base, "wikidata", B[f"id/country/{row['iso2']}"], WD[row["wikidata"]],
+                label=row["name"], method=METHOD_REFERENCE, source=countries,
+                evidence=f"countries.csv row {row['iso2']}: wikidata {row['wikidata']},"
+                " wikidata_verified yes",
+            )
     for row in _read_csv(shared_dir / ORGANISATIONS_CSV):
         if row["key"] in _NOT_ORGANISATIONS:
             continue
         if row["wikidata_verified"] == "yes" and re.fullmatch(r"Q\d+", row["wikidata"]):
-            g.add((B[f"id/organisation/{_org_slug(row['key'])}"], OWL.sameAs, WD[row["wikidata"]]))
-    _linkset(
-        g,
-        base,
-        "wikidata",
-        "Wikidata",
-        str(WD),
-        [B[f"id/file/{COUNTRIES_CSV}"], B[f"id/file/{ORGANISATIONS_CSV}"]],
-        "identifier match (verified Wikidata id in shared/reference)",
-    )
+            add_link(
+                g, base, "wikidata", B[f"id/organisation/{_org_slug(row['key'])}"],
+                WD[row["wikidata"]], label=_org_label(row), method=METHOD_REFERENCE,
+                source=organisations,
+                evidence=f"organisations.csv row {row['key']}: wikidata {row['wikidata']},"
+                " wikidata_verified yes",
+            )
+    linkset_description(g, base, "wikidata", [METHOD_REFERENCE], [countries, organisations])
     return g
 
 
@@ -354,6 +425,7 @@ def geonames_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
     """owl:sameAs to GeoNames for every country with a geonames_id."""
     B, _ = _ns(base)
     g = Graph()
+    countries = B[f"id/file/{COUNTRIES_CSV}"]
     for row in _read_csv(shared_dir / COUNTRIES_CSV):
         gid = row["geonames_id"]
         if not gid:
@@ -363,16 +435,12 @@ def geonames_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
         uri = f"{GEONAMES}{gid}/"
         if row["geonames_uri"] and row["geonames_uri"] != uri:
             raise ValueError(f"countries.csv: geonames_uri {row['geonames_uri']!r} != {uri!r}")
-        g.add((B[f"id/country/{row['iso2']}"], OWL.sameAs, URIRef(uri)))
-    _linkset(
-        g,
-        base,
-        "geonames",
-        "GeoNames",
-        GEONAMES,
-        [B[f"id/file/{COUNTRIES_CSV}"]],
-        "identifier match (GeoNames id in shared/reference/countries.csv)",
-    )
+        add_link(
+            g, base, "geonames", B[f"id/country/{row['iso2']}"], URIRef(uri),
+            label=row["name"], method=METHOD_REFERENCE, source=countries,
+            evidence=f"countries.csv row {row['iso2']}: geonames_id {gid}",
+        )
+    linkset_description(g, base, "geonames", [METHOD_REFERENCE], [countries])
     return g
 
 
@@ -576,12 +644,18 @@ _HEADERS = {
         "an authority. Only countries that exist in countries.csv; left out for lack of a\n"
         "country resource:\n"
     ),
-    "links/wikidata.ttl": (
+    "links/wikidata/reference.ttl": (
         "owl:sameAs to Wikidata only where wikidata_verified=yes (Partnership for Peace and\n"
-        "BAMF stay unlinked). Denmark and the Netherlands link to the country item, not the\n"
-        "kingdom."
+        "BAMF stay unlinked until `iomkg link` finds a candidate and a person accepts it).\n"
+        "Denmark and the Netherlands link to the country item, not the kingdom. Each link has\n"
+        "a record (rdf:Statement) saying how and from which row it was made; links accepted\n"
+        "after review live in accepted.ttl next to this file (the same graph). The link\n"
+        "set's figures (void:triples, coverage) are computed at build time."
     ),
-    "links/geonames.ttl": "owl:sameAs to GeoNames for every geonames_id in countries.csv.",
+    "links/geonames/reference.ttl": (
+        "owl:sameAs to GeoNames for every geonames_id in countries.csv, each with its record\n"
+        "(rdf:Statement). The link set's figures are computed at build time."
+    ),
 }
 
 
@@ -597,8 +671,8 @@ def render_all(shared_dir: Path) -> dict[str, str]:
             MEMBERSHIP_CSV,
             _wrap("  ", membership_left_out(shared_dir)),
         ),
-        ("links/wikidata.ttl", wikidata_links_graph, "reference/*.csv", ""),
-        ("links/geonames.ttl", geonames_links_graph, COUNTRIES_CSV, ""),
+        ("links/wikidata/reference.ttl", wikidata_links_graph, "reference/*.csv", ""),
+        ("links/geonames/reference.ttl", geonames_links_graph, COUNTRIES_CSV, ""),
     ]
     for name in CODELISTS:
         rel = f"codelists/iati-{name}.ttl"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
-from rdflib.namespace import ORG, OWL, RDF, SKOS, TIME, VOID
+from rdflib.namespace import DCTERMS, ORG, OWL, PROV, RDF, SKOS, TIME, VOID
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://w3id.org/iomkg/"
@@ -60,8 +60,8 @@ def test_expected_files(rendered: dict[str, str]) -> None:
         "reference/countries.ttl",
         "reference/organisations.ttl",
         "reference/membership.ttl",
-        "links/wikidata.ttl",
-        "links/geonames.ttl",
+        "links/wikidata/reference.ttl",
+        "links/geonames/reference.ttl",
     }
     expected |= {f"codelists/iati-{name}.ttl" for name in reference.CODELISTS}
     assert set(rendered) == expected
@@ -197,8 +197,37 @@ def _same_as(path: Path) -> tuple[Graph, list[tuple[str, str]]]:
     return g, [(str(s), str(o)) for s, o in g.subject_objects(OWL.sameAs)]
 
 
+def _records_match_links(g: Graph, target: str, links: list[tuple[str, str]]) -> None:
+    """Every link has its record (rdf:Statement): the same triple, its method and source file."""
+    records = set(g.subjects(RDF.type, RDF.Statement))
+    assert len(records) == len(links)
+    method = URIRef(BASE + "ontology#linkMethod")
+    for record in records:
+        triple = (str(g.value(record, RDF.subject)), str(g.value(record, RDF.object)))
+        assert triple in links, record
+        assert g.value(record, RDF.predicate) == OWL.sameAs
+        assert str(record) == triple[0].replace(BASE + "id/", f"{BASE}id/linkset/{target}/link/")
+        assert g.value(record, DCTERMS.isPartOf) == URIRef(f"{BASE}id/linkset/{target}")
+        assert str(g.value(record, method)) == reference.METHOD_REFERENCE
+        assert str(g.value(record, DCTERMS.source)).startswith(BASE + "id/file/reference/")
+        assert g.value(record, SKOS.prefLabel).language == "en"
+
+
+def _linkset_is_described(g: Graph, target: str) -> None:
+    """The static VoID; void:triples and coverage are computed at build time (iomkg.linking)."""
+    linkset = URIRef(f"{BASE}id/linkset/{target}")
+    assert (linkset, RDF.type, VOID.Linkset) in g
+    assert g.value(linkset, VOID.linkPredicate) == OWL.sameAs
+    assert g.value(linkset, VOID.subjectsTarget) == URIRef(BASE + "id/dataset/iomkg")
+    assert g.value(linkset, VOID.objectsTarget) == URIRef(f"{BASE}id/dataset/{target}")
+    assert g.value(linkset, VOID.triples) is None
+    assert set(g.objects(linkset, PROV.wasDerivedFrom)) >= {
+        URIRef(BASE + "id/file/reference/countries.csv")
+    }
+
+
 def test_wikidata_links() -> None:
-    g, links = _same_as(ROOT / "data" / "links" / "wikidata.ttl")
+    g, links = _same_as(ROOT / "data" / "links" / "wikidata" / "reference.ttl")
     assert links
     assert all(re.fullmatch(r"http://www\.wikidata\.org/entity/Q\d+", o) for _, o in links)
     subjects = {s[len(BASE) :] for s, _ in links}
@@ -217,14 +246,12 @@ def test_wikidata_links() -> None:
     assert (
         dict(links)[f"{BASE}id/country/DK"] == "http://www.wikidata.org/entity/Q35"
     )  # the country, not the kingdom
-    linkset = URIRef(f"{BASE}id/linkset/wikidata")
-    assert (linkset, RDF.type, VOID.Linkset) in g
-    assert g.value(linkset, VOID.triples).toPython() == len(links)
-    assert g.value(linkset, VOID.linkPredicate) == OWL.sameAs
+    _linkset_is_described(g, "wikidata")
+    _records_match_links(g, "wikidata", links)
 
 
 def test_geonames_links() -> None:
-    g, links = _same_as(ROOT / "data" / "links" / "geonames.ttl")
+    g, links = _same_as(ROOT / "data" / "links" / "geonames" / "reference.ttl")
     assert all(re.fullmatch(r"https://sws\.geonames\.org/\d+/", o) for _, o in links)
     assert all(s.startswith(f"{BASE}id/country/") for s, _ in links)
     expected = {
@@ -233,7 +260,8 @@ def test_geonames_links() -> None:
         if r["geonames_id"]
     }
     assert dict(links) == expected
-    assert g.value(URIRef(f"{BASE}id/linkset/geonames"), VOID.triples).toPython() == len(links)
+    _linkset_is_described(g, "geonames")
+    _records_match_links(g, "geonames", links)
 
 
 def test_generate_all_writes_what_render_all_returns(
