@@ -50,13 +50,13 @@ RESULT_FORMATS: tuple[Format, ...] = (
 
 GRAPH_FORMATS: tuple[Format, ...] = (
     Format("ttl", "text/turtle", "ttl", "graph", rdf_format=ox.RdfFormat.TURTLE,
-           aliases=("turtle", "application/x-turtle")),
+           aliases=("turtle", "application/x-turtle", "application/turtle", "n3")),
     Format("jsonld", "application/ld+json", "jsonld", "graph", rdf_format=ox.RdfFormat.JSON_LD,
-           aliases=("json-ld", "application/json")),
+           aliases=("json-ld", "json", "application/json")),
     Format("nt", "application/n-triples", "nt", "graph", rdf_format=ox.RdfFormat.N_TRIPLES,
            aliases=("ntriples", "n-triples", "text/plain")),
     Format("xml", "application/rdf+xml", "rdf", "graph", rdf_format=ox.RdfFormat.RDF_XML,
-           aliases=("rdfxml", "rdf", "application/xml", "text/xml")),
+           aliases=("rdfxml", "rdf", "rdf+xml", "application/xml", "text/xml")),
     Format("nq", "application/n-quads", "nq", "graph", rdf_format=ox.RdfFormat.N_QUADS,
            aliases=("nquads", "n-quads")),
     Format("trig", "application/trig", "trig", "graph", rdf_format=ox.RdfFormat.TRIG),
@@ -64,12 +64,20 @@ GRAPH_FORMATS: tuple[Format, ...] = (
 
 TABLES: dict[Kind, tuple[Format, ...]] = {"results": RESULT_FORMATS, "graph": GRAPH_FORMATS}
 
+#: What a linked-data resource, the ontology or a description is offered in (one graph each).
+RESOURCE_FORMATS: tuple[Format, ...] = tuple(
+    fmt for fmt in GRAPH_FORMATS if fmt.name in ("ttl", "jsonld", "nt", "xml")
+)
+
+#: Media types that mean "a person with a browser": an extra offer on pages, never a data format.
+HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
+
 
 def kind_of(result: QueryResult) -> Kind:
     return "graph" if isinstance(result, ox.QueryTriples) else "results"
 
 
-def by_name(name: str, kind: Kind) -> Format | None:
+def by_name(name: str, kind: Kind | tuple[Format, ...]) -> Format | None:
     """The format called ``name`` (short name, alias or media type) for this kind of result.
 
     >>> by_name("csv", "results").media_type
@@ -78,17 +86,19 @@ def by_name(name: str, kind: Kind) -> Format | None:
     'ttl'
     """
     wanted = name.strip().lower()
-    for fmt in TABLES[kind]:
+    for fmt in TABLES[kind] if isinstance(kind, str) else kind:
         if wanted in (fmt.name, fmt.media_type, fmt.extension, *fmt.aliases):
             return fmt
     return None
 
 
-def offered_media_types(kind: Kind) -> list[str]:
-    return [fmt.media_type for fmt in TABLES[kind]]
+def offered_media_types(kind: Kind | tuple[Format, ...]) -> list[str]:
+    return [fmt.media_type for fmt in (TABLES[kind] if isinstance(kind, str) else kind)]
 
 
-def negotiate(accept: Sequence[tuple[str, float]], kind: Kind) -> Format | None:
+def negotiate(
+    accept: Sequence[tuple[str, float]], kind: Kind | tuple[Format, ...]
+) -> Format | None:
     """Pick the best format for parsed ``Accept`` entries (``(media_range, quality)`` pairs).
 
     The first format of the table wins ties and ``*/*``; an empty Accept means ``*/*``.
@@ -99,10 +109,11 @@ def negotiate(accept: Sequence[tuple[str, float]], kind: Kind) -> Format | None:
     >>> negotiate([("image/png", 1.0)], "results") is None
     True
     """
+    table = TABLES[kind] if isinstance(kind, str) else kind
     if not accept:
-        return TABLES[kind][0]
+        return table[0]
     best: tuple[float, int, Format] | None = None
-    for position, fmt in enumerate(TABLES[kind]):
+    for position, fmt in enumerate(table):
         quality = _quality_for(fmt, accept)
         if quality <= 0:
             continue
@@ -110,6 +121,33 @@ def negotiate(accept: Sequence[tuple[str, float]], kind: Kind) -> Format | None:
         if best is None or candidate[:2] > best[:2]:
             best = candidate
     return best[2] if best else None
+
+
+def prefers_html(accept: Sequence[tuple[str, float]], *tables: tuple[Format, ...]) -> bool:
+    """True when the client names HTML itself and likes it at least as much as any data format.
+
+    Only an explicit ``text/html`` counts (``*/*`` means a program, such as curl), and a data
+    format the client names with a higher quality wins: a browser's ``application/xml;q=0.9``
+    does not, a SPARQL client's ``application/sparql-results+json`` does.
+
+    >>> browser = [("text/html", 1.0), ("application/xml", 0.9), ("*/*", 0.8)]
+    >>> prefers_html(browser, RESULT_FORMATS)
+    True
+    >>> prefers_html([("application/sparql-results+json", 1.0), ("*/*", 0.9)], RESULT_FORMATS)
+    False
+    """
+    html = max(
+        (q for media, q in accept if media.split(";", 1)[0].strip().lower() in HTML_MEDIA_TYPES),
+        default=0.0,
+    )
+    if html <= 0:
+        return False
+    explicit = [
+        _quality_for(fmt, [(m, q) for m, q in accept if not m.strip().endswith("*")])
+        for table in tables
+        for fmt in table
+    ]
+    return html >= max(explicit, default=0.0)
 
 
 def _quality_for(fmt: Format, accept: Sequence[tuple[str, float]]) -> float:
@@ -134,7 +172,9 @@ def _quality_for(fmt: Format, accept: Sequence[tuple[str, float]]) -> float:
 # Serialisation -----------------------------------------------------------------------------
 
 
-def serialize(result: QueryResult, fmt: Format, output: IO[bytes], prefixes: dict[str, str] | None = None) -> None:
+def serialize(
+    result: QueryResult, fmt: Format, output: IO[bytes], prefixes: dict[str, str] | None = None
+) -> None:
     """Write a query result in ``fmt`` to a binary stream."""
     if isinstance(result, ox.QueryTriples):
         if fmt.rdf_format is None:
@@ -152,7 +192,9 @@ def _prefixes_for(fmt: Format, prefixes: dict[str, str] | None) -> dict[str, str
     return None
 
 
-def serialize_to_bytes(result: QueryResult, fmt: Format, prefixes: dict[str, str] | None = None) -> bytes:
+def serialize_to_bytes(
+    result: QueryResult, fmt: Format, prefixes: dict[str, str] | None = None
+) -> bytes:
     buffer = io.BytesIO()
     serialize(result, fmt, buffer, prefixes)
     return buffer.getvalue()
@@ -176,7 +218,9 @@ def text_table(result: QueryResult, max_width: int = 60) -> Iterator[str]:
         yield "true" if bool(result) else "false"
         return
     if isinstance(result, ox.QueryTriples):
-        raise ValueError("a CONSTRUCT or DESCRIBE result is a graph: use --format ttl, jsonld or nt")
+        raise ValueError(
+            "a CONSTRUCT or DESCRIBE result is a graph: use --format ttl, jsonld or nt"
+        )
     names = [variable.value for variable in result.variables]
     rows = [[_clip(term_text(solution[name]), max_width) for name in names] for solution in result]
     yield from _render_table(names, rows)

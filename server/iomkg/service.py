@@ -18,7 +18,7 @@ from typing import Protocol
 
 import pyoxigraph as ox
 
-from iomkg import formats
+from iomkg import formats, sparqltext
 from iomkg.formats import Format, Kind
 from iomkg.store.base import GraphStore, QueryResult, Term
 
@@ -55,6 +55,7 @@ class QueryRequest:
     base_iri: str | None = None
     max_rows: int | None = None
     prefixes: Mapping[str, str] = field(default_factory=dict)
+    allowed_services: tuple[str, ...] = ()  # SERVICE endpoints the query may call; none by default
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class UpdateRequest:
     using_graphs: tuple[str, ...] = ()
     using_named_graphs: tuple[str, ...] = ()
     base_iri: str | None = None
+    allowed_services: tuple[str, ...] = ()  # LOAD sources and SERVICE endpoints it may fetch
 
 
 @dataclass
@@ -85,12 +87,29 @@ class QueryExecutor(Protocol):
 
 
 def evaluate(store: GraphStore, request: QueryRequest) -> QueryResult:
+    """Run a query; SERVICE to anything not allow-listed raises ``sparqltext.NetworkRefused``.
+
+    pyoxigraph would call any SERVICE endpoint itself, so the text is checked here, where every
+    executor passes, and not only in the web layer.
+    """
+    sparqltext.check_network_access(request.sparql, request.allowed_services, request.base_iri)
     return store.query(
         request.sparql,
         substitutions=request.substitutions,
         default_graphs=request.default_graphs,
         named_graphs=request.named_graphs,
         base_iri=request.base_iri,
+    )
+
+
+def apply_update(store: GraphStore, request: UpdateRequest) -> None:
+    """Run an update; LOAD or SERVICE to anything not allow-listed raises ``NetworkRefused``."""
+    sparqltext.check_network_access(request.sparql, request.allowed_services, request.base_iri)
+    store.update(
+        request.sparql,
+        base_iri=request.base_iri,
+        using_graphs=request.using_graphs,
+        using_named_graphs=request.using_named_graphs,
     )
 
 
@@ -115,12 +134,7 @@ class InProcessExecutor:
         return QueryResponse(kind, fmt, _chunked(body))
 
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
-        self.store.update(
-            request.sparql,
-            base_iri=request.base_iri,
-            using_graphs=request.using_graphs,
-            using_named_graphs=request.using_named_graphs,
-        )
+        apply_update(self.store, request)
 
     def close(self) -> None:
         return None
@@ -140,5 +154,7 @@ __all__ = [
     "QueryResponse",
     "QueryTimeout",
     "UpdateRequest",
+    "apply_update",
+    "evaluate",
     "ox",
 ]

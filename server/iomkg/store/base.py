@@ -36,7 +36,14 @@ class GraphStore(Protocol):
         named_graphs: Sequence[str] | None = None,
         base_iri: str | None = None,
     ) -> QueryResult:
-        """Run a SPARQL query. With no ``default_graphs`` the default graph is the union of all graphs."""
+        """Run a SPARQL query.
+
+        With neither ``default_graphs`` nor ``named_graphs`` the query's own ``FROM`` /
+        ``FROM NAMED`` apply; without those the default graph is the union of all graphs.
+        Giving either one replaces the query's dataset as a whole (the side not given is
+        empty), as the SPARQL 1.1 Protocol's ``default-graph-uri`` / ``named-graph-uri`` do;
+        an unknown graph is empty.
+        """
         ...
 
     def update(
@@ -47,7 +54,12 @@ class GraphStore(Protocol):
         using_graphs: Sequence[str] | None = None,
         using_named_graphs: Sequence[str] | None = None,
     ) -> None:
-        """Run a SPARQL update atomically."""
+        """Run a SPARQL update atomically.
+
+        ``using_graphs`` / ``using_named_graphs`` are the protocol's ``using-graph-uri`` /
+        ``using-named-graph-uri``; an update with its own ``USING`` / ``WITH`` cannot have them
+        (``sparqltext.DatasetError``).
+        """
         ...
 
     def load(

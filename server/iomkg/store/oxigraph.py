@@ -8,6 +8,7 @@ from typing import IO
 
 import pyoxigraph as ox
 
+from iomkg import sparqltext
 from iomkg.store.base import QueryResult, QuerySyntaxError, StoreError, Term
 
 
@@ -59,9 +60,19 @@ class OxigraphStore:
         named_graphs: Sequence[str] | None = None,
         base_iri: str | None = None,
     ) -> QueryResult:
-        default = [ox.NamedNode(iri) for iri in default_graphs] if default_graphs is not None else None
-        named = [ox.NamedNode(iri) for iri in named_graphs] if named_graphs is not None else None
-        bound = (
+        # A dataset given by the caller (the protocol's default-graph-uri / named-graph-uri)
+        # replaces the query's FROM / FROM NAMED as a whole: a side not given is empty (§13.2).
+        given = default_graphs is not None or named_graphs is not None
+        default: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph] | None = (
+            [ox.NamedNode(iri) for iri in default_graphs or ()] if given else None
+        )
+        named: list[ox.NamedNode | ox.BlankNode] | None = (
+            [ox.NamedNode(iri) for iri in named_graphs or ()] if given else None
+        )
+        # Otherwise the default graph is the union of all graphs, unless the query has its own
+        # FROM / FROM NAMED (pyoxigraph's union flag would silently override them).
+        union = not given and not sparqltext.has_dataset_clause(sparql)
+        bound: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] | None = (
             {ox.Variable(name): value for name, value in substitutions.items()}
             if substitutions
             else None
@@ -70,7 +81,7 @@ class OxigraphStore:
             return self._store.query(
                 sparql,
                 base_iri=base_iri,
-                use_default_graph_as_union=default is None,
+                use_default_graph_as_union=union,
                 default_graph=default,
                 named_graphs=named,
                 substitutions=bound,
@@ -90,8 +101,9 @@ class OxigraphStore:
     ) -> None:
         if self.read_only:
             raise StoreError("this store was opened read-only: updates are not possible")
-        if using_graphs or using_named_graphs:
-            sparql = _with_using_clauses(sparql, using_graphs or (), using_named_graphs or ())
+        # pyoxigraph has no parameter for these: the tokenizer writes USING clauses into the text
+        # (raises sparqltext.DatasetError when the text has its own USING / WITH).
+        sparql = sparqltext.add_using_clauses(sparql, using_graphs or (), using_named_graphs or ())
         try:
             self._store.update(sparql, base_iri=base_iri)
         except SyntaxError as error:
@@ -145,7 +157,9 @@ class OxigraphStore:
         self._store.dump(target, **kwargs)  # type: ignore[arg-type]
 
     def named_graphs(self) -> list[str]:
-        return sorted(graph.value for graph in self._store.named_graphs() if isinstance(graph, ox.NamedNode))
+        return sorted(
+            graph.value for graph in self._store.named_graphs() if isinstance(graph, ox.NamedNode)
+        )
 
     def quad_count(self, graph: str | None = None) -> int:
         if graph is None:
@@ -155,27 +169,3 @@ class OxigraphStore:
     def flush(self) -> None:
         self._store.flush()
 
-
-def _with_using_clauses(sparql: str, using: Sequence[str], using_named: Sequence[str]) -> str:
-    """Apply the protocol's ``using-graph-uri``/``using-named-graph-uri`` to every operation.
-
-    pyoxigraph has no parameter for them, so the update is parsed into its operations and each
-    ``WHERE`` gets explicit ``USING`` clauses. IRIs are checked before they are written into
-    the text, so they cannot break out of ``<…>``.
-    """
-    clauses = " ".join([f"USING <{_checked_iri(iri)}>" for iri in using] + [
-        f"USING NAMED <{_checked_iri(iri)}>" for iri in using_named
-    ])
-    # The SPARQL 1.1 Protocol says these parameters apply to the update's WHERE clauses; an update
-    # that already names USING/WITH is an error per the protocol (checked by the caller).
-    return _insert_before_where(sparql, clauses)
-
-
-def _checked_iri(iri: str) -> str:
-    return ox.NamedNode(iri).value
-
-
-def _insert_before_where(sparql: str, clauses: str) -> str:
-    import re
-
-    return re.sub(r"(?i)\bWHERE\s*\{", lambda match: f"{clauses} {match.group(0)}", sparql)

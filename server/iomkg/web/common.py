@@ -1,0 +1,116 @@
+"""What every blueprint shares: the injected context, plain-text errors, RDF responses, negotiation.
+
+The context (settings, store, executor, dumps folder) lives in ``app.extensions`` — set once by
+:func:`iomkg.web.create_app` — never in a module global, so two apps with different settings can
+live in one process (as the tests do).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+import pyoxigraph as ox
+from flask import Response, current_app, render_template, request
+
+from iomkg import formats, protocol
+from iomkg.config import Settings
+from iomkg.formats import Format
+from iomkg.service import QueryExecutor
+from iomkg.store.base import GraphStore, QueryResult
+from iomkg.views import LinkMap
+from iomkg.vocab import prefixes
+
+EXTENSION = "iomkg"
+TEXT = "text/plain; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """Everything a request handler may use, injected by the factory."""
+
+    settings: Settings
+    store: GraphStore
+    executor: QueryExecutor
+    dumps_dir: Path | None
+    links: LinkMap = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "links", LinkMap(self.settings.base_iri))
+
+
+def web() -> WebContext:
+    """The context of the app handling the current request."""
+    return cast(WebContext, current_app.extensions[EXTENSION])
+
+
+def accept() -> list[tuple[str, float]]:
+    """The request's ``Accept`` as ``(media range, quality)`` pairs (werkzeug parses it)."""
+    return [(value, quality) for value, quality in request.accept_mimetypes]
+
+
+def format_params() -> list[tuple[str, str]]:
+    """``format=`` / ``output=`` values of the URL (format names: werkzeug's decoding is fine)."""
+    return [
+        (key, value)
+        for key, value in request.args.items(multi=True)
+        if key in protocol.FORMAT_PARAMETERS
+    ]
+
+
+def text_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """An error or notice as plain text: every client can show it; the Content-Type is honest."""
+    response = Response(message.rstrip("\n") + "\n", status=status, content_type=TEXT)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A refusal: an HTML page for a browser, plain text for everyone else."""
+    if formats.prefers_html(accept(), formats.RESULT_FORMATS, formats.GRAPH_FORMATS):
+        response = Response(
+            render_template("error.html", status=status, message=message),
+            status=status,
+            content_type=HTML,
+        )
+        for name, value in (headers or {}).items():
+            response.headers[name] = value
+        return response
+    return text_response(status, message, headers)
+
+
+def negotiate_rdf(table: Sequence[Format] = formats.RESOURCE_FORMATS) -> tuple[Format | None, bool]:
+    """The RDF format (``format=`` first, then ``Accept``) and whether the HTML page is wanted.
+
+    Raises :class:`iomkg.protocol.ProtocolError` (406) when ``format=`` names nothing offered.
+    """
+    choice = protocol.choose_formats(format_params(), accept(), {"graph": tuple(table)})
+    return choice.graph, choice.html
+
+
+def not_acceptable(table: Sequence[Format]) -> Response:
+    error = protocol.not_acceptable(tuple(table))
+    return text_response(error.status, error.message)
+
+
+def rdf_response(data: QueryResult | Iterable[ox.Triple], fmt: Format, base_iri: str) -> Response:
+    """Triples serialised in ``fmt`` (pages and descriptions are small: serialised in one go)."""
+    if fmt.rdf_format is None:
+        raise ValueError(f"{fmt.name} is not an RDF format")
+    buffer = io.BytesIO()
+    names = (
+        prefixes(base_iri)
+        if fmt.rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.JSON_LD)
+        else None
+    )
+    ox.serialize(data, buffer, fmt.rdf_format, prefixes=names)  # type: ignore[arg-type]
+    return Response(buffer.getvalue(), content_type=fmt.content_type)
+
+
+def html_response(template: str, status: int = 200, **context: object) -> Response:
+    return Response(render_template(template, **context), status=status, content_type=HTML)

@@ -1,0 +1,87 @@
+"""``/download/``: the dumps of the build being served, with validators and gzip.
+
+Each file has its media type, a strong ``ETag`` and ``Last-Modified`` (so ``If-None-Match`` /
+``If-Modified-Since`` answer 304), and is sent gzip-compressed to clients that accept it: the
+precompressed ``name.gz`` when the build wrote one, else compressed on the fly as it streams.
+``Vary: Accept-Encoding`` tells caches the two bodies apart.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, send_file, url_for
+
+from iomkg import dumps
+from iomkg.web.common import error_response, html_response, web
+
+blueprint = Blueprint("downloads", __name__)
+
+CACHE_SECONDS = 300
+
+
+@blueprint.route("/download/")
+def index() -> Response:
+    """The list of dumps: an HTML page, or JSON for programs that ask for it."""
+    context = web()
+    files = dumps.list_dumps(context.dumps_dir)
+    best = request.accept_mimetypes.best_match(
+        ["text/html", "application/json"], default="text/html"
+    )
+    if request.args.get("format") == "json" or (
+        best == "application/json" and "format" not in request.args
+    ):
+        return jsonify(
+            [
+                {
+                    "name": dump.name,
+                    "url": url_for("downloads.download", name=dump.name, _external=True),
+                    "mediaType": dump.media_type,
+                    "bytes": dump.size,
+                    "modified": dump.modified.isoformat(),
+                    "description": dump.description,
+                }
+                for dump in files
+            ]
+        )
+    return html_response("downloads.html", dumps=files)
+
+
+@blueprint.route("/download/<name>")
+def download(name: str) -> Response:
+    context = web()
+    dump = dumps.find_dump(context.dumps_dir, name)
+    if dump is None:
+        return error_response(404, f"no download called {name!r}; see /download/ for the list")
+    if request.accept_encodings.quality("gzip") > 0:
+        response = _gzip(dump)
+    else:
+        response = send_file(
+            dump.path,
+            mimetype=dump.media_type,
+            conditional=True,
+            etag=dump.etag,
+            last_modified=dump.modified,
+            max_age=CACHE_SECONDS,
+        )
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def _gzip(dump: dumps.Dump) -> Response:
+    if dump.gzip_path is not None:
+        response = send_file(
+            dump.gzip_path,
+            mimetype=dump.media_type,
+            conditional=True,
+            etag=dump.gzip_etag,
+            last_modified=dump.modified,
+            max_age=CACHE_SECONDS,
+        )
+    else:
+        response = Response(dumps.gzip_chunks(dump.path), mimetype=dump.media_type)
+        response.set_etag(dump.gzip_etag)
+        response.last_modified = dump.modified
+        response.cache_control.public = True
+        response.cache_control.max_age = CACHE_SECONDS
+        response.make_conditional(request)
+    response.headers["Content-Encoding"] = "gzip"
+    return response

@@ -1,0 +1,107 @@
+"""Operations: ``/healthz``, the VoID description, and one access-log line per request.
+
+The access log goes to the ``iomkg.access`` logger (Python logging: the operator chooses the
+handler); each line has the client, method, path, status, bytes sent, total time and the time
+spent in the query executor, written when the last byte of a streamed body has gone out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
+
+from iomkg import descriptions, dumps, formats
+from iomkg.web.common import negotiate_rdf, not_acceptable, rdf_response, web
+
+ACCESS_LOGGER = "iomkg.access"
+TIMING_KEY = "iomkg.timing"
+
+blueprint = Blueprint("ops", __name__)
+
+
+@dataclass
+class RequestTiming:
+    """Per-request figures for the access log; kept in the WSGI environ, not in a global."""
+
+    started: float = field(default_factory=time.perf_counter)
+    query: float = 0.0
+    update: bool = False
+
+
+def timing() -> RequestTiming:
+    """The current request's timing record (made on first use)."""
+    record = request.environ.get(TIMING_KEY)
+    if not isinstance(record, RequestTiming):
+        record = RequestTiming()
+        request.environ[TIMING_KEY] = record
+    return record
+
+
+def install_access_log(app: Flask) -> None:
+    """Log one line per request once its body is fully sent (streamed answers included)."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+
+    @app.before_request
+    def _start() -> None:
+        timing()
+
+    @app.after_request
+    def _log_when_done(response: Response) -> Response:
+        record = timing()
+        client = request.remote_addr or "-"
+        line = f"{request.method} {request.full_path.rstrip('?')}"
+        if len(line) > 300:
+            line = line[:300] + "…"
+        status = response.status_code
+
+        def _write() -> None:
+            total = (time.perf_counter() - record.started) * 1000
+            logger.info(
+                '%s "%s" %d %s %.1fms query=%.1fms',
+                client,
+                line,
+                status,
+                response.headers.get("Content-Length", "-"),
+                total,
+                record.query * 1000,
+            )
+
+        response.call_on_close(_write)
+        return response
+
+
+@blueprint.route("/healthz")
+def healthz() -> Response:
+    """Is the store reachable, and how many triples does it hold (JSON, 503 when not)."""
+    context = web()
+    try:
+        quads = context.store.quad_count()
+        graphs = len(context.store.named_graphs())
+    except Exception as error:
+        response = jsonify(status="unavailable", error=str(error))
+        response.status_code = 503
+        return response
+    return jsonify(status="ok", triples=quads, graphs=graphs)
+
+
+@blueprint.route("/.well-known/void")
+def void() -> Response:
+    """The VoID description of the dataset, in the RDF format asked for (Turtle by default)."""
+    context = web()
+    fmt, _html = negotiate_rdf(formats.GRAPH_FORMATS)
+    if fmt is None:
+        return not_acceptable(formats.GRAPH_FORMATS)
+    downloads = [
+        descriptions.Distribution(
+            url_for("downloads.download", name=dump.name, _external=True), dump.media_type
+        )
+        for dump in dumps.list_dumps(context.dumps_dir)
+        if dump.name != "context.jsonld"
+    ]
+    triples = descriptions.void_description(
+        context.store, context.settings, url_for("sparql.endpoint", _external=True), downloads
+    )
+    return rdf_response(triples, fmt, context.settings.base_iri)

@@ -1,0 +1,108 @@
+"""Pages for people: the home page and the query page (the HTML face of ``/sparql``).
+
+Everything is served from this server (templates and one stylesheet): no CDN, no script from
+elsewhere, so the pages work offline and leak nothing about their visitors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, url_for
+
+from iomkg import dumps, linking
+from iomkg.config import Settings
+from iomkg.views import ResultTable
+from iomkg.web.common import html_response, web
+
+blueprint = Blueprint("pages", __name__)
+
+DEFAULT_QUERY = """\
+# Who funded the NTF project, and in which role?
+# Relative IRIs such as <id/project/ntf> resolve against the graph's base namespace.
+PREFIX schema: <https://schema.org/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX iomo: <ontology#>
+
+SELECT ?donor ?name ?role WHERE {
+  ?funding schema:fundedItem <id/project/ntf> ;
+           schema:funder ?donor ;
+           iomo:donorRole ?r .
+  ?donor skos:prefLabel ?name .
+  ?r skos:prefLabel ?role .
+  FILTER(lang(?name) = "en")
+}
+ORDER BY ?role ?name
+"""
+
+#: Resources worth a first click, relative to the base namespace.
+SAMPLE_RESOURCES = (
+    ("id/project/ntf", "The NATO/PfP Trust Fund (NTF) project in Serbia"),
+    ("id/country/NO", "Norway, lead nation of the NTF project"),
+    ("id/organisation/iom", "The International Organization for Migration"),
+)
+
+
+@dataclass(frozen=True)
+class ExampleQuery:
+    """A query the home page offers as a link to the query page."""
+
+    title: str
+    sparql: str
+    description: str = ""
+
+
+def example_queries(settings: Settings) -> list[ExampleQuery]:
+    """The example queries of the home page.
+
+    Empty for now: the saved-query catalogue (``/api/queries``) will fill it; the page already
+    lists whatever this returns, each linked to the query page.
+    """
+    return []
+
+
+@blueprint.route("/")
+def home() -> Response:
+    context = web()
+    settings = context.settings
+    return html_response(
+        "home.html",
+        triples=context.store.quad_count(),
+        graphs=context.store.named_graphs(),
+        dumps=dumps.list_dumps(context.dumps_dir),
+        examples=example_queries(settings),
+        samples=[
+            (context.links.local_path(settings.base_iri + path), label)
+            for path, label in SAMPLE_RESOURCES
+        ],
+        settings=settings,
+        links=context.links,
+        coverage=linking.coverage_table(context.store, settings.base_iri),
+    )
+
+
+def query_page(
+    sparql: str,
+    *,
+    table: ResultTable | None = None,
+    downloads: Sequence[tuple[str, str]] = (),
+    error: str | None = None,
+    status: int = 200,
+    truncated_at: int | None = None,
+    html_rows: int = 0,
+) -> Response:
+    """The editor (a textarea, prefilled) and, once a query ran, its answer as a table."""
+    settings = web().settings
+    return html_response(
+        "query.html",
+        status=status,
+        sparql=sparql,
+        table=table,
+        downloads=downloads,
+        error=error,
+        truncated_at=truncated_at,
+        html_rows=html_rows,
+        settings=settings,
+        endpoint=url_for("sparql.endpoint"),
+    )
