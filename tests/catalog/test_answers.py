@@ -400,6 +400,7 @@ def test_find_resources_by_name(ask: Ask) -> None:
         ("norway", "id/funding/mk-assisted-voluntary-return-NO",
          "Government of Norway funding Assisted Voluntary Return in North Macedonia"),
         ("norway", "id/funding/ntf-NO", "Norway funding the NTF Project (lead nation)"),
+        ("norway", "id/membership/iom-NO", "Norway's membership of IOM"),
         ("norway", "id/organisation/no-gov", "Norway - Norad and Ministry of Foreign Affairs"),
     ]  # fmt: skip
 

@@ -254,13 +254,14 @@ def test_query_page_offers_downloads(client: FlaskClient) -> None:
         assert f"format={name}" in ran.text
 
 
-def test_home_lists_example_queries_from_the_catalogue_hook(client: FlaskClient) -> None:
-    page = client.get("/", headers={"Accept": BROWSER})
-    assert (
-        page.status_code == 200
-        and "Example queries" in page.text
-        and "union of all named graphs" in page.text
-    )
+def test_home_and_query_page_offer_the_saved_queries(client: FlaskClient) -> None:
+    home = client.get("/", headers={"Accept": BROWSER})
+    assert home.status_code == 200 and "Example queries" in home.text
+    assert "union of all named graphs" in home.text
+    assert "Donors of a programme or activity" in home.text  # a saved query's title
+    assert "/api/queries/list-donors" in home.text
+    editor = client.get("/sparql", headers={"Accept": BROWSER})
+    assert "Saved queries to start from" in editor.text and "Timeline of programmes" in editor.text
 
 
 # Downloads -------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ elsewhere, so the pages work offline and leak nothing about their visitors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from flask import Blueprint, Response, url_for
 
@@ -44,24 +43,6 @@ SAMPLE_RESOURCES = (
 )
 
 
-@dataclass(frozen=True)
-class ExampleQuery:
-    """A query the home page offers as a link to the query page."""
-
-    title: str
-    sparql: str
-    description: str = ""
-
-
-def example_queries(settings: Settings) -> list[ExampleQuery]:
-    """The example queries of the home page.
-
-    Empty for now: the saved-query catalogue (``/api/queries``) will fill it; the page already
-    lists whatever this returns, each linked to the query page.
-    """
-    return []
-
-
 @blueprint.route("/")
 def home() -> Response:
     context = web()
@@ -71,7 +52,6 @@ def home() -> Response:
         triples=context.store.quad_count(),
         graphs=context.store.named_graphs(),
         dumps=dumps.list_dumps(context.dumps_dir),
-        examples=example_queries(settings),
         samples=[
             (context.links.local_path(settings.base_iri + path), label)
             for path, label in SAMPLE_RESOURCES
