@@ -1,4 +1,4 @@
-"""Shared fixtures: settings for temporary stores, the built seed graph, an in-memory store of it."""
+"""Shared fixtures: settings for temporary stores, the built seed graph, an in-memory copy."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def tmp_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of a store built once per test session from the real sources (SHACL and checks included)."""
+    """Settings of a store built once per session from the real sources (SHACL and checks too)."""
     settings = Settings(
         project_dir=PROJECT_DIR,
         store_dir=tmp_path_factory.mktemp("built") / "store",
@@ -48,7 +48,7 @@ def seed_store() -> Iterator[OxigraphStore]:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Settings:
-    """A throw-away copy of ontology/, data/, shapes/ and queries/ with its own store, to break files in."""
+    """A throw-away copy of ontology/, data/, shapes/, queries/ with its own store, to break."""
     root = tmp_path / "project"
     for name in ("ontology", "data", "shapes", "queries"):
         if (PROJECT_DIR / name).exists():

@@ -82,10 +82,19 @@ def open_current(settings: Settings, *, read_only: bool = True) -> Iterator[Oxig
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--store", "store_dir", type=click.Path(path_type=Path), envvar="IOMKG_STORE",
-              help="Folder of the built store and dumps [default: var/store in the project; env IOMKG_STORE].")
-@click.option("--base", "base_iri", envvar="IOMKG_BASE_IRI",
-              help="Base namespace of every minted IRI [default: https://w3id.org/iomkg/; env IOMKG_BASE_IRI].")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(path_type=Path),
+    envvar="IOMKG_STORE",
+    help="Folder of the built store and dumps [default: var/store; env IOMKG_STORE].",
+)
+@click.option(
+    "--base",
+    "base_iri",
+    envvar="IOMKG_BASE_IRI",
+    help="Base namespace of minted IRIs [default: https://w3id.org/iomkg/; env IOMKG_BASE_IRI].",
+)
 @click.version_option(package_name="iomkg")
 @click.pass_context
 def cli(context: click.Context, store_dir: Path | None, base_iri: str | None) -> None:
@@ -109,8 +118,8 @@ def main() -> None:
 @reports_errors
 def build(context: click.Context) -> None:
     """Parse ontology and data, validate with SHACL, run the quality checks, then load the store and
-    write the dumps. Nothing is replaced unless everything passes (exit 0); SHACL violations or failed
-    checks exit 1, unreadable files exit 2."""
+    write the dumps. Nothing is replaced unless everything passes (exit 0); SHACL violations or
+    failed checks exit 1, unreadable files exit 2."""
     summary = pipeline.build(settings_of(context))
     for line in render_summary(summary):
         click.echo(line)
@@ -129,7 +138,9 @@ def render_summary(summary: pipeline.BuildSummary) -> Iterator[str]:
     for target, count in summary.links_per_target.items() or {"(none)": 0}.items():
         yield f"  {count:>7}  {target}"
     if summary.timings:
-        yield "time: " + ", ".join(f"{step} {seconds:.2f}s" for step, seconds in summary.timings.items())
+        yield "time: " + ", ".join(
+            f"{step} {seconds:.2f}s" for step, seconds in summary.timings.items()
+        )
 
 
 @cli.command()
@@ -154,17 +165,39 @@ def validate(context: click.Context, files: tuple[Path, ...]) -> None:
 @cli.command()
 @click.argument("name", required=False)
 @click.option("-q", "--query", "query_text", help="SPARQL query text.")
-@click.option("-f", "--file", "query_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="File holding the SPARQL query.")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A saved query's parameter (repeatable).")
-@click.option("--format", "format_name", type=click.Choice(QUERY_FORMATS), default=None,
-              help="Output format [default: table for SELECT/ASK, ttl for CONSTRUCT/DESCRIBE].")
+@click.option(
+    "-f",
+    "--file",
+    "query_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the SPARQL query.",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A saved query's parameter (repeatable).",
+)
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(QUERY_FORMATS),
+    default=None,
+    help="Output format [default: table for SELECT/ASK, ttl for CONSTRUCT/DESCRIBE].",
+)
 @click.pass_context
 @reports_errors
-def query(context: click.Context, name: str | None, query_text: str | None, query_file: Path | None,
-          params: tuple[str, ...], format_name: str | None) -> None:
-    """Run a SPARQL query (-q or -f), or the saved query NAME (see `iomkg queries`), on the built store.
+def query(
+    context: click.Context,
+    name: str | None,
+    query_text: str | None,
+    query_file: Path | None,
+    params: tuple[str, ...],
+    format_name: str | None,
+) -> None:
+    """Run a SPARQL query (-q or -f), or the saved query NAME (see `iomkg queries`), on the store.
 
     The well-known prefixes (rdfs, skos, schema, org, prov, iomo, id, …) are predeclared.
     """
@@ -179,9 +212,13 @@ def query(context: click.Context, name: str | None, query_text: str | None, quer
             result = catalog.run_saved(store, settings, name, _parse_params(params))
         else:
             if params:
-                raise UsageProblem("--param is for saved queries; bind values in your own query text")
+                raise UsageProblem(
+                    "--param is for saved queries; bind values in your own query text"
+                )
             text = query_text if query_text is not None else query_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
-            result = store.query(sparql_prologue(settings.base_iri) + text, base_iri=settings.base_iri)
+            result = store.query(
+                sparql_prologue(settings.base_iri) + text, base_iri=settings.base_iri
+            )
         write_result(result, format_name, prefixes(settings.base_iri))
 
 
@@ -203,11 +240,15 @@ def write_result(result: Any, format_name: str | None, names: dict[str, str]) ->
         return
     wanted = format_name or "ttl"
     if wanted == "table":
-        raise UsageProblem("a CONSTRUCT or DESCRIBE result is a graph: use --format ttl, jsonld or nt")
+        raise UsageProblem(
+            "a CONSTRUCT or DESCRIBE result is a graph: use --format ttl, jsonld or nt"
+        )
     fmt = formats.by_name(wanted, kind)
     if fmt is None:
         offered = ", ".join(f.name for f in formats.TABLES[kind])
-        raise UsageProblem(f"--format {wanted} does not fit this query's result; use one of: {offered}")
+        raise UsageProblem(
+            f"--format {wanted} does not fit this query's result; use one of: {offered}"
+        )
     out = sys.stdout.buffer
     formats.serialize(result, fmt, out, names)
     out.flush()
@@ -256,8 +297,10 @@ def render_catalog(chosen: list[catalog.SavedQuery], *, detailed: bool) -> Itera
             yield ""
             yield "parameters:"
         for p in saved.parameters:
-            status = "required" if p.required else (
-                f"default {p.default}" if p.default is not None else "optional"
+            status = (
+                "required"
+                if p.required
+                else (f"default {p.default}" if p.default is not None else "optional")
             )
             yield f"  {p.name} ({p.type}, {status}, e.g. {p.example}): {p.description}"
         if saved.services:
@@ -270,18 +313,35 @@ def render_catalog(chosen: list[catalog.SavedQuery], *, detailed: bool) -> Itera
 
 # export / load / stats ---------------------------------------------------------------------
 
-EXPORT_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "trig": ox.RdfFormat.TRIG, "nq": ox.RdfFormat.N_QUADS,
-                  "jsonld": ox.RdfFormat.JSON_LD, "nt": ox.RdfFormat.N_TRIPLES}
+EXPORT_FORMATS = {
+    "ttl": ox.RdfFormat.TURTLE,
+    "trig": ox.RdfFormat.TRIG,
+    "nq": ox.RdfFormat.N_QUADS,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "nt": ox.RdfFormat.N_TRIPLES,
+}
 
 
 @cli.command()
-@click.option("--format", "format_name", type=click.Choice(list(EXPORT_FORMATS)), default="ttl",
-              show_default=True)
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(list(EXPORT_FORMATS)),
+    default="ttl",
+    show_default=True,
+)
 @click.option("--graph", "graph", metavar="IRI", help="Export only this named graph.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="File to write [default: stdout].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File to write [default: stdout].",
+)
 @click.pass_context
 @reports_errors
-def export(context: click.Context, format_name: str, graph: str | None, output: Path | None) -> None:
+def export(
+    context: click.Context, format_name: str, graph: str | None, output: Path | None
+) -> None:
     """Export the store (or one named graph). Turtle and N-Triples without --graph hold the union of
     all graphs; TriG, N-Quads and JSON-LD keep the named graphs."""
     settings = settings_of(context)
@@ -295,7 +355,9 @@ def export(context: click.Context, format_name: str, graph: str | None, output: 
                 union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
                 ox.serialize(union, sink, rdf_format, prefixes=prefixes(settings.base_iri))  # type: ignore[arg-type]
             else:
-                store.dump(sink, format=rdf_format, graph=graph, prefixes=prefixes(settings.base_iri))
+                store.dump(
+                    sink, format=rdf_format, graph=graph, prefixes=prefixes(settings.base_iri)
+                )
         finally:
             if output:
                 sink.close()
@@ -304,16 +366,23 @@ def export(context: click.Context, format_name: str, graph: str | None, output: 
 
 
 @cli.command()
-@click.option("--graph", "graph", metavar="IRI", help="Named graph to load triples into [default: the default graph].")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--graph",
+    "graph",
+    metavar="IRI",
+    help="Named graph to load triples into [default: the default graph].",
+)
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
+)
 @click.pass_context
 @reports_errors
 def load(context: click.Context, graph: str | None, files: tuple[Path, ...]) -> None:
     """Bulk-load RDF files (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD) into the store.
 
-    WITHOUT the SHACL gate: for foreign data and benchmarks. Every file is syntax-checked first, so a
-    broken file loads nothing. Creates an empty store when there is no build yet. The downloads keep
-    reflecting the last `iomkg build`.
+    WITHOUT the SHACL gate: for foreign data and benchmarks. Every file is syntax-checked first, so
+    a broken file loads nothing. Creates an empty store when there is no build yet. The downloads
+    keep reflecting the last `iomkg build`.
     """
     from iomkg import loading
 
@@ -455,27 +524,66 @@ def _linking_errors(command: F) -> F:
 
 
 @cli.command("link")
-@click.option("--endpoint", metavar="URL",
-              help="SPARQL endpoint to ask [default: the target's public one, "
-                   "https://query.wikidata.org/sparql].")
-@click.option("--target", type=click.Choice(["wikidata", "geonames"]), default="wikidata",
-              show_default=True, help="Link set to extend (GeoNames: --accept only).")
-@click.option("--accept", "accept_file", type=click.Path(path_type=Path, dir_okay=False),
-              metavar="FILE", help="Merge the rows marked accept in this review file; ask nothing.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Review file to write [default: data/links/<target>/candidates.csv].")
-@click.option("--iati-property", metavar="PID",
-              help="Wikidata property of IATI organisation identifiers [default: the one "
-                   "shared/reference/wikidata_properties.csv verifies, if any].")
-@click.option("--pause", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              metavar="SECONDS", help="Time between two requests.")
-@click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
-              help="Retries, with exponential backoff, on HTTP 429/5xx and network errors.")
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="SPARQL endpoint to ask [default: the target's public one, "
+    "https://query.wikidata.org/sparql].",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["wikidata", "geonames"]),
+    default="wikidata",
+    show_default=True,
+    help="Link set to extend (GeoNames: --accept only).",
+)
+@click.option(
+    "--accept",
+    "accept_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Merge the rows marked accept in this review file; ask nothing.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Review file to write [default: data/links/<target>/candidates.csv].",
+)
+@click.option(
+    "--iati-property",
+    metavar="PID",
+    help="Wikidata property of IATI organisation identifiers [default: the one "
+    "shared/reference/wikidata_properties.csv verifies, if any].",
+)
+@click.option(
+    "--pause",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between two requests.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Retries, with exponential backoff, on HTTP 429/5xx and network errors.",
+)
 @click.pass_context
 @reports_errors
 @_linking_errors
-def link(context: click.Context, endpoint: str | None, target: str, accept_file: Path | None,
-         output: Path | None, iati_property: str | None, pause: float, retries: int) -> None:
+def link(
+    context: click.Context,
+    endpoint: str | None,
+    target: str,
+    accept_file: Path | None,
+    output: Path | None,
+    iati_property: str | None,
+    pause: float,
+    retries: int,
+) -> None:
     """Find owl:sameAs candidates for countries and organisations without a link, for review.
 
     Asks the endpoint (with SPARQLWrapper; descriptive User-Agent, paced, retried) for countries
@@ -495,47 +603,76 @@ def link(context: click.Context, endpoint: str | None, target: str, accept_file:
     today = date.today()
     if accept_file is not None:
         rows = linking.read_review(accept_file)
-        merged = linking.merge_accepted(rows, store, target=chosen, data_dir=settings.data_dir,
-                                        base_iri=settings.base_iri, today=today)
+        merged = linking.merge_accepted(
+            rows,
+            store,
+            target=chosen,
+            data_dir=settings.data_dir,
+            base_iri=settings.base_iri,
+            today=today,
+        )
         if merged.added:
             click.echo(f"merged {len(merged.added)} link(s) into {merged.path}")
         else:
             click.echo(f"nothing to merge into {merged.path}")
-        click.echo(f"{len(merged.already)} accepted row(s) already in the link set, "
-                   f"{merged.ignored} row(s) not marked accept")
+        click.echo(
+            f"{len(merged.already)} accepted row(s) already in the link set, "
+            f"{merged.ignored} row(s) not marked accept"
+        )
         if merged.added:
             click.echo("run `iomkg build` to validate and load them")
         return
     url = endpoint or chosen.endpoint
     if url is None:
-        raise UsageProblem(f"{chosen.title} has no SPARQL endpoint to search; its links come from "
-                           "shared/reference (or a review file given to --accept)")
+        raise UsageProblem(
+            f"{chosen.title} has no SPARQL endpoint to search; its links come from "
+            "shared/reference (or a review file given to --accept)"
+        )
     prop = iati_property or linking.iati_property_from_reference(settings.shared_root)
-    client = linking.SparqlClient(url, agent=linking.user_agent(settings.base_iri),
-                                  pacing=linking.Pacing(interval=pause, retries=retries))
-    found = linking.find_candidates(store, client, target=chosen, base_iri=settings.base_iri,
-                                    today=today, iati_property=prop)
+    client = linking.SparqlClient(
+        url,
+        agent=linking.user_agent(settings.base_iri),
+        pacing=linking.Pacing(interval=pause, retries=retries),
+    )
+    found = linking.find_candidates(
+        store, client, target=chosen, base_iri=settings.base_iri, today=today, iati_property=prop
+    )
     path = output or settings.data_dir / "links" / chosen.name / "candidates.csv"
     previous = linking.read_review(path) if path.exists() else []
     linking.write_atomically(path, linking.render_review(found.candidates, previous))
     entities = {c.subject for c in found.candidates}
     flagged = sum(1 for c in found.candidates if c.note)
-    click.echo(f"asked {url} about {len(found.searched)} entities without a {chosen.title} link "
-               f"({found.requests} request(s))")
-    click.echo(f"found {len(found.candidates)} candidate(s) for {len(entities)} entities"
-               f" ({flagged} with a note to read)")
+    click.echo(
+        f"asked {url} about {len(found.searched)} entities without a {chosen.title} link "
+        f"({found.requests} request(s))"
+    )
+    click.echo(
+        f"found {len(found.candidates)} candidate(s) for {len(entities)} entities"
+        f" ({flagged} with a note to read)"
+    )
     for reason in found.skipped:
         click.echo(f"skipped: {reason}")
-    click.echo(f"wrote {path}: mark each row accept or reject in the decision column, then run "
-               f"`iomkg link --accept {path}`")
+    click.echo(
+        f"wrote {path}: mark each row accept or reject in the decision column, then run "
+        f"`iomkg link --accept {path}`"
+    )
 
 
 @cli.command("links")
-@click.option("--endpoint", metavar="URL",
-              help="Also ask this Wikidata endpoint which linked items are retired.")
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="Also ask this Wikidata endpoint which linked items are retired.",
+)
 @click.option("--built", is_flag=True, help="Report on the current build, not the data files.")
-@click.option("--pause", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              metavar="SECONDS", help="Time between two requests to --endpoint.")
+@click.option(
+    "--pause",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between two requests to --endpoint.",
+)
 @click.pass_context
 @reports_errors
 @_linking_errors
@@ -546,11 +683,14 @@ def links_command(context: click.Context, endpoint: str | None, built: bool, pau
     from iomkg import linking
 
     settings = settings_of(context)
-    with (open_current(settings) if built else _just(_data_store(settings))) as store:
+    with open_current(settings) if built else _just(_data_store(settings)) as store:
         retired: dict[str, list[linking.LinkProblem]] = {}
         if endpoint:
-            client = linking.SparqlClient(endpoint, agent=linking.user_agent(settings.base_iri),
-                                          pacing=linking.Pacing(interval=pause))
+            client = linking.SparqlClient(
+                endpoint,
+                agent=linking.user_agent(settings.base_iri),
+                pacing=linking.Pacing(interval=pause),
+            )
             wikidata = linking.TARGETS["wikidata"]
             retired["wikidata"] = linking.find_retired(store, client, wikidata, settings.base_iri)
         report = linking.link_report(store, settings.base_iri, retired=retired)
@@ -571,8 +711,11 @@ def render_link_report(report: Any) -> Iterator[str]:
     for row in report.coverage:
         kind = row.kind_plural
         yield f"  {row.target:<9} {kind:<14} {row.linked:>4}/{row.total:<4} {row.percent:>3}%"
-    for problem, title in (("duplicate", "duplicates (one external id, several resources)"),
-                           ("malformed", "malformed links"), ("retired", "retired identifiers")):
+    for problem, title in (
+        ("duplicate", "duplicates (one external id, several resources)"),
+        ("malformed", "malformed links"),
+        ("retired", "retired identifiers"),
+    ):
         found = report.of(problem)
         if problem == "retired" and not report.retired_checked:
             yield f"{title}: not checked (give --endpoint to ask Wikidata)"

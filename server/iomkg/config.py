@@ -51,7 +51,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.base_iri.endswith(("/", "#")):
             raise SettingsError(
-                f"base IRI {self.base_iri!r} must end with '/' or '#' so that relative IRIs resolve under it"
+                f"base IRI {self.base_iri!r} must end with '/' or '#' "
+                "so that relative IRIs resolve under it"
             )
         if self.query_timeout <= 0:
             raise SettingsError("query timeout must be a positive number of seconds")
@@ -61,7 +62,8 @@ class Settings:
             raise SettingsError("workers must be at least 1")
         if self.allow_anonymous_updates and not is_loopback(self.host):
             raise SettingsError(
-                f"--allow-anonymous-updates is only allowed on a loopback address, not {self.host!r}; "
+                "--allow-anonymous-updates is only allowed on a loopback address, "
+                f"not {self.host!r}; "
                 "use --update-token instead"
             )
 
@@ -89,7 +91,9 @@ class Settings:
 
     @property
     def shared_root(self) -> Path:
-        return self.shared_dir if self.shared_dir is not None else self.project_dir.parent / "shared"
+        return (
+            self.shared_dir if self.shared_dir is not None else self.project_dir.parent / "shared"
+        )
 
     # IRIs ---------------------------------------------------------------------------------
     @property
@@ -145,7 +149,7 @@ def _coerce(name: str, raw: str) -> Any:
 
 
 def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``: the only hosts where anonymous updates are safe."""
+    """True for 127.0.0.0/8, ::1 and ``localhost``: where anonymous updates are safe."""
     if host == "localhost":
         return True
     try:

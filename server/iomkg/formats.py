@@ -40,25 +40,67 @@ class Format:
 
 
 RESULT_FORMATS: tuple[Format, ...] = (
-    Format("json", "application/sparql-results+json", "srj", "results", ox.QueryResultsFormat.JSON,
-           aliases=("application/json", "srj")),
-    Format("xml", "application/sparql-results+xml", "srx", "results", ox.QueryResultsFormat.XML,
-           aliases=("application/xml", "text/xml", "srx")),
+    Format(
+        "json",
+        "application/sparql-results+json",
+        "srj",
+        "results",
+        ox.QueryResultsFormat.JSON,
+        aliases=("application/json", "srj"),
+    ),
+    Format(
+        "xml",
+        "application/sparql-results+xml",
+        "srx",
+        "results",
+        ox.QueryResultsFormat.XML,
+        aliases=("application/xml", "text/xml", "srx"),
+    ),
     Format("csv", "text/csv", "csv", "results", ox.QueryResultsFormat.CSV),
     Format("tsv", "text/tab-separated-values", "tsv", "results", ox.QueryResultsFormat.TSV),
 )
 
 GRAPH_FORMATS: tuple[Format, ...] = (
-    Format("ttl", "text/turtle", "ttl", "graph", rdf_format=ox.RdfFormat.TURTLE,
-           aliases=("turtle", "application/x-turtle", "application/turtle", "n3")),
-    Format("jsonld", "application/ld+json", "jsonld", "graph", rdf_format=ox.RdfFormat.JSON_LD,
-           aliases=("json-ld", "json", "application/json")),
-    Format("nt", "application/n-triples", "nt", "graph", rdf_format=ox.RdfFormat.N_TRIPLES,
-           aliases=("ntriples", "n-triples", "text/plain")),
-    Format("xml", "application/rdf+xml", "rdf", "graph", rdf_format=ox.RdfFormat.RDF_XML,
-           aliases=("rdfxml", "rdf", "rdf+xml", "application/xml", "text/xml")),
-    Format("nq", "application/n-quads", "nq", "graph", rdf_format=ox.RdfFormat.N_QUADS,
-           aliases=("nquads", "n-quads")),
+    Format(
+        "ttl",
+        "text/turtle",
+        "ttl",
+        "graph",
+        rdf_format=ox.RdfFormat.TURTLE,
+        aliases=("turtle", "application/x-turtle", "application/turtle", "n3"),
+    ),
+    Format(
+        "jsonld",
+        "application/ld+json",
+        "jsonld",
+        "graph",
+        rdf_format=ox.RdfFormat.JSON_LD,
+        aliases=("json-ld", "json", "application/json"),
+    ),
+    Format(
+        "nt",
+        "application/n-triples",
+        "nt",
+        "graph",
+        rdf_format=ox.RdfFormat.N_TRIPLES,
+        aliases=("ntriples", "n-triples", "text/plain"),
+    ),
+    Format(
+        "xml",
+        "application/rdf+xml",
+        "rdf",
+        "graph",
+        rdf_format=ox.RdfFormat.RDF_XML,
+        aliases=("rdfxml", "rdf", "rdf+xml", "application/xml", "text/xml"),
+    ),
+    Format(
+        "nq",
+        "application/n-quads",
+        "nq",
+        "graph",
+        rdf_format=ox.RdfFormat.N_QUADS,
+        aliases=("nquads", "n-quads"),
+    ),
     Format("trig", "application/trig", "trig", "graph", rdf_format=ox.RdfFormat.TRIG),
 )
 

@@ -13,16 +13,18 @@ from iomkg.store.releases import Releases
 
 
 def rdf_format_of(path: Path) -> ox.RdfFormat:
-    """The RDF format named by a file's extension (``.ttl``, ``.nt``, ``.nq``, ``.trig``, ``.rdf``, ``.jsonld``)."""
+    """The RDF format named by a file's extension (``.ttl``, ``.nt``, ``.nq``, ``.jsonld`` …)."""
     suffix = path.suffix.lstrip(".").lower()
-    found = ox.RdfFormat.from_extension(suffix) or (ox.RdfFormat.RDF_XML if suffix == "xml" else None)
+    found = ox.RdfFormat.from_extension(suffix) or (
+        ox.RdfFormat.RDF_XML if suffix == "xml" else None
+    )
     if found is None:
         raise SourceParseError(path, None, None, f"unknown RDF file extension {path.suffix!r}")
     return found
 
 
 def check_syntax(path: Path, fmt: ox.RdfFormat, base_iri: str) -> int:
-    """Parse the whole file (streaming) and count its statements; raise with line and column if broken."""
+    """Parse the whole file (streaming) and count its statements; raise with line and column."""
     count = 0
     try:
         for _ in ox.parse(path=str(path), format=fmt, base_iri=base_iri):
@@ -40,7 +42,9 @@ def load_files(settings: Settings, files: list[Path], graph: str | None) -> int:
         ox.NamedNode(graph)  # raises ValueError on a malformed IRI before anything is touched
         for path, fmt in formats.items():
             if fmt.supports_datasets:
-                raise SourceParseError(path, None, None, "--graph cannot be used with a quad format (N-Quads, TriG)")
+                raise SourceParseError(
+                    path, None, None, "--graph cannot be used with a quad format (N-Quads, TriG)"
+                )
     total = sum(check_syntax(path, fmt, settings.base_iri) for path, fmt in formats.items())
     releases = Releases(settings.store_root)
     release = releases.current()
@@ -56,7 +60,9 @@ def load_files(settings: Settings, files: list[Path], graph: str | None) -> int:
     return total
 
 
-def _bulk_load(store: OxigraphStore, formats: dict[Path, ox.RdfFormat], graph: str | None, base_iri: str) -> None:
+def _bulk_load(
+    store: OxigraphStore, formats: dict[Path, ox.RdfFormat], graph: str | None, base_iri: str
+) -> None:
     for path, fmt in formats.items():
         store.load(path, format=fmt, graph=graph, base_iri=base_iri)
     store.flush()

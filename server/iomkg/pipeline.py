@@ -26,7 +26,11 @@ from iomkg.store import OxigraphStore
 from iomkg.store.releases import Release, Releases
 from iomkg.vocab import prefixes
 
-RDF_SUFFIXES = {".ttl": ox.RdfFormat.TURTLE, ".trig": ox.RdfFormat.TRIG, ".nt": ox.RdfFormat.N_TRIPLES}
+RDF_SUFFIXES = {
+    ".ttl": ox.RdfFormat.TURTLE,
+    ".trig": ox.RdfFormat.TRIG,
+    ".nt": ox.RdfFormat.N_TRIPLES,
+}
 
 DUMP_FORMATS: dict[str, ox.RdfFormat] = {
     "iomkg.ttl": ox.RdfFormat.TURTLE,
@@ -40,7 +44,7 @@ DUMP_FORMATS: dict[str, ox.RdfFormat] = {
 
 
 class BuildError(Exception):
-    """Base of everything that stops a build; ``exit_code`` follows pySHACL (1 invalid, 2 unreadable)."""
+    """Base of everything that stops a build; ``exit_code`` as pySHACL (1 invalid, 2 unreadable)."""
 
     exit_code = 2
 
@@ -142,7 +146,11 @@ def discover_sources(settings: Settings) -> list[SourceFile]:
     ]
     for path in sorted(settings.data_dir.rglob("*")):
         if path.suffix in RDF_SUFFIXES and path.is_file():
-            found.append(SourceFile(path, settings.graph_iri(graph_name(path.relative_to(settings.data_dir)))))
+            found.append(
+                SourceFile(
+                    path, settings.graph_iri(graph_name(path.relative_to(settings.data_dir)))
+                )
+            )
     return found
 
 
@@ -156,7 +164,9 @@ def graph_name(relative: Path) -> str:
     return "/".join(parts[:2]) if len(parts) > 2 else "/".join(parts)
 
 
-def with_extra_files(settings: Settings, sources: list[SourceFile], extra: Iterable[Path]) -> list[SourceFile]:
+def with_extra_files(
+    settings: Settings, sources: list[SourceFile], extra: Iterable[Path]
+) -> list[SourceFile]:
     """Sources where each of ``extra`` replaces the project file at the same path, or is added."""
     by_path = {source.path.resolve(): source for source in sources}
     for path in extra:
@@ -189,7 +199,9 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise SourceParseError(path, None, None, f"cannot read the file: {error.strerror}") from error
+        raise SourceParseError(
+            path, None, None, f"cannot read the file: {error.strerror}"
+        ) from error
 
 
 def _rdf_format(path: Path) -> ox.RdfFormat:
@@ -216,7 +228,7 @@ _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> rdflib.term.Node:
-    """The rdflib term for a pyoxigraph term (plain strings stay plain, as rdflib's parser makes them)."""
+    """The rdflib term for a pyoxigraph term (plain strings stay plain, as rdflib parses them)."""
     if isinstance(term, ox.NamedNode):
         return rdflib.URIRef(term.value)
     if isinstance(term, ox.BlankNode):
@@ -232,7 +244,7 @@ def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> rdf
 def to_rdflib_graph(quads: Iterable[ox.Quad]) -> rdflib.Graph:
     graph = rdflib.Graph()
     for quad in quads:
-        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))  # type: ignore[arg-type]
+        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
     return graph
 
 
@@ -255,7 +267,7 @@ def load_shapes(settings: Settings) -> rdflib.Graph:
 
 
 def validate_parsed(parsed: ParsedSources, shapes: rdflib.Graph) -> list[Violation]:
-    """SHACL-validate the union of all graphs (ontology included, so ``sh:class`` sees subclasses)."""
+    """SHACL-validate the union of all graphs (with the ontology: ``sh:class`` sees subclasses)."""
     data = to_rdflib_graph(quad for quads in parsed.quads.values() for quad in quads)
     conforms, report = validate_graph(data, shapes)
     if conforms:
@@ -288,8 +300,10 @@ def _violations(report: rdflib.Graph, parsed: ParsedSources) -> list[Violation]:
     return sorted(blocking, key=lambda v: (v.files, v.focus_node, v.path or "", v.message))
 
 
-def validate(settings: Settings, extra_files: Sequence[Path] = ()) -> tuple[ParsedSources, list[Violation]]:
-    """Parse and SHACL-validate the project's sources (plus ``extra_files``); raise on parse errors."""
+def validate(
+    settings: Settings, extra_files: Sequence[Path] = ()
+) -> tuple[ParsedSources, list[Violation]]:
+    """Parse and SHACL-validate the project's sources (and ``extra_files``); raise if unparsable."""
     sources = with_extra_files(settings, discover_sources(settings), extra_files)
     parsed = parse_sources(sources, settings.base_iri)
     add_derived(parsed, settings)
@@ -367,7 +381,9 @@ LINK_TARGETS = {
 }
 
 
-def summarize(store: OxigraphStore, release: str = "", timings: dict[str, float] | None = None) -> BuildSummary:
+def summarize(
+    store: OxigraphStore, release: str = "", timings: dict[str, float] | None = None
+) -> BuildSummary:
     """Triples per graph, instances per class and links per target of a store."""
     triples = {graph: store.quad_count(graph) for graph in store.named_graphs()}
     default_count = store.quad_count() - sum(triples.values())
@@ -376,7 +392,8 @@ def summarize(store: OxigraphStore, release: str = "", timings: dict[str, float]
     classes = {
         _term_key(row["class"]): int(_term_key(row["n"]))
         for row in store.query(  # type: ignore[union-attr]
-            "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class ORDER BY ?class"
+            "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } "
+            "GROUP BY ?class ORDER BY ?class"
         )
     }
     links: dict[str, int] = {}
@@ -384,7 +401,8 @@ def summarize(store: OxigraphStore, release: str = "", timings: dict[str, float]
         "SELECT ?o WHERE { ?s <http://www.w3.org/2002/07/owl#sameAs> ?o FILTER(isIRI(?o)) }"
     ):
         target = next(
-            (name for name, ns in LINK_TARGETS.items() if _term_key(row["o"]).startswith(ns)), "other"
+            (name for name, ns in LINK_TARGETS.items() if _term_key(row["o"]).startswith(ns)),
+            "other",
         )
         links[target] = links.get(target, 0) + 1
     return BuildSummary(release, triples, classes, dict(sorted(links.items())), timings or {})
@@ -446,7 +464,7 @@ def jsonld_context(settings: Settings) -> dict[str, object]:
 
 
 def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> list[Path]:
-    """Turtle (the union of all graphs), TriG and N-Quads (with named graphs), JSON-LD (with context)."""
+    """Turtle (the union of all graphs); TriG, N-Quads and JSON-LD (with named graphs)."""
     release.dumps_path.mkdir(parents=True, exist_ok=True)
     names = prefixes(settings.base_iri)
     written = []
@@ -471,7 +489,7 @@ def _write_jsonld(store: OxigraphStore, path: Path, settings: Settings) -> None:
     for graph_iri in store.named_graphs():
         graph = dataset.graph(rdflib.URIRef(graph_iri))
         for quad in store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)):
-            graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))  # type: ignore[arg-type]
+            graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
     context = jsonld_context(settings)["@context"]
     path.write_text(
         dataset.serialize(format="json-ld", context=context, auto_compact=True, indent=1),

@@ -356,7 +356,7 @@ def link_record_iri(base: str, target: str, subject: str) -> URIRef:
     prefix = base + "id/"
     if not subject.startswith(prefix):
         raise ValueError(f"{subject} is not an iomkg resource under {prefix}")
-    return URIRef(f"{base}id/linkset/{target}/link/{subject[len(prefix):]}")
+    return URIRef(f"{base}id/linkset/{target}/link/{subject[len(prefix) :]}")
 
 
 def add_link(
@@ -401,8 +401,14 @@ def wikidata_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
     for row in _read_csv(shared_dir / COUNTRIES_CSV):
         if row["wikidata_verified"] == "yes" and re.fullmatch(r"Q\d+", row["wikidata"]):
             add_link(
-                g, base, "wikidata", B[f"id/country/{row['iso2']}"], WD[row["wikidata"]],
-                label=row["name"], method=METHOD_REFERENCE, source=countries,
+                g,
+                base,
+                "wikidata",
+                B[f"id/country/{row['iso2']}"],
+                WD[row["wikidata"]],
+                label=row["name"],
+                method=METHOD_REFERENCE,
+                source=countries,
                 evidence=f"countries.csv row {row['iso2']}: wikidata {row['wikidata']},"
                 " wikidata_verified yes",
             )
@@ -411,8 +417,13 @@ def wikidata_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
             continue
         if row["wikidata_verified"] == "yes" and re.fullmatch(r"Q\d+", row["wikidata"]):
             add_link(
-                g, base, "wikidata", B[f"id/organisation/{_org_slug(row['key'])}"],
-                WD[row["wikidata"]], label=_org_label(row), method=METHOD_REFERENCE,
+                g,
+                base,
+                "wikidata",
+                B[f"id/organisation/{_org_slug(row['key'])}"],
+                WD[row["wikidata"]],
+                label=_org_label(row),
+                method=METHOD_REFERENCE,
                 source=organisations,
                 evidence=f"organisations.csv row {row['key']}: wikidata {row['wikidata']},"
                 " wikidata_verified yes",
@@ -436,8 +447,14 @@ def geonames_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
         if row["geonames_uri"] and row["geonames_uri"] != uri:
             raise ValueError(f"countries.csv: geonames_uri {row['geonames_uri']!r} != {uri!r}")
         add_link(
-            g, base, "geonames", B[f"id/country/{row['iso2']}"], URIRef(uri),
-            label=row["name"], method=METHOD_REFERENCE, source=countries,
+            g,
+            base,
+            "geonames",
+            B[f"id/country/{row['iso2']}"],
+            URIRef(uri),
+            label=row["name"],
+            method=METHOD_REFERENCE,
+            source=countries,
             evidence=f"countries.csv row {row['iso2']}: geonames_id {gid}",
         )
     linkset_description(g, base, "geonames", [METHOD_REFERENCE], [countries])

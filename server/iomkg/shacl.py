@@ -17,6 +17,8 @@ import rdflib
 from pyshacl import validate as shacl_validate
 from rdflib.namespace import RDF, SH
 from rdflib.plugins.sparql import processor as sparql_processor
+from rdflib.plugins.sparql.algebra import translateQuery
+from rdflib.plugins.sparql.parser import parseQuery
 
 
 @contextmanager
@@ -26,7 +28,7 @@ def cached_sparql_parsing() -> Iterator[None]:
 
     @functools.lru_cache(maxsize=512)
     def prepared(text: str, base: str | None, namespaces: tuple[tuple[str, Any], ...]) -> Any:
-        return sparql_processor.translateQuery(sparql_processor.parseQuery(text), base, dict(namespaces))
+        return translateQuery(parseQuery(text), base, dict(namespaces))
 
     def query(
         self: Any,
@@ -40,7 +42,7 @@ def cached_sparql_parsing() -> Iterator[None]:
             query_object = prepared(query_object, base, tuple(sorted((initNs or {}).items())))
         return original(self, query_object, initBindings, initNs, base, DEBUG)
 
-    sparql_processor.SPARQLProcessor.query = query  # type: ignore[method-assign]
+    sparql_processor.SPARQLProcessor.query = query  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -54,7 +56,12 @@ def validate_graph(data: rdflib.Graph, shapes: rdflib.Graph) -> tuple[bool, rdfl
     """
     with cached_sparql_parsing():
         conforms, report, _text = shacl_validate(
-            data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, inplace=True
+            data,
+            shacl_graph=shapes,
+            inference="none",
+            advanced=True,
+            allow_warnings=True,
+            inplace=True,
         )
     return bool(conforms), report
 

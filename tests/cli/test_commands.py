@@ -1,4 +1,4 @@
-"""Every command of the ``iomkg`` CLI on a temporary store, with its exit codes and one-line errors."""
+"""Every command of the ``iomkg`` CLI on a temporary store: exit codes and one-line errors."""
 
 from __future__ import annotations
 
@@ -22,15 +22,23 @@ NTF = "https://w3id.org/iomkg/id/project/ntf"
 
 
 def run(settings: Settings, *args: str) -> Result:
-    env = {"IOMKG_PROJECT_DIR": str(settings.project_dir), "IOMKG_SHARED_DIR": str(settings.shared_root)}
-    return CliRunner().invoke(cli, ["--store", str(settings.store_root), *args], env=env, catch_exceptions=False)
+    env = {
+        "IOMKG_PROJECT_DIR": str(settings.project_dir),
+        "IOMKG_SHARED_DIR": str(settings.shared_root),
+    }
+    return CliRunner().invoke(
+        cli, ["--store", str(settings.store_root), *args], env=env, catch_exceptions=False
+    )
 
 
 @pytest.fixture(scope="module")
 def built_once(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The real project built once for this module through the CLI."""
-    settings = Settings(project_dir=PROJECT_DIR, store_dir=tmp_path_factory.mktemp("cli") / "store",
-                        shared_dir=SHARED_DIR)
+    settings = Settings(
+        project_dir=PROJECT_DIR,
+        store_dir=tmp_path_factory.mktemp("cli") / "store",
+        shared_dir=SHARED_DIR,
+    )
     result = run(settings, "build")
     assert result.exit_code == 0, result.output
     return settings
@@ -72,15 +80,23 @@ def test_validate_reports_and_exit_codes(project_copy: Settings, tmp_path: Path)
 def test_query_formats(built: Settings) -> None:
     select = f"SELECT ?label WHERE {{ <{NTF}> skos:prefLabel ?label }}"
     table = run(built, "query", "-q", select)
-    assert table.exit_code == 0 and "NATO/PfP Trust Fund" in table.output and "(1 row)" in table.output
+    assert (
+        table.exit_code == 0 and "NATO/PfP Trust Fund" in table.output and "(1 row)" in table.output
+    )
     as_json = json.loads(run(built, "query", "-q", select, "--format", "json").output)
     assert as_json["head"]["vars"] == ["label"]
-    rows = list(csv.reader(io.StringIO(run(built, "query", "-q", select, "--format", "csv").output)))
+    rows = list(
+        csv.reader(io.StringIO(run(built, "query", "-q", select, "--format", "csv").output))
+    )
     assert rows[0] == ["label"] and len(rows) == 2
     assert run(built, "query", "-q", select, "--format", "tsv").output.startswith("?label\n")
     assert "<sparql" in run(built, "query", "-q", select, "--format", "xml").output
     construct = f"CONSTRUCT {{ <{NTF}> ?p ?o }} WHERE {{ <{NTF}> ?p ?o }}"
-    for name, rdf_format in (("ttl", ox.RdfFormat.TURTLE), ("nt", ox.RdfFormat.N_TRIPLES), ("jsonld", ox.RdfFormat.JSON_LD)):
+    for name, rdf_format in (
+        ("ttl", ox.RdfFormat.TURTLE),
+        ("nt", ox.RdfFormat.N_TRIPLES),
+        ("jsonld", ox.RdfFormat.JSON_LD),
+    ):
         out = run(built, "query", "-q", construct, "--format", name)
         assert out.exit_code == 0
         assert len(list(ox.parse(out.stdout_bytes, format=rdf_format))) > 5
@@ -97,19 +113,33 @@ def test_query_from_file_and_errors(built: Settings, tmp_path: Path) -> None:
     assert "Traceback" not in bad.output
     both = run(built, "query", "-q", "ASK {}", "-f", str(file))
     assert both.exit_code == 2 and "exactly one" in both.stderr
-    graph_as_table = run(built, "query", "-q", "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "--format", "table")
+    graph_as_table = run(
+        built, "query", "-q", "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "--format", "table"
+    )
     assert graph_as_table.exit_code == 2
 
 
 def test_query_without_build_is_one_clear_line(project_copy: Settings) -> None:
     result = run(project_copy, "query", "-q", "ASK {}")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"iomkg: no build in {project_copy.store_root} yet: run `iomkg build` first"
+    assert (
+        result.stderr.strip()
+        == f"iomkg: no build in {project_copy.store_root} yet: run `iomkg build` first"
+    )
 
 
-@pytest.mark.parametrize(("name", "rdf_format"), [("ttl", ox.RdfFormat.TURTLE), ("trig", ox.RdfFormat.TRIG),
-                                                  ("nq", ox.RdfFormat.N_QUADS), ("jsonld", ox.RdfFormat.JSON_LD)])
-def test_export_formats(built: Settings, tmp_path: Path, name: str, rdf_format: ox.RdfFormat) -> None:
+@pytest.mark.parametrize(
+    ("name", "rdf_format"),
+    [
+        ("ttl", ox.RdfFormat.TURTLE),
+        ("trig", ox.RdfFormat.TRIG),
+        ("nq", ox.RdfFormat.N_QUADS),
+        ("jsonld", ox.RdfFormat.JSON_LD),
+    ],
+)
+def test_export_formats(
+    built: Settings, tmp_path: Path, name: str, rdf_format: ox.RdfFormat
+) -> None:
     out = tmp_path / f"export.{name}"
     result = run(built, "export", "--format", name, "-o", str(out))
     assert result.exit_code == 0, result.output
@@ -131,18 +161,25 @@ def test_export_one_graph(built: Settings) -> None:
 
 def test_load_without_shacl_and_stats(built: Settings, tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.nt"
-    foreign.write_text("<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n", encoding="utf-8")
+    foreign.write_text(
+        "<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n", encoding="utf-8"
+    )
     before = run(built, "stats")
     result = run(built, "load", "--graph", "http://example.org/foreign", str(foreign))
     assert result.exit_code == 0 and "loaded 1 triples" in result.output
     after = run(built, "stats")
-    assert "http://example.org/foreign" in after.output and "http://example.org/foreign" not in before.output
+    assert (
+        "http://example.org/foreign" in after.output
+        and "http://example.org/foreign" not in before.output
+    )
     assert "without the shacl gate" in " ".join(run(built, "load", "--help").output.split()).lower()
 
 
 def test_load_broken_file_loads_nothing(built: Settings, tmp_path: Path) -> None:
     good = tmp_path / "good.nt"
-    good.write_text("<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n", encoding="utf-8")
+    good.write_text(
+        "<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n", encoding="utf-8"
+    )
     bad = tmp_path / "bad.nt"
     bad.write_text("<http://example.org/a> <http://example.org/b> .\n", encoding="utf-8")
     result = run(built, "load", str(good), str(bad))
@@ -155,7 +192,10 @@ def test_load_into_empty_store(tmp_path: Path, tmp_settings: Settings) -> None:
     data = tmp_path / "d.ttl"
     data.write_text("<http://example.org/a> <http://example.org/b> 1 .\n", encoding="utf-8")
     assert run(tmp_settings, "load", str(data)).exit_code == 0
-    assert run(tmp_settings, "query", "-q", "ASK { <http://example.org/a> ?p 1 }").output.strip() == "true"
+    assert (
+        run(tmp_settings, "query", "-q", "ASK { <http://example.org/a> ?p 1 }").output.strip()
+        == "true"
+    )
 
 
 def test_help_for_every_command() -> None:

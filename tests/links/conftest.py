@@ -240,9 +240,7 @@ def publish(settings: Settings, parsed: pipeline.ParsedSources) -> list[pipeline
 
 
 @pytest.fixture(scope="session")
-def linked_project(
-    wikidata: Endpoint, tmp_path_factory: pytest.TempPathFactory
-) -> LinkedProject:
+def linked_project(wikidata: Endpoint, tmp_path_factory: pytest.TempPathFactory) -> LinkedProject:
     settings = make_project(tmp_path_factory.mktemp("linked") / "project")
     review = settings.data_dir / "links" / "wikidata" / "candidates.csv"
     search = run(

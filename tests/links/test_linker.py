@@ -37,7 +37,12 @@ FAST = linking.Pacing(interval=0, retries=1, backoff=0.01, timeout=5)
 def search(settings: Settings, endpoint: Endpoint, **options: object) -> linking.SearchResult:
     client = linking.SparqlClient(endpoint.url, pacing=FAST)
     return linking.find_candidates(
-        data_store(settings), client, target=WIKIDATA, base_iri=BASE, today=TODAY, **options  # type: ignore[arg-type]
+        data_store(settings),
+        client,
+        target=WIKIDATA,
+        base_iri=BASE,
+        today=TODAY,
+        **options,  # type: ignore[arg-type]
     )
 
 

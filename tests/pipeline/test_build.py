@@ -52,10 +52,14 @@ def test_dumps_parse_back_with_named_graphs(project_copy: Settings) -> None:
     assert release is not None
     trig = list(ox.parse(path=str(release.dumps_path / "iomkg.trig"), format=ox.RdfFormat.TRIG))
     assert len(trig) == summary.total_triples
-    jsonld = list(ox.parse(path=str(release.dumps_path / "iomkg.jsonld"), format=ox.RdfFormat.JSON_LD))
+    jsonld = list(
+        ox.parse(path=str(release.dumps_path / "iomkg.jsonld"), format=ox.RdfFormat.JSON_LD)
+    )
     assert len(jsonld) == summary.total_triples
     turtle = list(ox.parse(path=str(release.dumps_path / "iomkg.ttl"), format=ox.RdfFormat.TURTLE))
-    assert 0 < len(turtle) <= summary.total_triples  # the union: a triple stated in two graphs counts once
+    assert (
+        0 < len(turtle) <= summary.total_triples
+    )  # the union: a triple stated in two graphs counts once
     text = (release.dumps_path / "iomkg.jsonld").read_text(encoding="utf-8")
     assert '"@context"' in text and '"skos:prefLabel"' in text  # readable: compacted with prefixes
 
@@ -63,12 +67,16 @@ def test_dumps_parse_back_with_named_graphs(project_copy: Settings) -> None:
 def test_base_iri_is_configurable(project_copy: Settings) -> None:
     settings = project_copy.with_overrides(base_iri="http://example.org/kg/")
     summary = pipeline.build(settings)
-    assert all(graph.startswith("http://example.org/kg/graph/") for graph in summary.triples_per_graph)
+    assert all(
+        graph.startswith("http://example.org/kg/graph/") for graph in summary.triples_per_graph
+    )
     release = Releases(settings.store_root).current()
     assert release is not None
     store = OxigraphStore.open(release.store_path, read_only=True)
     assert bool(store.query("ASK { <http://example.org/kg/id/project/ntf> ?p ?o }"))
-    assert not bool(store.query("ASK { ?s ?p ?o FILTER(STRSTARTS(STR(?s), 'https://w3id.org/iomkg/')) }"))
+    assert not bool(
+        store.query("ASK { ?s ?p ?o FILTER(STRSTARTS(STR(?s), 'https://w3id.org/iomkg/')) }")
+    )
 
 
 def test_build_is_stable_across_runs(project_copy: Settings) -> None:
@@ -76,7 +84,9 @@ def test_build_is_stable_across_runs(project_copy: Settings) -> None:
     second = pipeline.build(project_copy)
     assert first.triples_per_graph == second.triples_per_graph
     assert first.release != second.release  # a new folder each time...
-    assert first.release.split("-")[1] == second.release.split("-")[1]  # ...labelled by the same input digest
+    assert (
+        first.release.split("-")[1] == second.release.split("-")[1]
+    )  # ...labelled by the same input digest
 
 
 @pytest.mark.parametrize(
@@ -93,12 +103,13 @@ def test_failed_build_leaves_previous_build_byte_for_byte(
     before = tree_digest(project_copy.store_root)
     source = project_copy.data_dir / "sources" / "000_aa2112c34e1aacb8.ttl"
     if breakage == "corrupt":
-        source.write_text(source.read_text(encoding="utf-8") + "\n<id/broken> <ontology#x> .\n", encoding="utf-8")
+        source.write_text(
+            source.read_text(encoding="utf-8") + "\n<id/broken> <ontology#x> .\n", encoding="utf-8"
+        )
     else:
         # A funding with neither funder nor funded item breaks the funding shape.
         source.write_text(
-            source.read_text(encoding="utf-8")
-            + "\n<id/funding/broken> a <ontology#Funding> .\n",
+            source.read_text(encoding="utf-8") + "\n<id/funding/broken> a <ontology#Funding> .\n",
             encoding="utf-8",
         )
     with pytest.raises(error) as raised:
@@ -127,6 +138,12 @@ def test_parse_error_names_file_line_and_column(tmp_path: Path) -> None:
 
 def test_sources_map_to_named_graphs(tmp_settings: Settings) -> None:
     sources = pipeline.discover_sources(tmp_settings)
-    by_name = {source.path.relative_to(tmp_settings.project_dir).as_posix(): source.graph for source in sources}
-    assert by_name["data/sources/000_aa2112c34e1aacb8.ttl"] == tmp_settings.base_iri + "graph/sources/000_aa2112c34e1aacb8"
+    by_name = {
+        source.path.relative_to(tmp_settings.project_dir).as_posix(): source.graph
+        for source in sources
+    }
+    assert (
+        by_name["data/sources/000_aa2112c34e1aacb8.ttl"]
+        == tmp_settings.base_iri + "graph/sources/000_aa2112c34e1aacb8"
+    )
     assert by_name["ontology/iomkg.ttl"] == tmp_settings.base_iri + "graph/ontology"

@@ -168,4 +168,3 @@ class OxigraphStore:
 
     def flush(self) -> None:
         self._store.flush()
-

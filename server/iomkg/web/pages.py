@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from flask import Blueprint, Response, url_for
 
 from iomkg import dumps, linking
-from iomkg.config import Settings
 from iomkg.views import ResultTable
 from iomkg.web.common import html_response, web
 
