@@ -8,6 +8,7 @@ a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from iomkg import catalog, formats, pipeline
 from iomkg.config import Settings, SettingsError
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
-from iomkg.vocab import prefixes, sparql_prologue
+from iomkg.vocab import prefixes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +48,10 @@ def reports_errors(command: F) -> F:
         except pipeline.ValidationFailed as failure:
             for violation in failure.violations:
                 click.echo(violation.describe(), err=True)
-            _fail(f"{failure}; nothing was loaded, the previous build is unchanged", 1)
+            unchanged = (
+                "" if command.__name__ == "validate" else "; the previous build is unchanged"
+            )
+            _fail(f"{failure}{unchanged}", 1)
         except pipeline.ChecksFailed as failure:
             for check in failure.failures:
                 click.echo(check.describe(), err=True)
@@ -58,6 +62,11 @@ def reports_errors(command: F) -> F:
             _fail(f"the SPARQL does not parse: {error}", 2)
         except (StoreError, SettingsError, UsageProblem, catalog.CatalogError) as error:
             _fail(str(error), 2)
+        except BrokenPipeError:
+            # The reader (``| head``) went away: stop quietly, as other Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
         except OSError as error:
             _fail(f"{error.filename or ''}: {error.strerror or error}", 2)
 
@@ -217,7 +226,7 @@ def query(
                 )
             text = query_text if query_text is not None else query_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
             result = store.query(
-                sparql_prologue(settings.base_iri) + text, base_iri=settings.base_iri
+                text, base_iri=settings.base_iri, prefixes=prefixes(settings.base_iri)
             )
         write_result(result, format_name, prefixes(settings.base_iri))
 
@@ -346,6 +355,8 @@ def export(
     all graphs; TriG, N-Quads and JSON-LD keep the named graphs."""
     settings = settings_of(context)
     rdf_format = EXPORT_FORMATS[format_name]
+    if graph is not None:
+        graph = catalog.expand_iri(graph, settings.base_iri)
     with open_current(settings) as store:
         if graph is not None and graph not in store.named_graphs():
             raise UsageProblem(f"no graph {graph!r} in the store; `iomkg stats` lists the graphs")

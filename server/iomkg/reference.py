@@ -217,6 +217,9 @@ def _country_codes(shared_dir: Path) -> set[str]:
     return {r["iso2"] for r in _read_csv(shared_dir / COUNTRIES_CSV)}
 
 
+COW_LAST_YEAR = "2014"  # the last year the Correlates of War IGO data v3 covers
+
+
 def membership_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
     """IOM memberships from the Correlates of War IGO v3 file, only for countries.csv rows."""
     B, _ = _ns(base)
@@ -269,27 +272,40 @@ def membership_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
         g.add((m, RDF.type, ORG.Membership))
         g.add((m, ORG.member, B[f"id/country/{iso2}"]))
         g.add((m, ORG.organization, iom))
-        interval, begin = BNode(), BNode()
-        g.add((m, ORG.memberDuring, interval))
-        g.add((interval, RDF.type, TIME.ProperInterval))
-        g.add((interval, TIME.hasBeginning, begin))
-        g.add((begin, RDF.type, TIME.Instant))
-        g.add((begin, TIME.inXSDgYear, Literal(row["first_year_full_member"], datatype=XSD.gYear)))
-        if row["member_in_2014"] == "0":
-            end = BNode()
-            g.add((interval, TIME.hasEnd, end))
-            g.add((end, RDF.type, TIME.Instant))
-            g.add((end, TIME.inXSDgYear, Literal(row["last_year_full_member"], datatype=XSD.gYear)))
+        for first, last in _spells(row):
+            interval, begin = BNode(), BNode()
+            g.add((m, ORG.memberDuring, interval))
+            g.add((interval, RDF.type, TIME.ProperInterval))
+            g.add((interval, TIME.hasBeginning, begin))
+            g.add((begin, RDF.type, TIME.Instant))
+            g.add((begin, TIME.inXSDgYear, Literal(first, datatype=XSD.gYear)))
+            if last is not None:
+                end = BNode()
+                g.add((interval, TIME.hasEnd, end))
+                g.add((end, RDF.type, TIME.Instant))
+                g.add((end, TIME.inXSDgYear, Literal(last, datatype=XSD.gYear)))
         comment = (
-            "First year of full membership as coded by the Correlates of War IGO data v3:"
+            "Years of full membership as coded by the Correlates of War IGO data v3 (one interval"
+            " per spell; a spell still running in 2014, the data's last year, has no end):"
             " a cross-check, not an authority."
         )
-        if ";" in row["spells"]:
-            comment += f" The dataset codes several spells of full membership: {row['spells']}."
         g.add((m, RDFS.comment, Literal(comment, lang="en")))
         g.add((m, PROV.wasDerivedFrom, cow))
         g.add((m, PROV.wasDerivedFrom, src))
     return g
+
+
+def _spells(row: dict[str, str]) -> list[tuple[str, str | None]]:
+    """The membership spells of a COW row, e.g. ``1965-1968;2002-2014`` → two (first, last) years.
+
+    The data ends in 2014, so a spell that reaches 2014 for a state still a member then is open.
+    """
+    spells: list[tuple[str, str | None]] = []
+    for spell in row["spells"].split(";"):
+        first, _, last = spell.strip().partition("-")
+        still_member = last == COW_LAST_YEAR and row["member_in_2014"] == "1"
+        spells.append((first, None if still_member or not last else last))
+    return spells
 
 
 def membership_left_out(shared_dir: Path) -> list[str]:

@@ -99,6 +99,7 @@ def evaluate(store: GraphStore, request: QueryRequest) -> QueryResult:
         default_graphs=request.default_graphs,
         named_graphs=request.named_graphs,
         base_iri=request.base_iri,
+        prefixes=request.prefixes,
     )
 
 

@@ -34,8 +34,3 @@ def prefixes(base_iri: str) -> dict[str, str]:
         "graph": base_iri + "graph/",
     }
     return {**local, **STANDARD_PREFIXES}
-
-
-def sparql_prologue(base_iri: str) -> str:
-    """``PREFIX`` lines for every known prefix, for queries typed by people."""
-    return "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in prefixes(base_iri).items())

@@ -206,14 +206,20 @@ def test_a_country_that_funds_and_hosts_is_found(
     ]
 
 
-def membership_oracle() -> dict[str, str]:
-    """ISO code → first year of full membership, for the countries the reference data describes."""
+def membership_oracle() -> dict[str, list[tuple[str, str]]]:
+    """ISO code → its spells of full membership (first, last year; last "" while still a member
+    when the data ends in 2014), for the countries the reference data describes."""
     described = {row["iso2"] for row in read_csv("countries.csv")}
-    return {
-        row["iso2"]: row["first_year_full_member"]
-        for row in read_csv("iom_membership_cow_igo_v3_1951-2014.csv")
-        if row["iso2"] in described
-    }
+    oracle: dict[str, list[tuple[str, str]]] = {}
+    for row in read_csv("iom_membership_cow_igo_v3_1951-2014.csv"):
+        if row["iso2"] not in described:
+            continue
+        spells = [tuple(spell.split("-")) for spell in row["spells"].split(";")]
+        oracle[row["iso2"]] = [
+            (first, "" if last == "2014" and row["member_in_2014"] == "1" else last)
+            for first, last in spells
+        ]
+    return oracle
 
 
 def read_csv(name: str) -> list[dict[str, str]]:
@@ -225,14 +231,28 @@ def test_iom_member_states_with_membership_years(ask: Ask) -> None:
     rows = cols(ask("list-member-states"), "country", "iso", "since", "until")
     oracle = membership_oracle()
     assert sorted(rows) == sorted(
-        (f"id/country/{iso}", iso, year, "") for iso, year in oracle.items()
+        (f"id/country/{iso}", iso, first, last)
+        for iso, spells in oracle.items()
+        for first, last in spells
     )
     founders = cols(ask("list-member-states", year="1951"), "year", "iso")
     assert sorted(founders) == sorted(
-        ("1951", iso) for iso, year in oracle.items() if year == "1951"
+        ("1951", iso) for iso, spells in oracle.items() if spells[0][0] == "1951"
     )
     assert {"AU", "BE", "NO", "US"} <= {iso for _, iso in founders}
     assert ask("list-member-states", year="1950") == []
+
+
+def test_member_states_in_a_year_respect_every_spell(ask: Ask) -> None:
+    """The United Kingdom was a member 1965-1968 and again from 2002 (as the data codes it)."""
+    assert membership_oracle()["GB"] == [("1965", "1968"), ("2002", "")]
+
+    def members(year: str) -> set[str]:
+        return {iso for (iso,) in cols(ask("list-member-states", year=year), "iso")}
+
+    assert "GB" in members("1966") and "GB" in members("2010")
+    assert "GB" not in members("1970") and "GB" not in members("1990")
+    assert "AU" not in members("1980") and "AU" in members("1960")  # 1951-1973, 1985-2014
 
 
 # Programmes and time ------------------------------------------------------------------------

@@ -35,8 +35,9 @@ class GraphStore(Protocol):
         default_graphs: Sequence[str] | None = None,
         named_graphs: Sequence[str] | None = None,
         base_iri: str | None = None,
+        prefixes: Mapping[str, str] | None = None,
     ) -> QueryResult:
-        """Run a SPARQL query.
+        """Run a SPARQL query; ``prefixes`` are predeclared (the query's own PREFIX lines win).
 
         With neither ``default_graphs`` nor ``named_graphs`` the query's own ``FROM`` /
         ``FROM NAMED`` apply; without those the default graph is the union of all graphs.

@@ -59,6 +59,7 @@ class OxigraphStore:
         default_graphs: Sequence[str] | None = None,
         named_graphs: Sequence[str] | None = None,
         base_iri: str | None = None,
+        prefixes: Mapping[str, str] | None = None,
     ) -> QueryResult:
         # A dataset given by the caller (the protocol's default-graph-uri / named-graph-uri)
         # replaces the query's FROM / FROM NAMED as a whole: a side not given is empty (§13.2).
@@ -81,6 +82,7 @@ class OxigraphStore:
             return self._store.query(
                 sparql,
                 base_iri=base_iri,
+                prefixes=dict(prefixes) if prefixes else None,
                 use_default_graph_as_union=union,
                 default_graph=default,
                 named_graphs=named,
