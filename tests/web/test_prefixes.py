@@ -35,7 +35,8 @@ def test_a_query_prefix_overrides_a_predeclared_one(
     status, body = ask(
         seed_store,
         tmp_path,
-        "PREFIX skos: <http://example.org/not-skos#> SELECT ?n WHERE { <id/country/NO> skos:prefLabel ?n }",
+        "PREFIX skos: <http://example.org/not-skos#> "
+        "SELECT ?n WHERE { <id/country/NO> skos:prefLabel ?n }",
     )
     assert status == 200 and body.strip() == "n"
 
