@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import pyoxigraph as ox
 
-from iomkg import catalog, formats, pipeline
+from iomkg import catalog, formats, linking, pipeline
 from iomkg.config import Settings, SettingsError
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
@@ -55,7 +55,13 @@ def reports_errors(command: F) -> F:
         except pipeline.ChecksFailed as failure:
             for check in failure.failures:
                 click.echo(check.describe(), err=True)
-            _fail(f"{failure}; nothing was loaded, the previous build is unchanged", 1)
+            _fail(f"{failure}; the previous build is unchanged", 1)
+        except linking.ReviewRejected as rejected:
+            for problem in rejected.problems:
+                click.echo(problem, err=True)
+            _fail(str(rejected), 1)
+        except linking.LinkingError as error:
+            _fail(str(error), 2)
         except pipeline.SourceParseError as error:
             _fail(f"{error} (fix the file; the previous build is unchanged)", 2)
         except QuerySyntaxError as error:
@@ -506,34 +512,6 @@ def serve(
 # link / links (external link sets) ---------------------------------------------------------
 
 
-def _data_store(settings: Settings) -> OxigraphStore:
-    """The project's data files parsed into memory, without SHACL: what ``--accept`` changes, and
-    readable even while a broken link keeps the build from passing."""
-    parsed = pipeline.parse_sources(pipeline.discover_sources(settings), settings.base_iri)
-    store = OxigraphStore.in_memory()
-    for quads in parsed.quads.values():
-        store.raw.extend(quads)
-    return store
-
-
-def _linking_errors(command: F) -> F:
-    """The linker's failures as one line (exit 2), or the refused rows and exit 1."""
-    from iomkg import linking
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except linking.ReviewRejected as rejected:
-            for problem in rejected.problems:
-                click.echo(problem, err=True)
-            _fail(str(rejected), 1)
-        except linking.LinkingError as error:
-            _fail(str(error), 2)
-
-    return wrapper  # type: ignore[return-value]
-
-
 @cli.command("link")
 @click.option(
     "--endpoint",
@@ -584,7 +562,6 @@ def _linking_errors(command: F) -> F:
 )
 @click.pass_context
 @reports_errors
-@_linking_errors
 def link(
     context: click.Context,
     endpoint: str | None,
@@ -606,11 +583,9 @@ def link(
     """
     from datetime import date
 
-    from iomkg import linking
-
     settings = settings_of(context)
     chosen = linking.target_named(target)
-    store = _data_store(settings)
+    store = pipeline.unvalidated_store(settings)
     today = date.today()
     if accept_file is not None:
         rows = linking.read_review(accept_file)
@@ -686,15 +661,13 @@ def link(
 )
 @click.pass_context
 @reports_errors
-@_linking_errors
 def links_command(context: click.Context, endpoint: str | None, built: bool, pause: float) -> None:
     """Coverage of the link sets per target and class, duplicates, malformed or retired links, and
     the entities still unlinked. The same figures are in each link set's VoID. Exit 1 when a
     duplicate, malformed or retired link is found."""
-    from iomkg import linking
 
     settings = settings_of(context)
-    with open_current(settings) if built else _just(_data_store(settings)) as store:
+    with open_current(settings) if built else _just(pipeline.unvalidated_store(settings)) as store:
         retired: dict[str, list[linking.LinkProblem]] = {}
         if endpoint:
             client = linking.SparqlClient(
