@@ -153,6 +153,12 @@ class SavedQuery:
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
 
+    @property
+    def needs_values(self) -> bool:
+        """True when a parameter is required: run as plain SPARQL (in the query editor), its
+        ``$`` variables stay free and the answer is not the one the query is for."""
+        return any(p.required for p in self.parameters)
+
     def examples(self) -> dict[str, str]:
         """Example values for the required parameters: a request that answers something."""
         return {p.name: p.example for p in self.parameters if p.required}
@@ -187,7 +193,7 @@ _YEAR = re.compile(r"[0-9]{4}\Z")
 _COMPACT = re.compile(r"([A-Za-z][A-Za-z0-9_.-]*):(?!//)(.*)\Z", re.DOTALL)
 
 TYPE_HINTS: dict[ParamType, str] = {
-    "iri": "an absolute IRI (https://…) or a compact one such as id:country/MK",
+    "iri": "an absolute IRI such as https://… or a compact one such as id:country/MK",
     "literal": "any text",
     "integer": "a whole number such as 42",
     "decimal": "a decimal number such as 9.5",
@@ -585,9 +591,14 @@ def bind(saved: SavedQuery, raw_params: Mapping[str, str], base_iri: str) -> Bou
     return BoundQuery(saved, bound)
 
 
+def refused_services(saved: SavedQuery, settings: Settings) -> tuple[str, ...]:
+    """The SERVICE endpoints of ``saved`` that ``settings.service_allowlist`` does not name."""
+    return tuple(iri for iri in saved.services if iri not in settings.service_allowlist)
+
+
 def check_services(saved: SavedQuery, settings: Settings) -> None:
     """Refuse a query whose SERVICE endpoints are not all in ``settings.service_allowlist``."""
-    refused = [iri for iri in saved.services if iri not in settings.service_allowlist]
+    refused = refused_services(saved, settings)
     if refused:
         raise ServiceNotAllowed(saved.name, refused)
 
@@ -660,6 +671,18 @@ def parameter_schema(param: Parameter) -> dict[str, Any]:
     if param.default is not None:
         schema["default"] = int(param.default) if param.type == "integer" else param.default
     return schema
+
+
+def parameter_description(param: Parameter) -> str:
+    """The header's description as a sentence, then what the value must be.
+
+    >>> parameter_description(Parameter("y", "year", True, "2011", description="A year (UTC)"))
+    'A year (UTC). Give a four-digit year such as 2010.'
+    """
+    text = param.description.strip()
+    if text and not text.endswith((".", "?", "!")):
+        text += "."
+    return f"{text} Give {TYPE_HINTS[param.type]}.".strip()
 
 
 def operation_id(name: str) -> str:
@@ -735,7 +758,7 @@ def _operation(saved: SavedQuery) -> dict[str, Any]:
             "name": p.name,
             "in": "query",
             "required": p.required,
-            "description": (p.description + f" ({TYPE_HINTS[p.type]})").strip(),
+            "description": parameter_description(p),
             "schema": parameter_schema(p),
             "example": int(p.example) if p.type == "integer" else p.example,
         }

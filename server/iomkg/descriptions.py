@@ -23,6 +23,9 @@ DCTERMS = "http://purl.org/dc/terms/"
 FORMATS = "http://www.w3.org/ns/formats/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
+#: Prefixes the descriptions' RDF declares besides iomkg's own (``sd:`` above all).
+PREFIXES = {"sd": SD, "void": VOID, "formats": FORMATS}
+
 #: W3C's IRIs for the formats we answer in (https://www.w3.org/ns/formats/).
 FORMAT_IRIS = {
     "application/sparql-results+json": FORMATS + "SPARQL_Results_JSON",
@@ -146,6 +149,20 @@ def _distinct_triples(store: GraphStore) -> int:
         store,
         "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }",
     )
+
+
+@dataclass(frozen=True)
+class DatasetSizes:
+    """How big the dataset is, counted two ways (a triple stated in two graphs is one triple)."""
+
+    statements: int  # quads: a triple counts once per named graph that states it
+    graphs: int  # named graphs
+    distinct_triples: int  # triples of the union default graph: VoID's void:triples
+
+
+def dataset_sizes(store: GraphStore) -> DatasetSizes:
+    """The sizes the home page states, counted as VoID counts them."""
+    return DatasetSizes(store.quad_count(), len(store.named_graphs()), _distinct_triples(store))
 
 
 # VoID --------------------------------------------------------------------------------------------

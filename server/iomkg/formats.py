@@ -8,13 +8,14 @@ Two tables, as the SPARQL 1.1 Protocol has two kinds of answer: tabular results
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Literal
 
 import pyoxigraph as ox
 
 from iomkg.store.base import QueryResult
+from iomkg.vocab import QUERY_ONLY_PREFIXES
 
 Kind = Literal["results", "graph"]
 
@@ -30,6 +31,14 @@ class Format:
     results_format: ox.QueryResultsFormat | None = None
     rdf_format: ox.RdfFormat | None = None
     aliases: tuple[str, ...] = ()
+
+    def download_name(self, stem: str = "result") -> str:
+        """A file name for a download: tables by their short name (``result.json``, not ``.srj``).
+
+        >>> by_name("json", "results").download_name(), by_name("xml", "graph").download_name()
+        ('result.json', 'result.rdf')
+        """
+        return f"{stem}.{self.name if self.kind == 'results' else self.extension}"
 
     @property
     def content_type(self) -> str:
@@ -91,7 +100,9 @@ GRAPH_FORMATS: tuple[Format, ...] = (
         "rdf",
         "graph",
         rdf_format=ox.RdfFormat.RDF_XML,
-        aliases=("rdfxml", "rdf", "rdf+xml", "application/xml", "text/xml"),
+        # Not application/xml or text/xml: browsers accept those (q=0.9) for pages, and
+        # would get RDF/XML instead of Turtle; an RDF/XML client asks for application/rdf+xml.
+        aliases=("rdfxml", "rdf", "rdf+xml"),
     ),
     Format(
         "nq",
@@ -221,17 +232,30 @@ def serialize(
     if isinstance(result, ox.QueryTriples):
         if fmt.rdf_format is None:
             raise ValueError(f"{fmt.name} is not a graph format")
-        ox.serialize(result, output, fmt.rdf_format, prefixes=_prefixes_for(fmt, prefixes))
+        ox.serialize(result, output, fmt.rdf_format, prefixes=writer_prefixes(fmt, prefixes))
         return
     if fmt.results_format is None:
         raise ValueError(f"{fmt.name} is not a results format")
     result.serialize(output, fmt.results_format)
 
 
-def _prefixes_for(fmt: Format, prefixes: dict[str, str] | None) -> dict[str, str] | None:
-    if fmt.rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.JSON_LD):
-        return prefixes
-    return None
+def writer_prefixes(fmt: Format, prefixes: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The prefixes a writer of ``fmt`` should declare: none for formats without prefixes, and
+    never the query-only ones (``id:``, ``graph:``: Turtle would escape every ``/`` after them).
+
+    >>> writer_prefixes(by_name("ttl", "graph"), {"id": "http://ex/id/", "skos": "http://s#"})
+    {'skos': 'http://s#'}
+    >>> writer_prefixes(by_name("nt", "graph"), {"skos": "http://s#"}) is None
+    True
+    """
+    if not prefixes or fmt.rdf_format not in (
+        ox.RdfFormat.TURTLE,
+        ox.RdfFormat.TRIG,
+        ox.RdfFormat.JSON_LD,
+    ):
+        return None
+    kept = {name: iri for name, iri in prefixes.items() if name not in QUERY_ONLY_PREFIXES}
+    return kept or None
 
 
 def serialize_to_bytes(
@@ -240,6 +264,89 @@ def serialize_to_bytes(
     buffer = io.BytesIO()
     serialize(result, fmt, buffer, prefixes)
     return buffer.getvalue()
+
+
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_PLAIN_DATATYPES = (
+    "http://www.w3.org/2001/XMLSchema#string",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString",
+)
+
+
+def used_prefixes(triples: Iterable[ox.Triple], prefixes: Mapping[str, str]) -> dict[str, str]:
+    """The entries of ``prefixes`` that some IRI of ``triples`` (datatypes too) would use.
+
+    ``rdf:type`` is left out: Turtle writes it ``a``.
+
+    >>> x, p = ox.NamedNode("http://a.org/x"), ox.NamedNode("http://b.org/p")
+    >>> t = ox.Triple(x, p, ox.Literal("1"))
+    >>> used_prefixes([t], {"a": "http://a.org/", "c": "http://c.org/"})
+    {'a': 'http://a.org/'}
+    """
+    iris: set[str] = set()
+    for triple in triples:
+        for term in (triple.subject, triple.object):
+            if isinstance(term, ox.NamedNode):
+                iris.add(term.value)
+            elif isinstance(term, ox.Literal) and term.datatype.value not in _PLAIN_DATATYPES:
+                iris.add(term.datatype.value)
+        if triple.predicate.value != _RDF_TYPE:
+            iris.add(triple.predicate.value)
+    return {
+        name: namespace
+        for name, namespace in prefixes.items()
+        if any(len(iri) > len(namespace) and iri.startswith(namespace) for iri in iris)
+    }
+
+
+def graph_to_bytes(
+    triples: Iterable[ox.Triple], fmt: Format, prefixes: Mapping[str, str] | None = None
+) -> bytes:
+    """A small graph (a page's RDF, a description) serialised tidily, in one go.
+
+    Triples are grouped by subject (in order of first appearance), so Turtle reads top-down;
+    Turtle and TriG declare only the prefixes the triples use; JSON-LD is compacted with a
+    ``@context`` of those prefixes (rdflib's serializer: pyoxigraph writes no context).
+    """
+    if fmt.rdf_format is None:
+        raise ValueError(f"{fmt.name} is not a graph format")
+    grouped = _grouped_by_subject(triples)
+    names = writer_prefixes(fmt, used_prefixes(grouped, prefixes) if prefixes else None)
+    if fmt.rdf_format == ox.RdfFormat.JSON_LD:
+        return _compact_jsonld(grouped, names or {})
+    buffer = io.BytesIO()
+    ox.serialize(grouped, buffer, fmt.rdf_format, prefixes=names)
+    return buffer.getvalue()
+
+
+def _grouped_by_subject(triples: Iterable[ox.Triple]) -> list[ox.Triple]:
+    """Subjects in order of first appearance; in each, ``rdf:type`` first, then by predicate.
+
+    Duplicates go (a CONSTRUCT repeats a triple once per solution that makes it)."""
+    by_subject: dict[object, dict[str, list[ox.Triple]]] = {}
+    for triple in dict.fromkeys(triples):
+        group = by_subject.setdefault(triple.subject, {_RDF_TYPE: []})
+        group.setdefault(triple.predicate.value, []).append(triple)
+    return [
+        triple
+        for group in by_subject.values()
+        for same_predicate in group.values()
+        for triple in same_predicate
+    ]
+
+
+def _compact_jsonld(triples: Sequence[ox.Triple], context: Mapping[str, str]) -> bytes:
+    import rdflib  # only for this: a JSON-LD writer that compacts with a context
+
+    buffer = io.BytesIO()
+    ox.serialize(triples, buffer, ox.RdfFormat.N_TRIPLES)
+    graph = rdflib.Graph()
+    graph.parse(data=buffer.getvalue().decode("utf-8"), format="nt")
+    if not context:
+        return graph.serialize(format="json-ld", indent=2).encode("utf-8")
+    return graph.serialize(
+        format="json-ld", context=dict(context), auto_compact=True, indent=2
+    ).encode("utf-8")
 
 
 # Text table (CLI) --------------------------------------------------------------------------

@@ -2,14 +2,22 @@
 
 Every query here is a constant; the resource is bound with pyoxigraph *substitutions* (never
 written into the text), and the project's own terms are written as relative IRIs
-(``<ontology#line>``) resolved against the configured base, like the files in ``data/``.
+(``<ontology#line>``, ``<graph/ontology>``) resolved against the configured base, like the files
+in ``data/``.
+
+Provenance is recorded per resource (``prov:wasDerivedFrom`` the lines of a source document), so
+a page finds the line of each *statement* itself: a blank-node value's own
+``prov:wasDerivedFrom``, else the one line of the resource whose text contains the value (a
+literal, or an IRI's label), else every line of the resource in that document.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 
 import pyoxigraph as ox
 
@@ -18,6 +26,10 @@ from iomkg.views import LinkMap, TermView, first_literal
 
 #: At most this many incoming links are listed on a page (the RDF has them all).
 INCOMING_LIMIT = 500
+#: Blank nodes are shown inside their owner down to this depth (a membership's interval's start).
+BLANK_DEPTH = 3
+#: A value shorter than this is not searched for in the text of a line (too many false hits).
+MIN_MATCH = 3
 
 _PROLOGUE = """
 PREFIX dcterms: <http://purl.org/dc/terms/>
@@ -32,48 +44,67 @@ PREFIX iomo: <ontology#>
 
 # A label: a preferred label, rdfs:label, a title or a name, English or untagged first.
 _LABEL = "skos:prefLabel|rdfs:label|dcterms:title|schema:name"
+_EN = 'FILTER(lang({0}) = "" || langMatches(lang({0}), "en"))'
+# A property's name: its rdfs:label in the ontology graph (not a label any other graph gives it).
+_PROPERTY_LABEL = "GRAPH <graph/ontology> {{ {0} rdfs:label {1} " + _EN.format("{1}") + " }}"
 
 OUTGOING = (
     _PROLOGUE
     + f"""
 SELECT ?s ?p ?o ?g (MIN(?pl) AS ?plabel) (MIN(?ol) AS ?olabel) WHERE {{
   GRAPH ?g {{ ?s ?p ?o }}
-  OPTIONAL {{ ?p rdfs:label ?pl FILTER(lang(?pl) = "" || langMatches(lang(?pl), "en")) }}
-  OPTIONAL {{ ?o {_LABEL} ?ol FILTER(lang(?ol) = "" || langMatches(lang(?ol), "en")) }}
+  OPTIONAL {{ {_PROPERTY_LABEL.format("?p", "?pl")} }}
+  OPTIONAL {{ ?o {_LABEL} ?ol {_EN.format("?ol")} }}
 }} GROUP BY ?s ?p ?o ?g ORDER BY ?p ?o ?g
 """
 )
 
-# Properties of blank-node values (a budget's amount and currency), one level deep.
+# Properties of blank-node values (a budget's amount, a membership's interval and its instants),
+# down to BLANK_DEPTH levels.
 NESTED = (
     _PROLOGUE
     + f"""
-SELECT ?s ?o ?np ?no (MIN(?npl) AS ?nplabel) (MIN(?nol) AS ?nolabel) WHERE {{
-  ?s ?p ?o FILTER(isBlank(?o))
-  ?o ?np ?no
-  OPTIONAL {{ ?np rdfs:label ?npl FILTER(lang(?npl) = "" || langMatches(lang(?npl), "en")) }}
-  OPTIONAL {{ ?no {_LABEL} ?nol FILTER(lang(?nol) = "" || langMatches(lang(?nol), "en")) }}
-}} GROUP BY ?s ?o ?np ?no ORDER BY ?o ?np ?no
+SELECT ?s ?node ?np ?no (MIN(?npl) AS ?nplabel) (MIN(?nol) AS ?nolabel) WHERE {{
+  {{ ?s ?p0 ?node FILTER(isBlank(?node)) }}
+  UNION {{ ?s ?p0 ?b1 FILTER(isBlank(?b1)) ?b1 ?p1 ?node FILTER(isBlank(?node)) }}
+  UNION {{
+    ?s ?p0 ?b1 FILTER(isBlank(?b1)) ?b1 ?p1 ?b2 FILTER(isBlank(?b2))
+    ?b2 ?p2 ?node FILTER(isBlank(?node))
+  }}
+  ?node ?np ?no
+  OPTIONAL {{ {_PROPERTY_LABEL.format("?np", "?npl")} }}
+  OPTIONAL {{ ?no {_LABEL} ?nol {_EN.format("?nol")} }}
+}} GROUP BY ?s ?node ?np ?no ORDER BY ?node ?np ?no
 """
 )
 
+# What points at the resource; a blank node that does is shown through its owner (?owner ?via).
 INCOMING = (
     _PROLOGUE
     + f"""
-SELECT ?s ?x ?p ?g (MIN(?xl) AS ?xlabel) (MIN(?pl) AS ?plabel) WHERE {{
+SELECT ?s ?x ?p ?g ?owner ?via
+       (MIN(?xl) AS ?xlabel) (MIN(?pl) AS ?plabel) (MIN(?wl) AS ?ownerlabel) (MIN(?vl) AS ?vialabel)
+WHERE {{
   GRAPH ?g {{ ?x ?p ?s }}
-  OPTIONAL {{ ?x {_LABEL} ?xl FILTER(lang(?xl) = "" || langMatches(lang(?xl), "en")) }}
-  OPTIONAL {{ ?p rdfs:label ?pl FILTER(lang(?pl) = "" || langMatches(lang(?pl), "en")) }}
-}} GROUP BY ?s ?x ?p ?g ORDER BY ?p ?x LIMIT {INCOMING_LIMIT + 1}
+  OPTIONAL {{ ?x {_LABEL} ?xl {_EN.format("?xl")} }}
+  OPTIONAL {{ {_PROPERTY_LABEL.format("?p", "?pl")} }}
+  OPTIONAL {{
+    ?owner ?via ?x FILTER(isBlank(?x) && !isBlank(?owner))
+    OPTIONAL {{ ?owner {_LABEL} ?wl {_EN.format("?wl")} }}
+    OPTIONAL {{ {_PROPERTY_LABEL.format("?via", "?vl")} }}
+  }}
+}} GROUP BY ?s ?x ?p ?g ?owner ?via ORDER BY ?p ?x LIMIT {INCOMING_LIMIT + 1}
 """
 )
 
-# The excerpts a resource is derived from, with the document each is part of.
+# The excerpts a resource (?own) or one of its blank-node values is derived from, with the
+# document each is part of.
 EVIDENCE = (
     _PROLOGUE
     + """
-SELECT DISTINCT ?s ?excerpt ?line ?text ?doc ?title WHERE {
-  ?s prov:wasDerivedFrom ?excerpt .
+SELECT DISTINCT ?s ?excerpt ?own ?line ?text ?doc ?title WHERE {
+  { ?s prov:wasDerivedFrom ?excerpt BIND(true AS ?own) }
+  UNION { ?s ?p ?b FILTER(isBlank(?b)) ?b prov:wasDerivedFrom ?excerpt }
   OPTIONAL { ?excerpt iomo:line ?line }
   OPTIONAL { ?excerpt prov:value ?text }
   OPTIONAL { ?excerpt dcterms:isPartOf ?doc OPTIONAL { ?doc dcterms:title ?title } }
@@ -93,10 +124,20 @@ SELECT ?g ?doc ?title WHERE {
 
 EXISTS = "SELECT ?s WHERE { { ?s ?p ?o } UNION { ?x ?q ?s } } LIMIT 1"
 
-# The RDF of a resource: what it says, what its blank-node values say, and what points at it.
+# The RDF of a resource: what it says, what its blank-node values say (three levels down, as the
+# page shows them), and what points at it.
 DESCRIPTION = """
-CONSTRUCT { ?s ?p ?o . ?o ?bp ?bo . ?x ?q ?s } WHERE {
-  { ?s ?p ?o OPTIONAL { FILTER(isBlank(?o)) ?o ?bp ?bo } } UNION { ?x ?q ?s }
+CONSTRUCT { ?s ?p ?o . ?o ?bp ?bo . ?bo ?cp ?co . ?co ?dp ?do . ?x ?q ?s } WHERE {
+  {
+    ?s ?p ?o
+    OPTIONAL {
+      ?o ?bp ?bo FILTER(isBlank(?o))
+      OPTIONAL {
+        ?bo ?cp ?co FILTER(isBlank(?bo))
+        OPTIONAL { ?co ?dp ?do FILTER(isBlank(?co)) }
+      }
+    }
+  } UNION { ?x ?q ?s }
 }
 """
 
@@ -146,41 +187,90 @@ LABEL_PREDICATES = (
     "http://purl.org/dc/terms/title",
     "https://schema.org/name",
 )
+SCHEMA = "https://schema.org/"
+DCTERMS = "http://purl.org/dc/terms/"
+TIME = "http://www.w3.org/2006/time#"
+VOID = "http://rdfs.org/ns/void#"
 
 
 # Views -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class EvidenceView:
+    """A line of a source document that a fact about the resource is derived from."""
+
+    excerpt: TermView  # labelled "000…, line 15"
+    document: TermView | None  # labelled with the document's title
+    line: int | None
+    text: str | None
+    own: bool = True  # the resource cites it (else only one of its blank-node values does)
+
+    @property
+    def document_name(self) -> str | None:
+        return short_document_name(self.document.value) if self.document is not None else None
+
+
+@dataclass(frozen=True)
+class StatedIn:
+    """Where one statement comes from: lines of a source document, or a named graph as a whole.
+
+    ``lines`` holds one line when the statement was traced to it, the resource's every line in
+    that document when not (``exact`` false), and nothing for graphs that are not documents.
+    """
+
+    graph: TermView
+    document: TermView | None = None
+    lines: tuple[EvidenceView, ...] = ()
+    exact: bool = False
+
+    @property
+    def document_name(self) -> str | None:
+        """The short name of the document ("000…"); its title is in ``document.label``."""
+        return short_document_name(self.document.value) if self.document is not None else None
+
+
+@dataclass(frozen=True)
 class ValueView:
-    """One value of a property, the graphs stating it, and (for a blank node) its own properties."""
+    """One value of a property, where it is stated, and (for a blank node) its own properties."""
 
     term: TermView
-    graphs: tuple[TermView, ...]
-    nested: tuple[tuple[TermView, TermView], ...] = ()
+    stated_in: tuple[StatedIn, ...] = ()
+    nested: tuple[PropertyView, ...] = ()
+    summary: str | None = None  # a blank node in a few words: "EUR 9,300,000", "5.5 years"
+
+    @property
+    def graphs(self) -> tuple[TermView, ...]:
+        return tuple(source.graph for source in self.stated_in)
 
 
 @dataclass(frozen=True)
 class PropertyView:
-    predicate: TermView
+    predicate: TermView  # labelled with the ontology's rdfs:label, else a readable name
     values: tuple[ValueView, ...]
 
 
 @dataclass(frozen=True)
 class IncomingView:
+    """A statement pointing at the resource; from a blank node, shown through its owner."""
+
     subject: TermView
     predicate: TermView
-    graph: TermView
+    graph: StatedIn
+    via: TermView | None = None  # the owner's property holding the blank node (its budget…)
 
 
 @dataclass(frozen=True)
-class EvidenceView:
-    """A line of a source document that a fact about the resource is derived from."""
+class SourceGroup:
+    """The lines of one source document a page cites, under the document's title (once)."""
 
-    excerpt: TermView
-    document: TermView | None
-    line: int | None
-    text: str | None
+    document: TermView | None  # None: evidence that is not part of a document (a file, a dataset)
+    graph: TermView | None
+    lines: tuple[EvidenceView, ...]
+
+    @property
+    def document_name(self) -> str | None:
+        return short_document_name(self.document.value) if self.document is not None else None
 
 
 @dataclass(frozen=True)
@@ -196,11 +286,33 @@ class ResourceView:
     same_as: tuple[TermView, ...]
     evidence: tuple[EvidenceView, ...]
     graphs: tuple[TermView, ...] = field(default_factory=tuple)
+    sources: tuple[SourceGroup, ...] = field(default_factory=tuple)
 
     @property
     def source_documents(self) -> tuple[TermView, ...]:
         docs = {e.document.value: e.document for e in self.evidence if e.document is not None}
         return tuple(docs.values())
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    """One named subject of a description (VoID) with its properties, blank nodes nested."""
+
+    subject: TermView
+    properties: tuple[PropertyView, ...]
+
+
+def short_document_name(iri: str) -> str:
+    """A source document's short name: its file stem's number (``…/source/000_aa21…`` → ``000…``).
+
+    >>> short_document_name("https://w3id.org/iomkg/id/source/000_aa2112c34e1aacb8")
+    '000…'
+    >>> short_document_name("https://example.org/doc/report")
+    'report'
+    """
+    stem = iri.rstrip("/").rsplit("/", 1)[-1] or iri
+    head, sep, _ = stem.partition("_")
+    return head + "…" if sep and head else stem
 
 
 def _rows(result: QueryResult) -> list[ox.QuerySolution]:
@@ -240,6 +352,174 @@ def graph_term(iri: str, links: LinkMap, sources: dict[str, TermView]) -> TermVi
     )
 
 
+# Blank nodes: shown inside their owner, never as a hash ------------------------------------------
+
+#: ``{blank node id: [(property, value)]}``: the statements of the blank nodes a page shows.
+BlankTree = Mapping[str, Sequence[tuple[TermView, TermView]]]
+
+
+def _blank_value(
+    term: TermView, tree: BlankTree, seen: frozenset[str] = frozenset()
+) -> tuple[ValueView, tuple[str, ...]]:
+    """The view of a blank-node value, and the excerpts it cites itself (``prov:wasDerivedFrom``,
+    which the page shows as the statement's line rather than as a property)."""
+    statements = [] if term.value in seen else list(tree.get(term.value, ()))
+    cited = tuple(o.value for p, o in statements if p.value == PROV_DERIVED)
+    shown = [(p, o) for p, o in statements if p.value != PROV_DERIVED]
+    nested = _properties(shown, tree, seen | {term.value})
+    return ValueView(term, nested=nested, summary=summarize(shown, tree)), cited
+
+
+def _properties(
+    statements: Iterable[tuple[TermView, TermView]], tree: BlankTree, seen: frozenset[str]
+) -> tuple[PropertyView, ...]:
+    """Statements grouped by property (in order of first appearance), blank nodes nested."""
+    grouped: dict[str, tuple[TermView, list[ValueView]]] = {}
+    for predicate, obj in statements:
+        entry = grouped.setdefault(predicate.value, (predicate, []))
+        if obj.kind == "bnode":
+            entry[1].append(_blank_value(obj, tree, seen)[0])
+        else:
+            entry[1].append(ValueView(obj))
+    properties = [PropertyView(p, tuple(values)) for p, values in grouped.values()]
+    return tuple(sorted(properties, key=_property_order))
+
+
+def summarize(statements: Sequence[tuple[TermView, TermView]], tree: BlankTree) -> str | None:
+    """A blank node in a few words, when it is a money amount, a duration or an interval.
+
+    >>> from iomkg.views import LinkMap
+    >>> links = LinkMap("http://example.org/kg/")
+    >>> def st(p, o): return (links.term(ox.NamedNode(p)), links.term(o))
+    >>> summarize([st(RDF_TYPE, ox.NamedNode(SCHEMA + "MonetaryAmount")),
+    ...            st(SCHEMA + "currency", ox.Literal("EUR")),
+    ...            st(SCHEMA + "value", ox.Literal("9300000", datatype=ox.NamedNode(XSD_DECIMAL)))],
+    ...           {})
+    'EUR 9,300,000'
+    >>> years = ox.Literal("5.5", datatype=ox.NamedNode(XSD_DECIMAL))
+    >>> summarize([st(TIME + "numericDuration", years),
+    ...            st(TIME + "unitType", ox.NamedNode(TIME + "unitYear"))], {})
+    '5.5 years'
+    """
+    values: dict[str, list[TermView]] = defaultdict(list)
+    for predicate, obj in statements:
+        values[predicate.value].append(obj)
+
+    def literal(predicate: str) -> str | None:
+        return next((o.value for o in values.get(predicate, ()) if o.kind == "literal"), None)
+
+    amount = literal(SCHEMA + "value")
+    if amount is not None and any(
+        o.value == SCHEMA + "MonetaryAmount" for o in values.get(RDF_TYPE, ())
+    ):
+        currency = literal(SCHEMA + "currency") or ""
+        return f"{currency} {format_number(amount)}".strip()
+    number, units = literal(TIME + "numericDuration"), values.get(TIME + "unitType", [])
+    if number is not None and units:
+        unit = units[0].value.rsplit("#unit", 1)[-1].lower() or "unit"
+        return f"{format_number(number)} {unit}{'' if _is_one(number) else 's'}"
+    for what, unit in (("class", "entities"), ("property", "triples")):
+        named, count = values.get(VOID + what, []), literal(VOID + unit)
+        if named and count is not None:  # a VoID class or property partition
+            return f"{named[0].text}: {format_number(count)} {unit}"
+    begins, ends = values.get(TIME + "hasBeginning", []), values.get(TIME + "hasEnd", [])
+    if begins or ends:
+        start = _instant(begins[0], tree) if begins else None
+        end = _instant(ends[0], tree) if ends else None
+        if start and end:
+            return f"{start} – {end}"
+        return f"from {start}" if start else f"until {end}" if end else None
+    return None
+
+
+XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
+_INSTANT_VALUES = tuple(
+    TIME + name
+    for name in (
+        "inXSDDate",
+        "inXSDDateTimeStamp",
+        "inXSDDateTime",
+        "inXSDgYearMonth",
+        "inXSDgYear",
+    )
+)
+
+
+def _instant(term: TermView, tree: BlankTree) -> str | None:
+    if term.kind == "literal":
+        return term.value
+    for predicate in _INSTANT_VALUES:
+        for p, o in tree.get(term.value, ()):
+            if p.value == predicate and o.kind == "literal":
+                return o.value
+    return None
+
+
+def _is_one(number: str) -> bool:
+    try:
+        return Decimal(number) == 1
+    except InvalidOperation:
+        return False
+
+
+def format_number(lexical: str) -> str:
+    """A number with thousands separators; anything else unchanged.
+
+    >>> [format_number(n) for n in ("9300000", "9300000.50", "5.5", "x")]
+    ['9,300,000', '9,300,000.50', '5.5', 'x']
+    """
+    try:
+        number = Decimal(lexical)
+    except InvalidOperation:
+        return lexical
+    return f"{number:,}" if number.is_finite() else lexical
+
+
+# The page of a resource ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Origins:
+    """Finds the line each statement of a resource comes from (see the module docstring)."""
+
+    sources: dict[str, TermView]  # graph IRI → its source document
+    evidence: tuple[EvidenceView, ...]
+    links: LinkMap
+
+    def by_excerpt(self) -> dict[str, EvidenceView]:
+        return {e.excerpt.value: e for e in self.evidence}
+
+    def stated_in(
+        self, graph_iri: str, term: TermView, cited: Sequence[str], search: bool = True
+    ) -> tuple[StatedIn, tuple[float, int]]:
+        """Where the statement (subject, property, ``term``) in ``graph_iri`` comes from, and its
+        position in the document (line, offset in the line) for ordering values.
+
+        ``search``: look for the value in the lines' text (not for a type: a class is not stated
+        in so many words)."""
+        graph = graph_term(graph_iri, self.links, self.sources)
+        document = self.sources.get(graph_iri)
+        unknown = (math.inf, 0)
+        if document is None:
+            return StatedIn(graph), unknown
+        lines = [e for e in self.evidence if e.document and e.document.value == document.value]
+        chosen = [e for e in lines if e.excerpt.value in cited]
+        if chosen:
+            return StatedIn(graph, document, tuple(chosen), exact=True), _position(chosen[0], 0)
+        needle = (term.value if term.kind == "literal" else term.label or "").casefold()
+        if search and len(needle) >= MIN_MATCH:
+            for line in lines:
+                offset = (line.text or "").casefold().find(needle)
+                if offset >= 0:
+                    return StatedIn(graph, document, (line,), exact=True), _position(line, offset)
+        own = tuple(e for e in lines if e.own)
+        return StatedIn(graph, document, own), unknown
+
+
+def _position(line: EvidenceView, offset: int) -> tuple[float, int]:
+    return (line.line if line.line is not None else math.inf, offset)
+
+
 def describe_resource(store: GraphStore, iri: str, links: LinkMap) -> ResourceView | None:
     """The page of ``iri``: its label, types, properties, incoming links, sameAs links and evidence.
 
@@ -252,7 +532,10 @@ def describe_resource(store: GraphStore, iri: str, links: LinkMap) -> ResourceVi
     if not outgoing and not incoming:
         return None
     sources = graph_sources(store, links)
-    nested = _nested_values(_rows(store.query(NESTED, substitutions=bound, base_iri=base)), links)
+    tree = _blank_tree(_rows(store.query(NESTED, substitutions=bound, base_iri=base)), links)
+    evidence = _evidence(_rows(store.query(EVIDENCE, substitutions=bound, base_iri=base)), links)
+    origins = _Origins(sources, evidence, links)
+    excerpts = origins.by_excerpt()
 
     by_predicate: dict[str, list[tuple[ox.QuerySolution, str]]] = defaultdict(list)
     labels: list[object] = []
@@ -267,55 +550,112 @@ def describe_resource(store: GraphStore, iri: str, links: LinkMap) -> ResourceVi
     same_as: dict[str, TermView] = {}
     properties: list[PropertyView] = []
     for predicate_iri, rows in by_predicate.items():
-        values: dict[tuple[str, str], tuple[TermView, list[TermView]]] = {}
+        values: dict[tuple[str, str], tuple[TermView, list[str]]] = {}
         for row, graph in rows:
             term = links.term(row["o"], _literal_text(row["olabel"]))
+            if predicate_iri == PROV_DERIVED and term.value in excerpts:
+                continue  # the Sources section shows them, under their document
             key = (term.kind, term.value + "\x00" + (term.language or "") + (term.datatype or ""))
-            entry = values.setdefault(key, (term, []))
-            entry[1].append(graph_term(graph, links, sources))
+            values.setdefault(key, (term, []))[1].append(graph)
             if predicate_iri == RDF_TYPE and term.kind == "iri":
                 types[term.value] = term
             if predicate_iri == OWL_SAME_AS and term.is_external:
                 same_as[term.value] = term
+        placed: list[tuple[tuple[float, int], int, ValueView]] = []
+        for index, (term, graphs) in enumerate(values.values()):
+            value, cited = (
+                _blank_value(term, tree) if term.kind == "bnode" else (ValueView(term), ())
+            )
+            traced = [
+                origins.stated_in(graph, term, cited, search=predicate_iri != RDF_TYPE)
+                for graph in graphs
+            ]
+            position = min((where for _, where in traced), default=(math.inf, 0))
+            value = ValueView(term, tuple(s for s, _ in traced), value.nested, value.summary)
+            placed.append((position, index, value))
+        if not placed:
+            continue
         first = rows[0][0]
         properties.append(
             PropertyView(
-                links.term(first["p"], _literal_text(first["plabel"])),
-                tuple(
-                    ValueView(
-                        term,
-                        tuple(graphs),
-                        nested.get(term.value, ()) if term.kind == "bnode" else (),
-                    )
-                    for term, graphs in values.values()
-                ),
+                links.property_term(first["p"], _literal_text(first["plabel"])),
+                tuple(value for _, _, value in sorted(placed, key=lambda item: item[:2])),
             )
         )
-
-    incoming_views = [
-        IncomingView(
-            links.term(row["x"], _literal_text(row["xlabel"])),
-            links.term(row["p"], _literal_text(row["plabel"])),
-            graph_term(row["g"].value, links, sources)
-            if isinstance(row["g"], ox.NamedNode)
-            else links.term(None),
-        )
-        for row in incoming[:INCOMING_LIMIT]
-    ]
     properties.sort(key=_property_order)
-    evidence = _evidence(_rows(store.query(EVIDENCE, substitutions=bound, base_iri=base)), links)
-    graphs = {value.value: value for prop in properties for v in prop.values for value in v.graphs}
+
+    incoming_views = [_incoming(row, links, sources) for row in incoming[:INCOMING_LIMIT]]
+    stating = {
+        source.graph.value: source.graph
+        for prop in properties
+        for value in prop.values
+        for source in value.stated_in
+    }
     return ResourceView(
         iri=iri,
-        label=first_literal(labels) or links.compact(iri),
+        label=first_literal(labels) or _excerpt_label(by_predicate, links) or links.compact(iri),
         types=tuple(types.values()),
         properties=tuple(properties),
         incoming=tuple(incoming_views),
         incoming_truncated=len(incoming) > INCOMING_LIMIT,
         same_as=tuple(same_as.values()),
         evidence=evidence,
-        graphs=tuple(sorted(graphs.values(), key=lambda g: g.value)),
+        graphs=tuple(sorted(stating.values(), key=lambda g: g.value)),
+        sources=_source_groups(evidence, sources, links),
     )
+
+
+def _excerpt_label(
+    by_predicate: Mapping[str, list[tuple[ox.QuerySolution, str]]], links: LinkMap
+) -> str | None:
+    """An excerpt (a line of a document) has no label of its own: "000…, line 15"."""
+    lines = by_predicate.get(links.base_iri + "ontology#line", [])
+    documents = by_predicate.get(DCTERMS + "isPartOf", [])
+    if not lines or not documents:
+        return None
+    line, document = lines[0][0]["o"], documents[0][0]["o"]
+    if not isinstance(line, ox.Literal) or not isinstance(document, ox.NamedNode):
+        return None
+    return f"{short_document_name(document.value)}, line {line.value}"
+
+
+def _incoming(row: ox.QuerySolution, links: LinkMap, sources: dict[str, TermView]) -> IncomingView:
+    graph = row["g"]
+    stated = (
+        StatedIn(graph_term(graph.value, links, sources), sources.get(graph.value))
+        if isinstance(graph, ox.NamedNode)
+        else StatedIn(links.term(None))
+    )
+    predicate = links.property_term(row["p"], _literal_text(row["plabel"]))
+    if isinstance(row["x"], ox.BlankNode) and row["owner"] is not None:
+        return IncomingView(
+            links.term(row["owner"], _literal_text(row["ownerlabel"])),
+            predicate,
+            stated,
+            via=links.property_term(row["via"], _literal_text(row["vialabel"])),
+        )
+    return IncomingView(links.term(row["x"], _literal_text(row["xlabel"])), predicate, stated)
+
+
+def _source_groups(
+    evidence: Iterable[EvidenceView], sources: dict[str, TermView], links: LinkMap
+) -> tuple[SourceGroup, ...]:
+    """The evidence by document (documents in order of first citation, lines in line order)."""
+    graph_of = {document.value: graph for graph, document in sources.items()}
+    grouped: dict[str | None, list[EvidenceView]] = defaultdict(list)
+    for item in evidence:
+        grouped[item.document.value if item.document is not None else None].append(item)
+    groups = []
+    for key, lines in grouped.items():
+        graph = graph_of.get(key) if key is not None else None
+        groups.append(
+            SourceGroup(
+                lines[0].document,
+                links.term(ox.NamedNode(graph)) if graph is not None else None,
+                tuple(sorted(lines, key=lambda e: _position(e, 0))),
+            )
+        )
+    return tuple(sorted(groups, key=lambda g: g.document is None))
 
 
 def _property_order(prop: PropertyView) -> tuple[int, str]:
@@ -327,39 +667,70 @@ def _property_order(prop: PropertyView) -> tuple[int, str]:
     return rank, prop.predicate.text.lower()
 
 
-def _nested_values(
-    rows: Iterable[ox.QuerySolution], links: LinkMap
-) -> dict[str, tuple[tuple[TermView, TermView], ...]]:
-    nested: dict[str, list[tuple[TermView, TermView]]] = defaultdict(list)
+def _blank_tree(rows: Iterable[ox.QuerySolution], links: LinkMap) -> BlankTree:
+    tree: dict[str, list[tuple[TermView, TermView]]] = defaultdict(list)
     for row in rows:
-        node = row["o"]
+        node = row["node"]
         if isinstance(node, ox.BlankNode):
-            nested[node.value].append(
+            tree[node.value].append(
                 (
-                    links.term(row["np"], _literal_text(row["nplabel"])),
+                    links.property_term(row["np"], _literal_text(row["nplabel"])),
                     links.term(row["no"], _literal_text(row["nolabel"])),
                 )
             )
-    return {key: tuple(value) for key, value in nested.items()}
+    return tree
 
 
 def _evidence(rows: Iterable[ox.QuerySolution], links: LinkMap) -> tuple[EvidenceView, ...]:
     found: dict[str, EvidenceView] = {}
     for row in rows:
         excerpt = row["excerpt"]
-        if not isinstance(excerpt, ox.NamedNode) or excerpt.value in found:
+        if not isinstance(excerpt, ox.NamedNode):
             continue
-        line = row["line"]
-        document = row["doc"]
+        own = row["own"] is not None
+        if excerpt.value in found:
+            if own:
+                found[excerpt.value] = replace(found[excerpt.value], own=True)
+            continue
+        line_term, document = row["line"], row["doc"]
+        line = (
+            int(line_term.value)
+            if isinstance(line_term, ox.Literal) and line_term.value.isdigit()
+            else None
+        )
+        document_view = (
+            links.term(document, _literal_text(row["title"])) if document is not None else None
+        )
+        label = (
+            f"{short_document_name(document_view.value)}, line {line}"
+            if document_view is not None and line is not None
+            else None
+        )
         found[excerpt.value] = EvidenceView(
-            excerpt=links.term(excerpt),
-            document=links.term(document, _literal_text(row["title"]))
-            if document is not None
-            else None,
-            line=int(line.value) if isinstance(line, ox.Literal) and line.value.isdigit() else None,
+            excerpt=links.term(excerpt, label),
+            document=document_view,
+            line=line,
             text=_literal_text(row["text"]),
+            own=own,
         )
     return tuple(found.values())
+
+
+def describe_triples(triples: Iterable[ox.Triple], links: LinkMap) -> tuple[SubjectView, ...]:
+    """A description built in memory (VoID) as a page shows it: each named subject in order of
+    first appearance with its properties; blank nodes nested in the statements that use them."""
+    tree: dict[str, list[tuple[TermView, TermView]]] = defaultdict(list)
+    named: dict[str, list[tuple[TermView, TermView]]] = {}
+    for triple in triples:
+        statement = (links.property_term(triple.predicate), links.term(triple.object))
+        if isinstance(triple.subject, ox.BlankNode):
+            tree[triple.subject.value].append(statement)
+        elif isinstance(triple.subject, ox.NamedNode):
+            named.setdefault(triple.subject.value, []).append(statement)
+    return tuple(
+        SubjectView(links.term(ox.NamedNode(subject)), _properties(statements, tree, frozenset()))
+        for subject, statements in named.items()
+    )
 
 
 def resource_rdf(store: GraphStore, iri: str) -> QueryResult:

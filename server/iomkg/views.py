@@ -8,8 +8,9 @@ world, or nowhere (literals, blank nodes).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
@@ -90,6 +91,18 @@ class LinkMap:
             return TermView("none", "")
         return TermView("literal", str(term))
 
+    def property_term(self, term: object, label: str | None = None) -> TermView:
+        """A property as pages name it: ``label`` (the ontology's) or a readable name.
+
+        >>> LinkMap("http://example.org/kg/").property_term(
+        ...     ox.NamedNode("https://schema.org/endDate")).text
+        'end date'
+        """
+        view = self.term(term)
+        if view.kind != "iri":
+            return view
+        return replace(view, label=label or readable_name(view.compact or view.value))
+
 
 @dataclass(frozen=True)
 class TermView:
@@ -156,6 +169,25 @@ def result_table(kind: Kind, fmt: Format, body: bytes, links: LinkMap, limit: in
         for t in triples[:limit]
     )
     return ResultTable(kind, ("subject", "predicate", "object"), rows, more=len(triples) > limit)
+
+
+# Breaks between words of a camelCase name: "endDate", "ISOCode", "inXSDgYear".
+_WORD_BREAK = re.compile(
+    r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})|(?<=[A-Z]{2})(?=[a-z][A-Z])|[_-]+"
+)
+
+
+def readable_name(name: str) -> str:
+    """Words of a term's local name, for a property the ontology gives no label.
+
+    >>> readable_name("schema:endDate"), readable_name("prov:wasDerivedFrom")
+    ('end date', 'was derived from')
+    >>> readable_name("http://example.org/terms#ISOCode"), readable_name("time:inXSDgYear")
+    ('ISO code', 'in XSD g year')
+    """
+    local = re.split(r"[#/:]", name.rstrip("/#"))[-1] or name
+    words = [word for word in _WORD_BREAK.split(local) if word]
+    return " ".join(word if word.isupper() else word.lower() for word in words) or local
 
 
 def first_literal(values: Iterable[object], language: str = "en") -> str | None:

@@ -318,7 +318,7 @@ def test_timeline_of_programmes(ask: Ask) -> None:
     rows = cols(ask("show-programme-timeline"), "item", "start", "end", "months", "statedDuration")
     assert rows == [
         (ROMA, "2006", "", "", ""),
-        ("id/project/ntf", "2006-07-01", "2012-03-31", "69", "5.5 year"),
+        ("id/project/ntf", "2006-07-01", "2012-03-31", "69", "5.5 years"),
         (WB, "2011-02", "2012-11", "22", ""),
     ]
 

@@ -100,6 +100,34 @@ def test_nothing_acceptable_is_a_406_listing_the_offer(live_server: LiveServer) 
 
 
 @pytest.mark.parametrize(
+    ("name", "params", "offered", "refused"),
+    [
+        ("list-donors", {**NTF, "format": "ttl"}, "csv", "ttl"),
+        ("list-donors", {**NTF, "format": "application/ld+json"}, "json", "jsonld"),
+        ("describe-resource", {"resource": "id:country/NO", "format": "csv"}, "ttl", "csv"),
+        ("describe-resource", {"resource": "id:country/NO", "format": "srj"}, "jsonld", "json"),
+    ],
+)
+def test_a_format_of_the_other_kind_is_a_406_listing_the_offer(
+    live_server: LiveServer, name: str, params: dict[str, str], offered: str, refused: str
+) -> None:
+    """format= that does not fit the query's kind is refused, as /sparql refuses an Accept that
+    does not fit (it used to be ignored: 200 in the default format)."""
+    response = get(live_server, f"/api/queries/{name}", None, **params)
+    assert response.status_code == 406, response.text
+    offer = response.json()["error"].rsplit(":", 1)[-1]
+    names = {item.strip() for item in offer.split(",")}
+    assert offered in names and refused not in names
+    # with a format of the right kind next to it, that one is used (the first that fits)
+    both = requests.get(
+        f"{live_server.url}/api/queries/{name}",
+        params={**params, "format": [params["format"], offered]},
+        timeout=30,
+    )
+    assert both.status_code == 200, both.text
+
+
+@pytest.mark.parametrize(
     ("name", "params", "parameter", "message"),
     [
         ("list-donors", {}, "programme", "required"),

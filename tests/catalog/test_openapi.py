@@ -73,3 +73,26 @@ def test_the_catalogue_and_schema_components_are_described(document: dict[str, A
         document["components"]["schemas"]
     )
     assert {"name": "catalogue"} in document["tags"]
+
+
+def test_parameter_descriptions_read_as_sentences(document: dict[str, Any]) -> None:
+    """The header's description, then what to give: no "(…). (…)" or brackets in brackets."""
+    described = [
+        parameter["description"]
+        for path in document["paths"].values()
+        for parameter in path.get("get", {}).get("parameters", [])
+        if parameter["name"] != "format"
+    ]
+    assert described
+    for text in described:
+        assert ". (" not in text and "((" not in text and "))" not in text, text
+        depth = 0
+        for char in text:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            assert 0 <= depth <= 1, f"nested brackets in {text!r}"
+        assert text.endswith(".") and " Give " in text, text
+    donors = document["paths"]["/api/queries/list-donors"]["get"]["parameters"][0]
+    assert donors["description"] == (
+        "The project or activity (id:project/… or id:activity/…). Give an absolute IRI such as "
+        "https://… or a compact one such as id:country/MK."
+    )

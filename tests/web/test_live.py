@@ -590,6 +590,9 @@ def test_void(live_server: LiveServer) -> None:
     assert all(graph.value(ls, rdflib.URIRef(VOID + "triples")) is not None for ls in linksets)
     dumps = {str(o) for o in graph.objects(dataset, rdflib.URIRef(VOID + "dataDump"))}
     assert live_server.url + "/download/iomkg.nq" in dumps
+    for accept in (BROWSER, "text/html"):  # the header's VoID link: a page, never RDF/XML or 406
+        page = requests.get(live_server.url + "/.well-known/void", headers={"Accept": accept})
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
 
 
 # Linked data --------------------------------------------------------------------------------------

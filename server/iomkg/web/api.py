@@ -105,7 +105,6 @@ def run(name: str) -> Response:
         return _error(414, f"the URL is longer than the {settings.max_request_bytes}-byte limit")
     try:
         pairs = protocol.parse_params(request.query_string)
-        choice = protocol.choose_formats(pairs, accept())
     except protocol.ProtocolError as error:
         return _error(error.status, error.message)
     try:
@@ -117,6 +116,10 @@ def run(name: str) -> Response:
         saved = queries.get_query(name)
     except catalog.UnknownQuery as error:
         return _error(404, str(error))
+    try:  # only the formats of the query's kind: format=ttl on a SELECT is a 406, as on /sparql
+        choice = protocol.choose_formats(pairs, accept(), {saved.kind: formats.TABLES[saved.kind]})
+    except protocol.ProtocolError as error:
+        return _error(error.status, error.message)
     if choice.html:
         return _page(saved, raw)
     chosen = choice.graph if saved.kind == "graph" else choice.results
@@ -192,10 +195,14 @@ def _page(saved: catalog.SavedQuery, raw: Mapping[str, str]) -> Response:
         table=table,
         error=error,
         downloads=[
-            (fmt.name, run_url(saved.name, {**values, "format": fmt.name}))
+            (
+                fmt.name,
+                run_url(saved.name, {**values, "format": fmt.name}),
+                fmt.download_name(saved.name),
+            )
             for fmt in formats.TABLES[saved.kind]
         ],
-        editor_url=url_for("sparql.endpoint", query=saved.sparql, format="html"),
+        editor_url=editor_url(saved),
         settings=settings,
     )
 
@@ -204,18 +211,33 @@ def _page(saved: catalog.SavedQuery, raw: Mapping[str, str]) -> Response:
 
 
 def _entry(saved: catalog.SavedQuery) -> dict[str, Any]:
-    """What the page and the JSON catalogue say about one query, with its URLs."""
+    """What the page and the JSON catalogue say about one query, with its URLs.
+
+    ``editor_url`` (the query as plain SPARQL in the editor) only for a query that answers there:
+    one with no required parameter and no SERVICE this server refuses; ``refused_services``
+    names the endpoints an operator would have to allow-list.
+    """
     example = saved.examples()
     document = saved.to_json()
     document["url"] = run_url(saved.name, {})
     document["example_url"] = run_url(saved.name, example)
+    refused = catalog.refused_services(saved, web().settings)
+    runs_in_editor = not saved.needs_values and not refused
     return {
         "query": saved,
         "json": document,
         "example": example,
         "url": document["url"],
         "example_url": document["example_url"],
+        "docs_url": url_for("api.docs") + "#" + saved.name,
+        "editor_url": editor_url(saved) if runs_in_editor else None,
+        "refused_services": refused,
     }
+
+
+def editor_url(saved: catalog.SavedQuery) -> str:
+    """The query editor prefilled with the saved query's text."""
+    return url_for("sparql.endpoint", query=saved.sparql, format="html")
 
 
 def run_url(name: str, params: Mapping[str, str]) -> str:

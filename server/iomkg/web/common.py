@@ -7,7 +7,6 @@ live in one process (as the tests do).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from iomkg.formats import Format
 from iomkg.service import QueryExecutor
 from iomkg.store.base import GraphStore, QueryResult
 from iomkg.views import LinkMap
-from iomkg.vocab import prefixes
+from iomkg.vocab import output_prefixes
 
 EXTENSION = "iomkg"
 TEXT = "text/plain; charset=utf-8"
@@ -98,18 +97,22 @@ def not_acceptable(table: Sequence[Format]) -> Response:
     return text_response(error.status, error.message)
 
 
-def rdf_response(data: QueryResult | Iterable[ox.Triple], fmt: Format, base_iri: str) -> Response:
-    """Triples serialised in ``fmt`` (pages and descriptions are small: serialised in one go)."""
-    if fmt.rdf_format is None:
-        raise ValueError(f"{fmt.name} is not an RDF format")
-    buffer = io.BytesIO()
-    names = (
-        prefixes(base_iri)
-        if fmt.rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.JSON_LD)
-        else None
-    )
-    ox.serialize(data, buffer, fmt.rdf_format, prefixes=names)  # type: ignore[arg-type]
-    return Response(buffer.getvalue(), content_type=fmt.content_type)
+def rdf_response(
+    data: QueryResult | Iterable[ox.Triple],
+    fmt: Format,
+    base_iri: str,
+    extra_prefixes: Mapping[str, str] | None = None,
+) -> Response:
+    """Triples serialised in ``fmt`` (pages and descriptions are small: serialised in one go).
+
+    Only the prefixes the triples use are declared, and never ``id:``/``graph:`` (their local
+    names need escapes in Turtle); ``extra_prefixes`` adds a description's own (``sd:``…).
+    """
+    if isinstance(data, ox.QuerySolutions | ox.QueryBoolean):
+        raise TypeError("rdf_response needs triples (a CONSTRUCT or DESCRIBE result)")
+    names = {**output_prefixes(base_iri), **(extra_prefixes or {})}
+    body = formats.graph_to_bytes(data, fmt, names)
+    return Response(body, content_type=fmt.content_type)
 
 
 def html_response(template: str, status: int = 200, **context: object) -> Response:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
-from iomkg import descriptions, dumps, formats
-from iomkg.web.common import negotiate_rdf, not_acceptable, rdf_response, web
+from iomkg import descriptions, dumps, formats, resources
+from iomkg.web.common import html_response, negotiate_rdf, not_acceptable, rdf_response, web
 
 ACCESS_LOGGER = "iomkg.access"
 TIMING_KEY = "iomkg.timing"
@@ -89,10 +89,11 @@ def healthz() -> Response:
 
 @blueprint.route("/.well-known/void")
 def void() -> Response:
-    """The VoID description of the dataset, in the RDF format asked for (Turtle by default)."""
+    """The VoID description of the dataset: a page for browsers, else the RDF format asked for
+    (Turtle by default)."""
     context = web()
-    fmt, _html = negotiate_rdf(formats.GRAPH_FORMATS)
-    if fmt is None:
+    fmt, html = negotiate_rdf(formats.GRAPH_FORMATS)
+    if fmt is None and not html:
         return not_acceptable(formats.GRAPH_FORMATS)
     downloads = [
         descriptions.Distribution(
@@ -104,4 +105,13 @@ def void() -> Response:
     triples = descriptions.void_description(
         context.store, context.settings, url_for("sparql.endpoint", _external=True), downloads
     )
-    return rdf_response(triples, fmt, context.settings.base_iri)
+    if html or fmt is None:
+        return html_response(
+            "void.html",
+            subjects=resources.describe_triples(triples, context.links),
+            alternates=[
+                (f.name, f.media_type, url_for("ops.void", format=f.name))
+                for f in formats.GRAPH_FORMATS
+            ],
+        )
+    return rdf_response(triples, fmt, context.settings.base_iri, descriptions.PREFIXES)

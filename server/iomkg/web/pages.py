@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response, current_app, url_for
 
-from iomkg import dumps, linking
+from iomkg import descriptions, dumps, linking
 from iomkg.views import ResultTable
 from iomkg.web.common import html_response, web
 
@@ -48,8 +48,7 @@ def home() -> Response:
     settings = context.settings
     return html_response(
         "home.html",
-        triples=context.store.quad_count(),
-        graphs=context.store.named_graphs(),
+        sizes=descriptions.dataset_sizes(context.store),
         dumps=dumps.list_dumps(context.dumps_dir),
         samples=[
             (context.links.local_path(settings.base_iri + path), label)
@@ -61,11 +60,17 @@ def home() -> Response:
     )
 
 
+@blueprint.route("/favicon.ico")
+def favicon() -> Response:
+    """The site icon where browsers look for it by default (an SVG, as ``base.html`` links it)."""
+    return current_app.send_static_file("favicon.svg")
+
+
 def query_page(
     sparql: str,
     *,
     table: ResultTable | None = None,
-    downloads: Sequence[tuple[str, str]] = (),
+    downloads: Sequence[tuple[str, str, str]] = (),
     error: str | None = None,
     status: int = 200,
     truncated_at: int | None = None,

@@ -84,7 +84,7 @@ def _description(call: protocol.DescriptionCall) -> Response:
     triples = descriptions.service_description(
         context.store, context.settings, endpoint_url, void_url
     )
-    return rdf_response(triples, call.format, context.settings.base_iri)
+    return rdf_response(triples, call.format, context.settings.base_iri, descriptions.PREFIXES)
 
 
 def _query(call: protocol.QueryCall) -> Response:
@@ -196,14 +196,19 @@ def _page(call: protocol.QueryCall) -> Response:
     )
 
 
-def _download_links(call: protocol.QueryCall, kind: formats.Kind) -> list[tuple[str, str]]:
-    """``(format name, URL)`` of the same query and dataset in each format of its kind."""
+def _download_links(call: protocol.QueryCall, kind: formats.Kind) -> list[tuple[str, str, str]]:
+    """``(format name, URL, file name)`` of the same query and dataset in each format of its kind
+    (the page's links carry the file name as their ``download`` attribute)."""
     query_args: dict[str, str | list[str]] = {"query": call.request.sparql}
     if call.request.default_graphs:
         query_args["default-graph-uri"] = list(call.request.default_graphs)
     if call.request.named_graphs:
         query_args["named-graph-uri"] = list(call.request.named_graphs)
     return [
-        (fmt.name, url_for("sparql.endpoint", **query_args, format=fmt.name))  # type: ignore[arg-type]
+        (
+            fmt.name,
+            url_for("sparql.endpoint", **query_args, format=fmt.name),  # type: ignore[arg-type]
+            fmt.download_name(),
+        )
         for fmt in formats.TABLES[kind]
     ]
