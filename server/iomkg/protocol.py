@@ -197,6 +197,9 @@ def choose_formats(
 ) -> Choice:
     """``format=``/``output=`` first (the first value that fits each kind), then ``Accept``.
 
+    A ``format=`` that fits neither kind is a 406 at once; one that fits only the other kind
+    leaves this kind with no format, so that kind of answer is a 406 too (as ``/api/queries``).
+
     >>> choice = choose_formats([("format", "tsv"), ("format", "text/tab-separated-values")], [])
     >>> (choice.results.name, choice.graph.name, choice.html)
     ('tsv', 'ttl', False)
@@ -208,7 +211,12 @@ def choose_formats(
         named = [
             fmt for fmt in (formats.by_name(value, table) for value in wanted) if fmt is not None
         ]
-        chosen[kind] = named[0] if named else formats.negotiate(accept, table)
+        if named:
+            chosen[kind] = named[0]
+        elif wanted and not html:
+            chosen[kind] = None  # format= names no format of this kind: 406 once the kind is known
+        else:
+            chosen[kind] = formats.negotiate(accept, table)
     recognised = html or any(
         formats.by_name(value, table) is not None for value in wanted for table in tables.values()
     )

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from iomkg import protocol
 from iomkg.config import Settings
 from iomkg.protocol import (
     DescriptionCall,
@@ -109,25 +110,31 @@ def test_bad_dataset_iri() -> None:
 @pytest.mark.parametrize(
     ("params", "results", "graph"),
     [
-        ([("format", "csv")], "csv", "ttl"),
+        ([("format", "csv")], "csv", None),
         (
             [("format", "tsv"), ("format", "text/tab-separated-values")],
             "tsv",
-            "ttl",
+            None,
         ),  # SPARQLWrapper
         ([("format", "json"), ("output", "json")], "json", "jsonld"),
-        ([("format", "rdf+xml"), ("format", "application/rdf+xml")], "json", "xml"),
-        ([("format", "text/turtle")], "json", "ttl"),
+        ([("format", "rdf+xml"), ("format", "application/rdf+xml")], None, "xml"),
+        ([("format", "text/turtle")], None, "ttl"),
         ([("output", "xml")], "xml", "xml"),
     ],
 )
 def test_format_parameter_overrides_accept(
-    params: list[tuple[str, str]], results: str, graph: str
+    params: list[tuple[str, str]], results: str | None, graph: str | None
 ) -> None:
+    """format= wins over Accept; a kind it names no format for has none (406 for that kind)."""
     accept = [("application/sparql-results+json", 1.0), ("*/*", 0.1)]
-    call = query_call(get([("query", SELECT), *params], accept=accept))
-    assert call.request.results_format is not None and call.request.results_format.name == results
-    assert call.request.graph_format is not None and call.request.graph_format.name == graph
+    choice = protocol.choose_formats(params, accept)
+    chosen = choice.results, choice.graph
+    assert tuple(fmt.name if fmt else None for fmt in chosen) == (results, graph)
+
+
+def test_format_parameter_of_the_other_kind_is_406() -> None:
+    error = refused(get([("query", SELECT), ("format", "ttl")]))
+    assert error.status == 406 and "application/sparql-results+json" in error.message
 
 
 def test_unknown_format_parameter_lists_the_offers() -> None:
