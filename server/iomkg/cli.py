@@ -22,7 +22,7 @@ from iomkg import catalog, formats, linking, pipeline
 from iomkg.config import Settings, SettingsError
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
-from iomkg.vocab import prefixes
+from iomkg.vocab import output_prefixes, prefixes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -214,7 +214,8 @@ def query(
 ) -> None:
     """Run a SPARQL query (-q or -f), or the saved query NAME (see `iomkg queries`), on the store.
 
-    The well-known prefixes (rdfs, skos, schema, org, prov, iomo, id, …) are predeclared.
+    The well-known prefixes (rdfs, skos, schema, org, prov, iomo, …) are predeclared, and relative
+    IRIs (<id/project/ntf>) resolve against the base namespace.
     """
     settings = settings_of(context)
     given = [x for x in (name, query_text, query_file) if x is not None]
@@ -234,7 +235,7 @@ def query(
             result = store.query(
                 text, base_iri=settings.base_iri, prefixes=prefixes(settings.base_iri)
             )
-        write_result(result, format_name, prefixes(settings.base_iri))
+        write_result(result, format_name, output_prefixes(settings.base_iri))
 
 
 def _parse_params(params: tuple[str, ...]) -> dict[str, str]:
@@ -370,10 +371,10 @@ def export(
         try:
             if graph is None and not rdf_format.supports_datasets:
                 union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
-                ox.serialize(union, sink, rdf_format, prefixes=prefixes(settings.base_iri))  # type: ignore[arg-type]
+                ox.serialize(union, sink, rdf_format, prefixes=output_prefixes(settings.base_iri))  # type: ignore[arg-type]
             else:
                 store.dump(
-                    sink, format=rdf_format, graph=graph, prefixes=prefixes(settings.base_iri)
+                    sink, format=rdf_format, graph=graph, prefixes=output_prefixes(settings.base_iri)
                 )
         finally:
             if output:

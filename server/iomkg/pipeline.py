@@ -24,7 +24,7 @@ from iomkg.config import Settings
 from iomkg.shacl import top_level_results, validate_graph
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Release, Releases
-from iomkg.vocab import prefixes
+from iomkg.vocab import output_prefixes, prefixes
 
 RDF_SUFFIXES = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -476,7 +476,7 @@ def jsonld_context(settings: Settings) -> dict[str, object]:
 def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> list[Path]:
     """Turtle (the union of all graphs); TriG, N-Quads and JSON-LD (with named graphs)."""
     release.dumps_path.mkdir(parents=True, exist_ok=True)
-    names = prefixes(settings.base_iri)
+    names = output_prefixes(settings.base_iri)  # full IRIs rather than `id:funding\/x`
     written = []
     for filename, format in DUMP_FORMATS.items():
         path = release.dumps_path / filename

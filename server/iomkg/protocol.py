@@ -201,8 +201,8 @@ def choose_formats(
     leaves this kind with no format, so that kind of answer is a 406 too (as ``/api/queries``).
 
     >>> choice = choose_formats([("format", "tsv"), ("format", "text/tab-separated-values")], [])
-    >>> (choice.results.name, choice.graph.name, choice.html)
-    ('tsv', 'ttl', False)
+    >>> (choice.results.name, choice.graph, choice.html)
+    ('tsv', None, False)
     """
     wanted = [value for key, value in params if key in FORMAT_PARAMETERS and value.strip()]
     html = any(value.strip().lower() in ("html", "text/html") for value in wanted)

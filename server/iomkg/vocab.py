@@ -37,15 +37,16 @@ def prefixes(base_iri: str) -> dict[str, str]:
 
 
 #: Prefixes for writing queries only: local names under ``id:`` and ``graph:`` hold ``/``, which
-#: Turtle must escape (``id:funding\/ntf-CZ``), so RDF output writes those IRIs in full.
-QUERY_ONLY_PREFIXES = frozenset({"id", "graph"})
+#: Turtle must escape (``id:funding\/ntf-CZ``), as GeoNames ids end in one, so RDF output writes
+#: those IRIs in full.
+QUERY_ONLY_PREFIXES = frozenset({"id", "graph", "gn"})
 
 
 def output_prefixes(base_iri: str) -> dict[str, str]:
     """The prefixes RDF output declares: :func:`prefixes` without :data:`QUERY_ONLY_PREFIXES`.
 
     >>> sorted(set(prefixes("http://ex.org/")) - set(output_prefixes("http://ex.org/")))
-    ['graph', 'id']
+    ['gn', 'graph', 'id']
     """
     return {
         name: iri for name, iri in prefixes(base_iri).items() if name not in QUERY_ONLY_PREFIXES
