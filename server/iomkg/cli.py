@@ -373,9 +373,8 @@ def export(
                 union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
                 ox.serialize(union, sink, rdf_format, prefixes=output_prefixes(settings.base_iri))  # type: ignore[arg-type]
             else:
-                store.dump(
-                    sink, format=rdf_format, graph=graph, prefixes=output_prefixes(settings.base_iri)
-                )
+                names = output_prefixes(settings.base_iri)
+                store.dump(sink, format=rdf_format, graph=graph, prefixes=names)
         finally:
             if output:
                 sink.close()
