@@ -7,37 +7,43 @@ Processes
 ---------
 ::
 
-    caller (a gunicorn worker, a test)          zygote: python -m iomkg.executor
-    IsolatedExecutor ────── control socket ───▶ holds the dataset in memory (the master copy);
-      pool of evaluators                        forks evaluators; the single writer
-         │                                            │ fork (pages shared copy-on-write)
-         └──────── one socket per evaluator ────▶ evaluator 1 … n, one query at a time
+    caller (a gunicorn worker, a test)         zygote (a fresh interpreter, see ZYGOTE_COMMAND)
+    IsolatedExecutor ────── control socket ──▶ holds the dataset in memory (the master copy);
+      its pool of evaluators                   forks evaluators; the single writer
+         │                                           │ fork (pages shared copy-on-write)
+         └──────── one socket per evaluator ───▶ evaluator 1 … n, one query at a time
 
-* The **zygote** is a fresh interpreter started once by the :class:`IsolatedExecutor` that owns
-  it. It loads the dataset into an in-memory pyoxigraph store (on a 1M-triple graph, queries on
-  the in-memory store are several times faster than on the RocksDB one) and never opens RocksDB
-  itself, which would leave RocksDB's background threads behind in a process that forks: a loader
-  child streams the on-disk store to it as N-Quads through a pipe. It is single-threaded, so
-  forking from it is safe, and it forks an **evaluator** on request, handing the caller one end
-  of a socket pair and a pidfd of the new process (``SCM_RIGHTS``). Evaluators share the
-  dataset's pages with the zygote copy-on-write.
+* The **zygote** is started once by the :class:`IsolatedExecutor` that owns it. It loads the
+  dataset into an in-memory pyoxigraph store (queries there are 2.6 to 7 times faster than on
+  the RocksDB store: ``server/bench/store_speed.py``) and counts its quads once, so that health
+  checks and statistics never scan it. It never opens RocksDB itself, which would leave RocksDB's
+  background threads in a process that forks: a loader child streams the on-disk store to it as
+  N-Quads through a pipe. It is single-threaded, so forking from it is safe; on request it forks
+  an **evaluator** and hands the caller one end of a socket pair and a pidfd of the new process
+  (``SCM_RIGHTS``). The executor can be made before a server forks its workers: each process
+  then asks for evaluators of its own (pool size ``workers``).
 * An evaluator reads a request, evaluates it and writes frames back: an error, or a head (kind of
-  result, whether rows were cut) followed by the body in chunks of 64 KiB and an end mark. It is
+  result, whether rows were cut) then the body in chunks of 64 KiB and an end mark. It is
   long-lived: no process is started per request, and a query costs one pickled request, one
-  ``send`` and one ``recv`` on each side.
+  ``send`` and one ``recv`` on each side. Evaluators share the dataset's pages with the zygote
+  copy-on-write, but only in part: pyoxigraph's in-memory reads write to the pages they touch
+  (reference counts), so an evaluator gradually gets private copies of what it reads, up to a
+  whole copy of the store after a full scan. Peak memory is therefore up to (1 + evaluators)
+  times the in-memory store (measured: 1M triples, about 350 MiB per copy).
 * **Time limit.** The caller waits for the head until the deadline. Past it, the evaluator is
   killed through its pidfd (no pid can be reused under it), the caller waits until the pidfd says
   the process has exited (its CPU is free), asks the zygote for a replacement at once and raises
   :class:`~iomkg.service.QueryTimeout`. Other callers' evaluators are not involved. Each evaluator
   also arms ``ITIMER_REAL`` with the default ``SIGALRM`` action (terminate) at the limit plus
-  :data:`BACKSTOP_SECONDS`, so it stops even if its caller died without killing it.
+  :data:`BACKSTOP_SECONDS`, so it stops even if its caller died without killing it. Waiting for
+  a free evaluator counts towards the limit.
 * **Row cap.** The evaluator reads at most ``max_rows + 1`` solutions or triples and serialises
   the first ``max_rows`` into a spool (memory up to :data:`SPILL_BYTES`, then a temporary file)
   before it sends the head: ``truncated`` and ``row_limit`` are known before the first byte of
   the body, and evaluation stops at the cap. The body is then streamed from the spool, so neither
-  process has to hold a large CONSTRUCT or SELECT in memory. SELECT results are written by the
-  serialisers below, which follow pyoxigraph's own output (the tests compare them); graphs are
-  written by pyoxigraph itself.
+  process has to hold a large CONSTRUCT or SELECT in memory. SELECT results are written by
+  :func:`write_solutions`, which gives pyoxigraph's own bytes (the tests compare them); graphs
+  are written by pyoxigraph itself.
 * **Updates.** The zygote is the single writer. For an on-disk store, it forks a writer child that
   opens the store read-write, applies the update in one pyoxigraph transaction and flushes; the
   zygote enforces the time limit on it (a killed writer has committed nothing). Only after a
@@ -50,8 +56,10 @@ Processes
   an update is visible to every query that starts after it returned. A refused or failed update
   changes neither the store nor the copy. (A writer killed at its deadline in the instant after
   its commit would leave the store changed while the caller hears "stopped": after any kill the
-  master copy is re-read from the store, so the copy never differs from the store.)
-  An in-memory source (a store object or an RDF file) has no disk: updates change the master copy.
+  master copy is re-read from the store, so the copy never differs from the store.) While the
+  zygote applies an update it forks nothing: queries go on in the evaluators that exist, and a
+  killed one is replaced once the update is done. An in-memory source (a store object or an RDF
+  file) has no disk: updates change the master copy (a file source refuses them).
 
 The zygote exits when its owner closes the executor or dies; an evaluator exits when its socket
 is closed (its caller closed the executor or died).
@@ -400,154 +408,131 @@ def _tsv_term(term: Term | ox.Triple) -> str:
     )
 
 
-class _SolutionsWriter:
-    """One SELECT result format written row by row; subclasses give the pieces."""
+@dataclass(frozen=True)
+class _Layout:
+    """How one SELECT results format lays out its document, rows and cells."""
 
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = list(names)
-        self._cache: dict[object, str] = {}
-
-    def term(self, term: Term | ox.Triple) -> str:
-        cache = self._cache
-        text = cache.get(term)
-        if text is None:
-            if len(cache) > 50_000:
-                cache.clear()
-            text = cache[term] = self.encode(term)
-        return text
-
-    def encode(self, term: Term | ox.Triple) -> str:
-        raise NotImplementedError
-
-    def head(self) -> str:
-        raise NotImplementedError
-
-    def row(self, values: Sequence[Term | ox.Triple | None], first: bool) -> str:
-        raise NotImplementedError
-
-    def tail(self) -> str:
-        raise NotImplementedError
+    encode: Callable[[Term | ox.Triple], str]
+    head: Callable[[list[str]], str]
+    tail: str
+    positional: bool  # CSV/TSV: a cell per variable, empty when unbound; else only bound ones
+    opening: Callable[[str], str]  # text before a bound value, per variable name
+    closing: str  # text after a bound value
+    cell_separator: str
+    row_open: str
+    row_close: str
+    row_separator: str
 
 
-class _JsonWriter(_SolutionsWriter):
-    def __init__(self, names: Sequence[str]) -> None:
-        super().__init__(names)
-        self._keys = [encode_basestring(name) + ":" for name in self.names]
-
-    def encode(self, term: Term | ox.Triple) -> str:
-        return _json_term(term)
-
-    def head(self) -> str:
-        return (
-            '{"head":{"vars":['
-            + ",".join(encode_basestring(n) for n in self.names)
-            + ']},"results":{"bindings":['
-        )
-
-    def row(self, values: Sequence[Term | ox.Triple | None], first: bool) -> str:
-        term = self.term
-        body = ",".join(
-            [
-                key + term(value)
-                for key, value in zip(self._keys, values, strict=True)
-                if value is not None
-            ]
-        )
-        return ("{" if first else ",{") + body + "}"
-
-    def tail(self) -> str:
-        return "]}}"
+def _json_head(names: list[str]) -> str:
+    variables = ",".join(encode_basestring(name) for name in names)
+    return '{"head":{"vars":[' + variables + ']},"results":{"bindings":['
 
 
-class _XmlWriter(_SolutionsWriter):
-    def __init__(self, names: Sequence[str]) -> None:
-        super().__init__(names)
-        self._open = [f'<binding name="{name}">' for name in self.names]
-
-    def encode(self, term: Term | ox.Triple) -> str:
-        return _xml_term(term)
-
-    def head(self) -> str:
-        variables = "".join(f'<variable name="{name}"/>' for name in self.names)
-        return (
-            '<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#">'
-            f"<head>{variables}</head><results>"
-        )
-
-    def row(self, values: Sequence[Term | ox.Triple | None], first: bool) -> str:
-        term = self.term
-        return (
-            "<result>"
-            + "".join(
-                [
-                    opening + term(value) + "</binding>"
-                    for opening, value in zip(self._open, values, strict=True)
-                    if value is not None
-                ]
-            )
-            + "</result>"
-        )
-
-    def tail(self) -> str:
-        return "</results></sparql>"
+def _xml_head(names: list[str]) -> str:
+    variables = "".join(f'<variable name="{name}"/>' for name in names)
+    return (
+        '<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+        f"<head>{variables}</head><results>"
+    )
 
 
-class _CsvWriter(_SolutionsWriter):
-    def encode(self, term: Term | ox.Triple) -> str:
-        return _csv_term(term)
-
-    def head(self) -> str:
-        return ",".join(self.names) + "\r\n"
-
-    def row(self, values: Sequence[Term | ox.Triple | None], first: bool) -> str:
-        term = self.term
-        return ",".join(["" if value is None else term(value) for value in values]) + "\r\n"
-
-    def tail(self) -> str:
-        return ""
-
-
-class _TsvWriter(_SolutionsWriter):
-    def encode(self, term: Term | ox.Triple) -> str:
-        return _tsv_term(term)
-
-    def head(self) -> str:
-        return "\t".join("?" + name for name in self.names) + "\n"
-
-    def row(self, values: Sequence[Term | ox.Triple | None], first: bool) -> str:
-        term = self.term
-        return "\t".join(["" if value is None else term(value) for value in values]) + "\n"
-
-    def tail(self) -> str:
-        return ""
-
-
-_WRITERS: dict[ox.QueryResultsFormat, type[_SolutionsWriter]] = {
-    ox.QueryResultsFormat.JSON: _JsonWriter,
-    ox.QueryResultsFormat.XML: _XmlWriter,
-    ox.QueryResultsFormat.CSV: _CsvWriter,
-    ox.QueryResultsFormat.TSV: _TsvWriter,
+_LAYOUTS: dict[ox.QueryResultsFormat, _Layout] = {
+    ox.QueryResultsFormat.JSON: _Layout(
+        _json_term,
+        _json_head,
+        "]}}",
+        False,
+        lambda name: encode_basestring(name) + ":",
+        "",
+        ",",
+        "{",
+        "}",
+        ",",
+    ),
+    ox.QueryResultsFormat.XML: _Layout(
+        _xml_term,
+        _xml_head,
+        "</results></sparql>",
+        False,
+        lambda name: f'<binding name="{name}">',
+        "</binding>",
+        "",
+        "<result>",
+        "</result>",
+        "",
+    ),
+    ox.QueryResultsFormat.CSV: _Layout(
+        _csv_term,
+        lambda names: ",".join(names) + "\r\n",
+        "",
+        True,
+        lambda name: "",
+        "",
+        ",",
+        "",
+        "\r\n",
+        "",
+    ),
+    ox.QueryResultsFormat.TSV: _Layout(
+        _tsv_term,
+        lambda names: "\t".join("?" + name for name in names) + "\n",
+        "",
+        True,
+        lambda name: "",
+        "",
+        "\t",
+        "",
+        "\n",
+        "",
+    ),
 }
+#: Encoded terms, per format, kept across requests (predicates, classes, codes repeat a lot).
+_TERM_CACHES: dict[ox.QueryResultsFormat, dict[object, str]] = {key: {} for key in _LAYOUTS}
+_TERM_CACHE_SIZE = 20_000
 
 
 def write_solutions(
     solutions: ox.QuerySolutions, fmt: Format, output: IO[bytes] | _Spool, max_rows: int
 ) -> bool:
-    """Write at most ``max_rows`` solutions in ``fmt``; True when there were more (cut)."""
+    """Write at most ``max_rows`` solutions in ``fmt``; True when there were more (cut).
+
+    The output is what pyoxigraph's own serialiser writes for the same solutions (the tests
+    compare them byte for byte; XML escapes a few more characters).
+    """
     if fmt.results_format is None:
         raise ValueError(f"{fmt.name} is not a results format")
-    writer = _WRITERS[fmt.results_format]([v.value for v in solutions.variables])
-    pending = [writer.head()]
+    layout = _LAYOUTS[fmt.results_format]
+    cache = _TERM_CACHES[fmt.results_format]
+    encode = layout.encode
+    names = [variable.value for variable in solutions.variables]
+    openings = [layout.opening(name) for name in names]
+    closing, positional = layout.closing, layout.positional
+    cell_separator, row_open, row_close = layout.cell_separator, layout.row_open, layout.row_close
+    pending = [layout.head(names)]
     truncated = False
     for count, solution in enumerate(solutions):
         if count >= max_rows:
             truncated = True
             break
-        pending.append(writer.row(tuple(solution), count == 0))
+        cells = []
+        for opening, value in zip(openings, solution, strict=True):
+            if value is None:
+                if positional:
+                    cells.append("")
+                continue
+            text = cache.get(value)
+            if text is None:
+                text = encode(value)
+                if len(cache) < _TERM_CACHE_SIZE:
+                    cache[value] = text
+            cells.append(opening + text + closing)
+        row = row_open + cell_separator.join(cells) + row_close
+        pending.append(layout.row_separator + row if count else row)
         if len(pending) >= _ROWS_PER_WRITE:
             output.write("".join(pending).encode())
             pending = []
-    pending.append(writer.tail())
+    pending.append(layout.tail)
     output.write("".join(pending).encode())
     return truncated
 
@@ -605,25 +590,53 @@ def _answer(store: OxigraphStore, request: QueryRequest, max_rows: int) -> tuple
 
 # The evaluator process ---------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class _Dataset:
+    """The master copy and its quad counts (counted once per change, not per health check)."""
+
+    store: OxigraphStore
+    counts: dict[str | None, int]  # None: every quad; an IRI: the triples of that graph
+
+    @classmethod
+    def of(cls, store: OxigraphStore) -> _Dataset:
+        raw = store.raw
+        counts: dict[str | None, int] = {None: len(raw)}
+        solutions = raw.query(_COUNT_PER_GRAPH)
+        assert isinstance(solutions, ox.QuerySolutions)
+        for solution in solutions:
+            graph, count = solution["g"], solution["n"]
+            if isinstance(graph, ox.NamedNode) and isinstance(count, ox.Literal):
+                counts[graph.value] = int(count.value)
+        return cls(store, counts)
+
+    def named_graphs(self) -> list[str]:
+        return self.store.named_graphs()
+
+    def quad_count(self, graph: str | None = None) -> int:
+        return self.counts.get(graph, 0)
+
+
+_COUNT_PER_GRAPH = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 _CALLS: dict[str, Callable[..., object]] = {
-    "named_graphs": OxigraphStore.named_graphs,
-    "quad_count": OxigraphStore.quad_count,
+    "named_graphs": _Dataset.named_graphs,
+    "quad_count": _Dataset.quad_count,
 }
 
 
-def _call(store: OxigraphStore, payload: bytes) -> bytes:
-    """Run one of the store's small read methods (graphs, counts) for :class:`ExecutorStore`."""
+def _call(dataset: _Dataset, payload: bytes) -> bytes:
+    """Run one of the small read methods (graphs, counts) for :class:`ExecutorStore`."""
     name, args, limit = _loads(payload)
     signal.setitimer(signal.ITIMER_REAL, limit + BACKSTOP_SECONDS)
     try:
-        return _frame(_RESULT, _dumps(_CALLS[name](store, *args)))
+        return _frame(_RESULT, _dumps(_CALLS[name](dataset, *args)))
     except Exception as error:
         return _frame(_ERROR, _exception_payload(error))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _serve_evaluator(sock: socket.socket, store: OxigraphStore) -> NoReturn:
+def _serve_evaluator(sock: socket.socket, dataset: _Dataset) -> NoReturn:
     """Answer requests on ``sock`` until it is closed; never returns (``os._exit``)."""
     try:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the backstop terminates the process
@@ -636,14 +649,14 @@ def _serve_evaluator(sock: socket.socket, store: OxigraphStore) -> NoReturn:
             except EOFError:
                 break
             if frame_type == _CALL:
-                channel.send(_call(store, payload))
+                channel.send(_call(dataset, payload))
                 continue
             if frame_type != _REQUEST:
                 break
             request, limit, max_rows = _loads(payload)
             signal.setitimer(signal.ITIMER_REAL, limit + BACKSTOP_SECONDS)
             try:
-                head, spool = _answer(store, request, max_rows)
+                head, spool = _answer(dataset.store, request, max_rows)
             except Exception as error:
                 channel.send(_frame(_ERROR, _exception_payload(error)))
                 continue
@@ -735,6 +748,7 @@ class _Zygote:
         finally:
             os.close(fd)
         self.store = OxigraphStore(self._load())
+        self.dataset = _Dataset.of(self.store)
         self.listener.bind(config.control)
         self.listener.listen(128)
 
@@ -839,7 +853,7 @@ class _Zygote:
                 self.generation_map.close()
                 ours.close()
             finally:
-                _serve_evaluator(theirs, self.store)
+                _serve_evaluator(theirs, self.dataset)
         theirs.close()
         pidfd = os.pidfd_open(pid)
         self.evaluators[pidfd] = pid
@@ -866,6 +880,7 @@ class _Zygote:
         outcome = self._run_writer(request, limit)
         if outcome is None:  # stopped at the deadline: make sure the copy equals the store
             self._reload()
+            self._bump()
             return _frame(_TIMEOUT)
         if outcome:
             return _frame(_ERROR, outcome)
@@ -942,6 +957,8 @@ class _Zygote:
         self.store = OxigraphStore(self._load())
 
     def _bump(self) -> None:
+        """The copy changed: count again, and tell callers to replace their evaluators."""
+        self.dataset = _Dataset.of(self.store)
         self.generation += 1
         _GENERATION.pack_into(self.generation_map, 0, self.generation)
 
@@ -949,8 +966,8 @@ class _Zygote:
         for pidfd in list(self.evaluators):
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.unlink(self.config.control)
+        # The owner removes the folder on close(); if it died without closing, the zygote does.
+        shutil.rmtree(Path(self.config.control).parent, ignore_errors=True)
 
 
 def _rdf_format(path: Path) -> ox.RdfFormat:
@@ -990,7 +1007,7 @@ def _zygote_main(config_json: str) -> int:
         ready.write(f"error {type(error).__name__}: {error}\n".encode())
         return 1
     try:
-        ready.write(f"ready {len(zygote.store.raw)}\n".encode())
+        ready.write(f"ready {zygote.dataset.quad_count()}\n".encode())
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)  # the owner stopped reading: nothing may write to the pipe again
         os.close(devnull)
@@ -1452,6 +1469,7 @@ class ExecutorStore:
         default_graphs: Sequence[str] | None = None,
         named_graphs: Sequence[str] | None = None,
         base_iri: str | None = None,
+        prefixes: Mapping[str, str] | None = None,
     ) -> QueryResult:
         request = QueryRequest(
             sparql,
@@ -1461,6 +1479,7 @@ class ExecutorStore:
             named_graphs=tuple(named_graphs) if named_graphs is not None else None,
             substitutions=substitutions,
             base_iri=base_iri,
+            prefixes=dict(prefixes or {}),
         )
         answer = self.executor.run_query(request)
         body = b"".join(answer.chunks)

@@ -1,0 +1,159 @@
+"""``iomkg serve`` over HTTP: a runaway query is answered 503 in time while others are served."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from iomkg.config import Settings
+
+EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+CHEAP = "SELECT ?label WHERE { ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?label } LIMIT 3"
+JSON = {"Accept": "application/sparql-results+json"}
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "access.log"
+    command = [
+        sys.executable,
+        "-c",
+        "from iomkg.cli import main; main()",
+        "--store",
+        str(built_settings.store_root),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--query-timeout",
+        "2",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("iomkg serve did not start:\n" + log.read_text())
+        time.sleep(0.2)
+    yield Server(url, process, log)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_a_runaway_query_is_answered_503_in_time_while_others_are_served(server: Server) -> None:
+    cheap: list[tuple[int, float]] = []
+
+    def meanwhile() -> None:
+        time.sleep(0.5)
+        for _ in range(3):
+            started = time.monotonic()
+            answer = requests.get(
+                server.url + "/sparql", params={"query": CHEAP}, headers=JSON, timeout=10
+            )
+            cheap.append((answer.status_code, time.monotonic() - started))
+
+    other = threading.Thread(target=meanwhile)
+    other.start()
+    started = time.monotonic()
+    answer = requests.get(
+        server.url + "/sparql", params={"query": EXPLOSIVE}, headers=JSON, timeout=30
+    )
+    elapsed = time.monotonic() - started
+    other.join()
+
+    assert answer.status_code == 503
+    assert "2 s" in answer.text
+    assert 2.0 <= elapsed < 3.0, elapsed
+    assert [status for status, _ in cheap] == [200, 200, 200]
+    assert max(seconds for _, seconds in cheap) < 1.0, cheap
+
+
+def test_results_past_the_row_limit_say_so(server: Server) -> None:
+    answer = requests.get(
+        server.url + "/sparql",
+        params={"query": "SELECT * WHERE { ?s ?p ?o }"},
+        headers=JSON,
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    assert answer.headers.get("X-Row-Limit") in (None, "100000")  # a small build fits under it
+
+
+def test_every_request_has_an_access_log_line(server: Server) -> None:
+    requests.get(server.url + "/sparql", params={"query": CHEAP}, headers=JSON, timeout=10)
+    time.sleep(0.3)
+    lines = server.log.read_text().splitlines()
+    assert any(
+        '"GET /sparql?query=' in line and " 200 " in line and "query=" in line for line in lines
+    )
+
+
+def test_stopping_the_server_stops_every_process_it_started(server: Server) -> None:
+    started = descendants(server.process.pid)
+    assert len(started) >= 4  # two workers, the zygote, evaluators
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 5
+    while (
+        left := {pid for pid in started if Path(f"/proc/{pid}").exists()}
+    ) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, [
+        Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left if os.path.exists(f"/proc/{pid}")
+    ]
