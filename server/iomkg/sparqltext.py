@@ -16,6 +16,7 @@ decides anything here, and nothing in this module builds SPARQL from values exce
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -103,7 +104,12 @@ def tokenize(text: str) -> Iterator[Token]:
 
 def code_tokens(text: str) -> list[Token]:
     """Tokens without whitespace and comments."""
-    return [token for token in tokenize(text) if token.kind not in ("ws", "comment")]
+    return list(_code_tokens(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _code_tokens(text: str) -> tuple[Token, ...]:
+    return tuple(token for token in tokenize(text) if token.kind not in ("ws", "comment"))
 
 
 # Query form and dataset ------------------------------------------------------------------------
@@ -131,10 +137,24 @@ def operation_keyword(text: str) -> str | None:
     >>> operation_keyword("# INSERT\\nDELETE WHERE { ?s ?p ?o }")
     'DELETE'
     """
+    fast = _FIRST_KEYWORD.match(text)
+    if fast is not None and fast.group(1).upper() in _OPERATION_WORDS:
+        return fast.group(1).upper()
     for token in code_tokens(text):
         if token.is_word(*QUERY_FORMS, *UPDATE_KEYWORDS):
             return token.text.upper()
     return None
+
+
+# A prologue of plain PREFIX/BASE lines (no comment, no escape) followed by a keyword: the common
+# case, read without the tokenizer; anything else falls through to it.
+_FIRST_KEYWORD = re.compile(
+    r"(?:[ \t\r\n]*(?:PREFIX[ \t\r\n]+(?:[A-Za-z][A-Za-z0-9_-]*)?:"
+    r"[ \t\r\n]*<[^<>\"{}|^`\\\x00-\x20]*>"
+    r"|BASE[ \t\r\n]*<[^<>\"{}|^`\\\x00-\x20]*>))*[ \t\r\n]*([A-Za-z]+)\b",
+    re.IGNORECASE,
+)
+_OPERATION_WORDS = frozenset((*QUERY_FORMS, *UPDATE_KEYWORDS))
 
 
 def is_update(text: str) -> bool:
@@ -150,6 +170,8 @@ def has_dataset_clause(text: str) -> bool:
     >>> has_dataset_clause("SELECT * WHERE { ?s <http://ex/from> 'FROM' }")
     False
     """
+    if "from" not in text.lower():  # no FROM keyword can be in the text
+        return False
     return any(token.is_word("FROM") for token in code_tokens(text))
 
 
@@ -185,6 +207,9 @@ def network_targets(text: str, base_iri: str | None = None) -> list[Target]:
     The IRI is ``None`` when it is a variable, an unknown prefix, has escapes, or is relative
     with no base: such a target can never match an allow-list entry.
     """
+    lowered = text.lower()
+    if "service" not in lowered and "load" not in lowered:  # no such keyword can be in the text
+        return []
     tokens = code_tokens(text)
     found: list[Target] = []
     prefixes: dict[str, str] = {}

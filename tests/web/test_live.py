@@ -419,6 +419,14 @@ def test_updates_with_the_token(update_server: LiveServer) -> None:
     auth = {"Authorization": f"Bearer {UPDATE_TOKEN}"}
     done = requests.post(update_server.sparql, data=insert, headers={**headers, **auth}, timeout=30)
     assert done.status_code == 204, done.text
+    # A well-formed update that cannot be applied is the client's error, and changes nothing.
+    exists = requests.post(
+        update_server.sparql,
+        data="CREATE GRAPH <graph/test>",
+        headers={**headers, **auth},
+        timeout=30,
+    )
+    assert exists.status_code == 400 and "nothing changed" in exists.text, exists.text
     # Relative IRIs resolved against the base, in the update as in queries.
     found = sparql_get(
         update_server,

@@ -20,6 +20,11 @@ class StoreError(RuntimeError):
     """The store could not be opened, read or written; the message says which and why."""
 
 
+class UpdateFailed(StoreError):
+    """A well-formed update that cannot be applied (``CREATE GRAPH`` of an existing graph, …);
+    nothing was changed. The client's fault, not the server's: answered 400."""
+
+
 class QuerySyntaxError(ValueError):
     """A query or update does not parse; ``str()`` is the parser's own message."""
 

@@ -9,7 +9,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from iomkg import sparqltext
-from iomkg.store.base import QueryResult, QuerySyntaxError, StoreError, Term
+from iomkg.store.base import QueryResult, QuerySyntaxError, StoreError, Term, UpdateFailed
 
 
 class OxigraphStore:
@@ -112,6 +112,8 @@ class OxigraphStore:
             raise QuerySyntaxError(str(error)) from error
         except OSError as error:
             raise StoreError(f"the update failed and changed nothing: {error}") from error
+        except RuntimeError as error:  # pyoxigraph's evaluation errors, e.g. CREATE of a graph
+            raise UpdateFailed(f"the update cannot be applied, nothing changed: {error}") from error
 
     def load(
         self,

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from iomkg.config import Settings
 from iomkg.protocol import ProtocolError
-from iomkg.service import InProcessExecutor, QueryExecutor
+from iomkg.service import InProcessExecutor, QueryExecutor, QueryTimeout
 from iomkg.store.base import GraphStore
 from iomkg.store.releases import Releases
 from iomkg.web import api, downloads, ops, pages, resources, sparql
@@ -168,6 +168,11 @@ def _install_errors(app: Flask, settings: Settings) -> None:
         if status == 404:
             return error_response(404, f"nothing here: {request.path}")
         return error_response(status, error.description or error.name)
+
+    @app.errorhandler(QueryTimeout)
+    def _timeout(error: QueryTimeout) -> Response:
+        # A page (resource, VoID, home) whose own queries ran past the limit.
+        return error_response(503, str(error), {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, request, url_for
 
 from iomkg import descriptions, formats, protocol, sparqltext
 from iomkg.service import NotAcceptable, QueryResponse, QueryTimeout
-from iomkg.store.base import QuerySyntaxError, StoreError
+from iomkg.store.base import QuerySyntaxError, StoreError, UpdateFailed
 from iomkg.views import ResultTable, result_table
 from iomkg.web import pages
 from iomkg.web.common import (
@@ -158,6 +158,8 @@ def failure_status(error: Exception) -> tuple[int, str]:
             f"{error} (the server's query time limit is {error.seconds:g} s, IOMKG_QUERY_TIMEOUT); "
             "make the query more selective or add a LIMIT"
         )
+    if isinstance(error, UpdateFailed):
+        return 400, str(error)
     if isinstance(error, StoreError):
         return 500, f"the store failed: {error}"
     raise error
