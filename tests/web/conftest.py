@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from iomkg.config import Settings
+from tests.web.listener import Listener
 
 UPDATE_TOKEN = "test-token-0123456789"
 STARTUP_SECONDS = 30.0
@@ -168,3 +169,11 @@ def limited_server(web_store_root: Path, tmp_path: Path) -> Iterator[LiveServer]
     )
     yield running.server
     stop_server(running)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A loopback listener that counts connections: nothing may reach it."""
+    running = Listener()
+    yield running
+    running.close()

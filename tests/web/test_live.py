@@ -10,10 +10,7 @@ import csv
 import gzip
 import io
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.dom.minidom import Document, Text
@@ -44,6 +41,7 @@ from tests.web.conftest import (
     start_server,
     stop_server,
 )
+from tests.web.listener import Listener
 
 BASE = "https://w3id.org/iomkg/"
 NTF = BASE + "id/project/ntf"
@@ -477,39 +475,6 @@ def test_row_limit_and_timeout(limited_server: LiveServer) -> None:
 
 
 # No outbound network --------------------------------------------------------------------------
-
-
-class Listener:
-    """A plain TCP listener that records every connection it gets."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(16)
-        self.socket.settimeout(0.1)
-        self.port: int = self.socket.getsockname()[1]
-        self.connections = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            connection.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    running = Listener()
-    yield running
-    running.stop.set()
-    running.thread.join()
-    running.socket.close()
 
 
 def test_from_and_service_never_reach_out(
