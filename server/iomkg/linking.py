@@ -23,6 +23,7 @@ import io
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 import urllib.error
@@ -271,7 +272,9 @@ class SparqlClient:
                     f"{self.endpoint} refused the query: {_first_line(error)}; nothing was changed"
                 ) from None
             except (OSError, SPARQLWrapperException) as error:  # refused, DNS, reset, timeout
-                if attempt >= self.pacing.retries:
+                # Nothing listens there (refused) or the name does not resolve: waiting will not
+                # help, so say so at once; resets and time-outs may pass, so they are retried.
+                if attempt >= self.pacing.retries or _is_permanent(error):
                     raise EndpointUnreachable(
                         f"cannot reach the SPARQL endpoint {self.endpoint}: "
                         f"{_reason(error)}; nothing was changed"
@@ -325,6 +328,12 @@ class SparqlClient:
             f"the SPARQL endpoint {self.endpoint} answered HTTP {status} ({reason}) "
             f"{tries} time(s); try again later; nothing was changed"
         )
+
+
+def _is_permanent(error: BaseException) -> bool:
+    """A network failure that a retry cannot fix: connection refused, unknown host."""
+    reason = getattr(error, "reason", error)
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
 
 
 def _first_line(error: Exception) -> str:
