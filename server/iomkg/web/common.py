@@ -7,10 +7,12 @@ live in one process (as the tests do).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import pyoxigraph as ox
 from flask import Response, current_app, render_template, request
@@ -37,9 +39,48 @@ class WebContext:
     executor: QueryExecutor
     dumps_dir: Path | None
     links: LinkMap = field(init=False)
+    statistics: StatisticsCache = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "links", LinkMap(self.settings.base_iri))
+        object.__setattr__(self, "statistics", StatisticsCache())
+
+
+T = TypeVar("T")
+
+
+class StatisticsCache:
+    """Dataset statistics (sizes, coverage, VoID) are full scans of the store: a page should not
+    redo them on every visit. Entries live ``ttl`` seconds and are dropped when this worker applies
+    an update (another worker's update shows within ``ttl``).
+
+    >>> cache, calls = StatisticsCache(ttl=60), []
+    >>> cache.get("n", lambda: calls.append(1) or len(calls)), cache.get("n", lambda: 99)
+    (1, 1)
+    >>> cache.clear(); cache.get("n", lambda: 2)
+    2
+    """
+
+    def __init__(self, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        now = self._clock()
+        with self._lock:
+            found = self._entries.get(key)
+        if found is not None and now - found[0] < self.ttl:
+            return cast(T, found[1])
+        value = compute()
+        with self._lock:
+            self._entries[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def web() -> WebContext:

@@ -102,8 +102,10 @@ def void() -> Response:
         for dump in dumps.list_dumps(context.dumps_dir)
         if dump.name != "context.jsonld"
     ]
-    triples = descriptions.void_description(
-        context.store, context.settings, url_for("sparql.endpoint", _external=True), downloads
+    endpoint = url_for("sparql.endpoint", _external=True)
+    triples = context.statistics.get(
+        ("void", endpoint, tuple(downloads)),
+        lambda: descriptions.void_description(context.store, context.settings, endpoint, downloads),
     )
     if html or fmt is None:
         return html_response(

@@ -48,7 +48,7 @@ def home() -> Response:
     settings = context.settings
     return html_response(
         "home.html",
-        sizes=descriptions.dataset_sizes(context.store),
+        sizes=context.statistics.get("sizes", lambda: descriptions.dataset_sizes(context.store)),
         dumps=dumps.list_dumps(context.dumps_dir),
         samples=[
             (context.links.local_path(settings.base_iri + path), label)
@@ -56,7 +56,9 @@ def home() -> Response:
         ],
         settings=settings,
         links=context.links,
-        coverage=linking.coverage_table(context.store, settings.base_iri),
+        coverage=context.statistics.get(
+            "coverage", lambda: linking.coverage_table(context.store, settings.base_iri)
+        ),
     )
 
 

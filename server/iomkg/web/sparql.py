@@ -136,6 +136,7 @@ def _update(call: protocol.UpdateCall) -> Response:
         return failure_response(error)
     finally:
         timing().query += time.perf_counter() - started
+    context.statistics.clear()
     return Response(status=204)
 
 
