@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urljoin
 
 import click
 import pyoxigraph as ox
 
-from iomkg import catalog, formats, linking, pipeline
+from iomkg import catalog, formats, linking, pipeline, sparqltext
 from iomkg.config import Settings, SettingsError
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
@@ -63,10 +64,19 @@ def reports_errors(command: F) -> F:
         except linking.LinkingError as error:
             _fail(str(error), 2)
         except pipeline.SourceParseError as error:
-            _fail(f"{error} (fix the file; the previous build is unchanged)", 2)
+            unchanged = (
+                "" if command.__name__ == "validate" else "; the previous build is unchanged"
+            )
+            _fail(f"{error} (fix the file{unchanged})", 2)
         except QuerySyntaxError as error:
             _fail(f"the SPARQL does not parse: {error}", 2)
-        except (StoreError, SettingsError, UsageProblem, catalog.CatalogError) as error:
+        except (
+            StoreError,
+            SettingsError,
+            UsageProblem,
+            catalog.CatalogError,
+            sparqltext.NetworkRefused,
+        ) as error:
             _fail(str(error), 2)
         except BrokenPipeError:
             # The reader (``| head``) went away: stop quietly, as other Unix tools do.
@@ -74,7 +84,8 @@ def reports_errors(command: F) -> F:
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(0)
         except OSError as error:
-            _fail(f"{error.filename or ''}: {error.strerror or error}", 2)
+            where = f"{error.filename}: " if error.filename else ""
+            _fail(f"{where}{error.strerror or error}", 2)
 
     return wrapper  # type: ignore[return-value]
 
@@ -232,6 +243,10 @@ def query(
                     "--param is for saved queries; bind values in your own query text"
                 )
             text = query_text if query_text is not None else query_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+            if sparqltext.is_update(text):
+                raise UsageProblem("this is a SPARQL Update; `iomkg query` runs queries only")
+            # pyoxigraph would call any SERVICE itself: the same allow-list as the endpoint.
+            sparqltext.check_network_access(text, settings.service_allowlist, settings.base_iri)
             result = store.query(
                 text, base_iri=settings.base_iri, prefixes=prefixes(settings.base_iri)
             )
@@ -362,14 +377,16 @@ def export(
     all graphs; TriG, N-Quads and JSON-LD keep the named graphs."""
     settings = settings_of(context)
     rdf_format = EXPORT_FORMATS[format_name]
-    if graph is not None:
-        graph = catalog.expand_iri(graph, settings.base_iri)
+    if graph is not None:  # a full IRI, a compact one (graph:ontology) or a relative one
+        graph = urljoin(settings.base_iri, catalog.expand_iri(graph, settings.base_iri))
     with open_current(settings) as store:
         if graph is not None and graph not in store.named_graphs():
             raise UsageProblem(f"no graph {graph!r} in the store; `iomkg stats` lists the graphs")
         sink = output.open("wb") if output else sys.stdout.buffer
         try:
-            if graph is None and not rdf_format.supports_datasets:
+            if rdf_format == ox.RdfFormat.JSON_LD:
+                sink.write(pipeline.jsonld_text(store, settings, graph).encode("utf-8"))
+            elif graph is None and not rdf_format.supports_datasets:
                 union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
                 ox.serialize(union, sink, rdf_format, prefixes=output_prefixes(settings.base_iri))  # type: ignore[arg-type]
             else:

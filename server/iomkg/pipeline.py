@@ -484,7 +484,7 @@ def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> l
             union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
             ox.serialize(union, str(path), format, prefixes=names)  # type: ignore[arg-type]
         elif format == ox.RdfFormat.JSON_LD:
-            _write_jsonld(store, path, settings)
+            path.write_text(jsonld_text(store, settings), encoding="utf-8")
         else:
             store.dump(path, format=format, prefixes=names)
         written.append(path)
@@ -494,17 +494,16 @@ def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> l
     return written
 
 
-def _write_jsonld(store: OxigraphStore, path: Path, settings: Settings) -> None:
+def jsonld_text(store: OxigraphStore, settings: Settings, graph: str | None = None) -> str:
+    """The named graphs (or one) as JSON-LD compacted with :func:`jsonld_context`: readable, unlike
+    pyoxigraph's expanded form. Held in memory: fine for a graph of this size."""
     dataset = rdflib.Dataset()
-    for graph_iri in store.named_graphs():
-        graph = dataset.graph(rdflib.URIRef(graph_iri))
+    for graph_iri in [graph] if graph is not None else store.named_graphs():
+        target = dataset.graph(rdflib.URIRef(graph_iri))
         for quad in store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)):
-            graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
+            target.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
     context = jsonld_context(settings)["@context"]
-    path.write_text(
-        dataset.serialize(format="json-ld", context=context, auto_compact=True, indent=1),
-        encoding="utf-8",
-    )
+    return dataset.serialize(format="json-ld", context=context, auto_compact=True, indent=1)
 
 
 def current_release(settings: Settings) -> Release | None:

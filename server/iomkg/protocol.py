@@ -321,6 +321,12 @@ def _query(
         and kind is not None
         and (choice.results if kind == "results" else choice.graph) is None
     ):
+        asked = [value for key, value in params if key in FORMAT_PARAMETERS and value.strip()]
+        if asked:
+            offered = ", ".join(fmt.name for fmt in formats.TABLES[kind])
+            raise ProtocolError(
+                406, f"format={asked[0]} does not fit a {form} query; use one of: {offered}"
+            )
         raise not_acceptable(kind)
     request = QueryRequest(
         sparql=text,
@@ -357,7 +363,7 @@ def _check_network(text: str, settings: Settings) -> None:
     try:
         sparqltext.check_network_access(text, settings.service_allowlist, settings.base_iri)
     except sparqltext.NetworkRefused as error:
-        raise ProtocolError(400, str(error)) from error
+        raise ProtocolError(403, str(error)) from error  # refused by policy, not malformed
 
 
 # Updates: who may send them ----------------------------------------------------------------------

@@ -209,3 +209,25 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("iomkg")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "build" in result.stdout
+
+
+def test_query_refuses_service_and_updates(built: Settings) -> None:
+    service = run(
+        built, "query", "-q", "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"
+    )
+    assert service.exit_code == 2 and "SERVICE" in service.stderr and "allow-list" in service.stderr
+    update = run(
+        built, "query", "-q", "INSERT DATA { <http://example.org/a> <http://example.org/b> 1 }"
+    )
+    assert update.exit_code == 2 and "queries only" in update.stderr
+
+
+def test_export_accepts_relative_and_compact_graph_names(built: Settings) -> None:
+    full = run(built, "export", "--graph", built.graph_iri("ontology")).stdout_bytes
+    assert run(built, "export", "--graph", "graph/ontology").stdout_bytes == full
+    assert run(built, "export", "--graph", "graph:ontology").stdout_bytes == full
+
+
+def test_export_jsonld_is_compacted_like_the_download(built: Settings) -> None:
+    text = run(built, "export", "--format", "jsonld").output
+    assert '"@context"' in text and '"skos:prefLabel"' in text

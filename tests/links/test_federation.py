@@ -77,7 +77,7 @@ def test_a_federated_query_joins_across_both_servers(server: str, wikidata: Endp
 def test_service_to_an_endpoint_not_allow_listed_is_refused(server: str, tmp_path: Path) -> None:
     elsewhere = f"http://127.0.0.1:{free_port()}/query"
     response = ask(server, JOIN % elsewhere)
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert f"federated query (SERVICE) to <{elsewhere}> is refused" in response.text
     assert "this server only calls out to" in response.text
 

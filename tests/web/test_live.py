@@ -501,7 +501,7 @@ def test_from_and_service_never_reach_out(
     for query in refused:
         response = sparql_get(live_server, query)
         assert (
-            response.status_code == 400
+            response.status_code == 403
             and "SERVICE" in response.text
             and "allow-list" in response.text
         )
@@ -514,7 +514,7 @@ def test_from_and_service_never_reach_out(
         response = requests.post(
             update_server.sparql, data={"update": update}, headers=auth, timeout=30
         )
-        assert response.status_code == 400, response.text
+        assert response.status_code == 403, response.text
     time.sleep(0.3)  # anything in flight would have connected by now
     assert listener.connections == 0
 

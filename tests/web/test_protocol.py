@@ -159,7 +159,7 @@ def test_browsers_get_html_and_clients_do_not() -> None:
 def test_service_is_refused_unless_allow_listed() -> None:
     federated = "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"
     error = refused(get([("query", federated)]))
-    assert error.status == 400 and "SERVICE" in error.message and "allow-list" in error.message
+    assert error.status == 403 and "SERVICE" in error.message and "allow-list" in error.message
     allowed = Settings(service_allowlist=("http://127.0.0.1:9/sparql",))
     assert (
         query_call(get([("query", federated)]), allowed).request.allowed_services
@@ -286,4 +286,4 @@ def test_load_is_refused() -> None:
     error = refused(
         post("application/sparql-update", load.encode(), authorization="Bearer s3cret"), TOKEN
     )
-    assert error.status == 400 and "LOAD" in error.message
+    assert error.status == 403 and "LOAD" in error.message

@@ -150,7 +150,9 @@ def failure_response(error: Exception) -> Response:
 def failure_status(error: Exception) -> tuple[int, str]:
     if isinstance(error, QuerySyntaxError):
         return 400, f"the SPARQL does not parse: {error}"
-    if isinstance(error, sparqltext.NetworkRefused | sparqltext.DatasetError):
+    if isinstance(error, sparqltext.NetworkRefused):
+        return 403, str(error)
+    if isinstance(error, sparqltext.DatasetError):
         return 400, str(error)
     if isinstance(error, NotAcceptable):
         return 406, str(error)
