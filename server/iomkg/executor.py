@@ -1145,15 +1145,7 @@ class IsolatedExecutor:
         max_rows = self._row_cap(request)
         payload = _frame(_REQUEST, _dumps((request, limit, max_rows)))
         evaluator = self._checkout(deadline, limit)
-        try:
-            evaluator.channel.send(payload)
-            frame_type, data = evaluator.channel.read_frame(deadline)
-        except TimeoutError:
-            self._kill(evaluator, replace=True)
-            raise QueryTimeout(limit) from None
-        except (EOFError, OSError) as error:
-            self._kill(evaluator, replace=True)
-            raise StoreError("the query evaluator stopped unexpectedly") from error
+        frame_type, data = self._exchange(evaluator, payload, deadline, limit)
         if frame_type == _ERROR:
             self._release(evaluator)
             raise _rebuild_exception(data)
@@ -1192,15 +1184,9 @@ class IsolatedExecutor:
         limit = self._limit(timeout)
         deadline = time.monotonic() + limit
         evaluator = self._checkout(deadline, limit)
-        try:
-            evaluator.channel.send(_frame(_CALL, _dumps((name, args, limit))))
-            frame_type, data = evaluator.channel.read_frame(deadline)
-        except TimeoutError:
-            self._kill(evaluator, replace=True)
-            raise QueryTimeout(limit) from None
-        except (EOFError, OSError) as error:
-            self._kill(evaluator, replace=True)
-            raise StoreError("the query evaluator stopped unexpectedly") from error
+        frame_type, data = self._exchange(
+            evaluator, _frame(_CALL, _dumps((name, args, limit))), deadline, limit
+        )
         self._release(evaluator)
         if frame_type == _ERROR:
             raise _rebuild_exception(data)
@@ -1241,6 +1227,21 @@ class IsolatedExecutor:
         self.close()
 
     # The pool ------------------------------------------------------------------------------------
+    def _exchange(
+        self, evaluator: _Evaluator, payload: bytes, deadline: float, limit: float
+    ) -> tuple[int, bytes]:
+        """Send one request and read the first answer frame; past ``deadline`` the evaluator is
+        killed (and replaced) and the caller gets :class:`QueryTimeout`."""
+        try:
+            evaluator.channel.send(payload)
+            return evaluator.channel.read_frame(deadline)
+        except TimeoutError:
+            self._kill(evaluator, replace=True)
+            raise QueryTimeout(limit) from None
+        except (EOFError, OSError) as error:
+            self._kill(evaluator, replace=True)
+            raise StoreError("the query evaluator stopped unexpectedly") from error
+
     def _checkout(self, deadline: float, limit: float) -> _Evaluator:
         state = self._state
         with state.lock:
