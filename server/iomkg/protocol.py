@@ -20,6 +20,7 @@ Choices, documented once:
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -204,7 +205,22 @@ def choose_formats(
     >>> (choice.results.name, choice.graph, choice.html)
     ('tsv', None, False)
     """
-    wanted = [value for key, value in params if key in FORMAT_PARAMETERS and value.strip()]
+    wanted = tuple(value for key, value in params if key in FORMAT_PARAMETERS and value.strip())
+    if tables is formats.TABLES:  # the endpoint's case: clients repeat the same few headers
+        return _choose_default(wanted, tuple(accept))
+    return _choose(wanted, accept, tables)
+
+
+@functools.lru_cache(maxsize=256)
+def _choose_default(wanted: tuple[str, ...], accept: tuple[tuple[str, float], ...]) -> Choice:
+    return _choose(wanted, accept, formats.TABLES)
+
+
+def _choose(
+    wanted: tuple[str, ...],
+    accept: Sequence[tuple[str, float]],
+    tables: Mapping[Kind, tuple[Format, ...]],
+) -> Choice:
     html = any(value.strip().lower() in ("html", "text/html") for value in wanted)
     chosen: dict[Kind, Format | None] = {}
     for kind, table in tables.items():

@@ -11,6 +11,8 @@ Blueprints only parse HTTP and render; the work is done by the core (``protocol`
   for ``OPTIONS``. Update responses get none, and ``Authorization`` is never an allowed
   cross-origin header, so a web page elsewhere cannot drive updates.
 * A request body past ``settings.max_request_bytes`` is refused with 413.
+* Plain ``GET /sparql`` queries are answered by ``fastpath.FastPath`` in front of Flask, with the
+  same headers; keep its header list in step with the hooks here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from iomkg.store.base import GraphStore
 from iomkg.store.releases import Releases
 from iomkg.web import api, downloads, ops, pages, resources, sparql
 from iomkg.web.common import EXTENSION, WebContext, error_response
+from iomkg.web.fastpath import FastPath
 
 #: Request headers a cross-origin read may carry (never Authorization).
 CORS_ALLOWED_HEADERS = frozenset(
@@ -81,6 +84,15 @@ def create_app(
             response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         return response
 
+    # Plain GET /sparql queries skip Flask; with them go the headers the hooks above would add.
+    origins = cors_origins(settings)
+    vary = "Accept" if not origins or "*" in origins else "Accept, Origin"
+    app.wsgi_app = FastPath(  # type: ignore[method-assign]
+        app.wsgi_app,
+        settings,
+        app.extensions[EXTENSION].executor,
+        [("Vary", vary), ("X-Content-Type-Options", "nosniff")],
+    )
     return app
 
 

@@ -36,6 +36,8 @@ blueprint = Blueprint("sparql", __name__)
 #: Rows shown on the HTML page; the download links give the whole answer.
 HTML_ROWS = 1000
 ROW_LIMIT_HEADER = "X-Row-Limit"
+#: Set in the environ by ``iomkg.web.fastpath`` when the executor raised: the route answers it.
+FAILURE_KEY = "iomkg.fastpath.failure"
 
 
 @blueprint.route("/sparql", methods=["GET", "POST"])
@@ -89,6 +91,9 @@ def _description(call: protocol.DescriptionCall) -> Response:
 
 def _query(call: protocol.QueryCall) -> Response:
     context = web()
+    failure = request.environ.pop(FAILURE_KEY, None)
+    if isinstance(failure, Exception):  # the fast path ran the query already
+        return failure_response(failure)
     started = time.perf_counter()
     try:
         answer = context.executor.run_query(call.request, timeout=context.settings.query_timeout)
@@ -103,12 +108,19 @@ def _query(call: protocol.QueryCall) -> Response:
 
 def add_row_limit_headers(response: Response, answer: QueryResponse) -> None:
     """Tell the client a result was cut at the row limit (documented in the module docstring)."""
-    if answer.truncated:
-        limit = answer.row_limit if answer.row_limit is not None else web().settings.max_rows
-        response.headers[ROW_LIMIT_HEADER] = str(limit)
-        response.headers["Warning"] = (
-            f'199 iomkg "result truncated to the server\'s row limit of {limit} rows"'
-        )
+    for name, value in row_limit_headers(answer, web().settings.max_rows):
+        response.headers[name] = value
+
+
+def row_limit_headers(answer: QueryResponse, max_rows: int) -> list[tuple[str, str]]:
+    """``X-Row-Limit`` and ``Warning`` when ``answer`` was cut at the row limit, else none."""
+    if not answer.truncated:
+        return []
+    limit = answer.row_limit if answer.row_limit is not None else max_rows
+    return [
+        (ROW_LIMIT_HEADER, str(limit)),
+        ("Warning", f'199 iomkg "result truncated to the server\'s row limit of {limit} rows"'),
+    ]
 
 
 def _timed(chunks: Iterator[bytes], record: RequestTiming) -> Iterator[bytes]:
