@@ -16,6 +16,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
 BASE = DEFAULT_BASE_IRI
 
+#: For tests whose oracle is ../shared itself (CI has it beside the clone; a bare clone does not).
+requires_shared = pytest.mark.skipif(
+    not SHARED_DIR.is_dir(), reason=f"{SHARED_DIR} (the shared reference material) is not there"
+)
+
 
 @pytest.fixture
 def tmp_settings(tmp_path: Path) -> Settings:

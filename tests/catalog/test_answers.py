@@ -18,7 +18,7 @@ from iomkg import catalog, formats
 from iomkg.config import Settings
 from iomkg.store import OxigraphStore
 from tests.catalog.conftest import Ask, Rows, rows_of
-from tests.conftest import SHARED_DIR
+from tests.conftest import SHARED_DIR, requires_shared
 
 BASE = "https://w3id.org/iomkg/"
 NTF = "id:project/ntf"
@@ -227,6 +227,7 @@ def read_csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@requires_shared
 def test_iom_member_states_with_membership_years(ask: Ask) -> None:
     rows = cols(ask("list-member-states"), "country", "iso", "since", "until")
     oracle = membership_oracle()
@@ -243,6 +244,7 @@ def test_iom_member_states_with_membership_years(ask: Ask) -> None:
     assert ask("list-member-states", year="1950") == []
 
 
+@requires_shared
 def test_member_states_in_a_year_respect_every_spell(ask: Ask) -> None:
     """The United Kingdom was a member 1965-1968 and again from 2002 (as the data codes it)."""
     assert membership_oracle()["GB"] == [("1965", "1968"), ("2002", "")]
@@ -384,6 +386,7 @@ def link_oracle(target: str) -> set[tuple[str, str]]:
     }
 
 
+@requires_shared
 def test_entities_linked_to_wikidata_and_geonames(ask: Ask) -> None:
     for target in ("wikidata", "geonames"):
         rows = cols(ask("list-external-links", target=target), "target", "entity", "identifier")
@@ -395,6 +398,7 @@ def test_entities_linked_to_wikidata_and_geonames(ask: Ask) -> None:
     assert cols(ask("list-external-links", target="WikiData"), "identifier")[0] == ("Q222",)
 
 
+@requires_shared
 def test_entities_without_any_external_link(ask: Ask) -> None:
     rows = cols(ask("find-link-gaps"), "entity")
     organisations = ["bamf", "be-dgd", "ch-sdc", "de-bmz", "fi-mfa", "gb-fcdo",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,17 +12,13 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, ORG, OWL, PROV, RDF, SKOS, TIME, VOID
 
+from iomkg import reference
+from tests.conftest import SHARED_DIR, requires_shared
+
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://w3id.org/iomkg/"
-SHARED = Path(os.environ.get("IOMKG_SHARED", ROOT.parent / "shared"))
 
-try:
-    from iomkg import reference
-except ModuleNotFoundError:  # not installed: use the source tree
-    sys.path.insert(0, str(ROOT / "server"))
-    from iomkg import reference
-
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} not available")
+pytestmark = requires_shared
 
 
 def parse(path: Path) -> Graph:
@@ -32,13 +26,13 @@ def parse(path: Path) -> Graph:
 
 
 def csv_rows(name: str) -> list[dict[str, str]]:
-    with (SHARED / "reference" / name).open(encoding="utf-8", newline="") as fh:
+    with (SHARED_DIR / "reference" / name).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, str]:
-    return reference.render_all(SHARED)
+    return reference.render_all(SHARED_DIR)
 
 
 def test_committed_files_are_up_to_date(rendered: dict[str, str]) -> None:
@@ -52,7 +46,7 @@ def test_committed_files_are_up_to_date(rendered: dict[str, str]) -> None:
 
 
 def test_rendering_is_deterministic(rendered: dict[str, str]) -> None:
-    assert reference.render_all(SHARED) == rendered
+    assert reference.render_all(SHARED_DIR) == rendered
 
 
 def test_expected_files(rendered: dict[str, str]) -> None:
@@ -88,14 +82,14 @@ def test_writer_round_trips() -> None:
         reference.membership_graph,
         reference.wikidata_links_graph,
     ):
-        graph = build(SHARED)
+        graph = build(SHARED_DIR)
         again = Graph().parse(data=reference.to_turtle(graph), format="turtle", publicID=BASE)
         assert isomorphic(graph, again)
 
 
 def test_base_is_configurable() -> None:
     other = "http://example.org/kg/"
-    graph = reference.countries_graph(SHARED, base=other)
+    graph = reference.countries_graph(SHARED_DIR, base=other)
     subjects = {str(s) for s in graph.subjects(RDF.type, None)}
     assert f"{other}id/country/NO" in subjects
     assert not any(s.startswith(BASE) for s in subjects)
@@ -106,7 +100,7 @@ def test_base_is_configurable() -> None:
 
 @pytest.mark.parametrize("name", reference.CODELISTS)
 def test_codelist_counts_match_the_xml(name: str) -> None:
-    root = ET.parse(SHARED / "iati" / "codelists" / f"{name}.xml").getroot()
+    root = ET.parse(SHARED_DIR / "iati" / "codelists" / f"{name}.xml").getroot()
     items = root.findall("./codelist-items/codelist-item")
     withdrawn = [i for i in items if i.get("status") == "withdrawn"]
     g = parse(ROOT / "data" / "codelists" / f"iati-{name}.ttl")
@@ -267,7 +261,7 @@ def test_geonames_links() -> None:
 def test_generate_all_writes_what_render_all_returns(
     tmp_path: Path, rendered: dict[str, str]
 ) -> None:
-    written = reference.generate_all(SHARED, tmp_path)
+    written = reference.generate_all(SHARED_DIR, tmp_path)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == sorted(rendered)
     for path in written:
         assert path.read_text(encoding="utf-8") == rendered[path.relative_to(tmp_path).as_posix()]
