@@ -8,6 +8,8 @@ precompressed ``name.gz`` when the build wrote one, else compressed on the fly a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
 
 from iomkg import dumps
@@ -54,28 +56,26 @@ def download(name: str) -> Response:
     if request.accept_encodings.quality("gzip") > 0:
         response = _gzip(dump)
     else:
-        response = send_file(
-            dump.path,
-            mimetype=dump.media_type,
-            conditional=True,
-            etag=dump.etag,
-            last_modified=dump.modified,
-            max_age=CACHE_SECONDS,
-        )
+        response = _send(dump, dump.path, dump.etag)
     response.vary.add("Accept-Encoding")
     return response
 
 
+def _send(dump: dumps.Dump, path: Path, etag: str) -> Response:
+    """A file of the dump (plain or precompressed), conditional and cacheable."""
+    return send_file(
+        path,
+        mimetype=dump.media_type,
+        conditional=True,
+        etag=etag,
+        last_modified=dump.modified,
+        max_age=CACHE_SECONDS,
+    )
+
+
 def _gzip(dump: dumps.Dump) -> Response:
     if dump.gzip_path is not None:
-        response = send_file(
-            dump.gzip_path,
-            mimetype=dump.media_type,
-            conditional=True,
-            etag=dump.gzip_etag,
-            last_modified=dump.modified,
-            max_age=CACHE_SECONDS,
-        )
+        response = _send(dump, dump.gzip_path, dump.gzip_etag)
     else:
         response = Response(dumps.gzip_chunks(dump.path), mimetype=dump.media_type)
         response.set_etag(dump.gzip_etag)
