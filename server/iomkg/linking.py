@@ -51,18 +51,17 @@ from SPARQLWrapper.SPARQLExceptions import (
 
 from iomkg import reference
 from iomkg.store.base import GraphStore
+from iomkg.vocab import RDF_TYPE, STANDARD_PREFIXES
 
 # Vocabulary -----------------------------------------------------------------------------------
 
-OWL_SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-VOID = "http://rdfs.org/ns/void#"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-DCTERMS = "http://purl.org/dc/terms/"
-XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
-WD = "http://www.wikidata.org/entity/"
+VOID = STANDARD_PREFIXES["void"]
+SKOS = STANDARD_PREFIXES["skos"]
+DCTERMS = STANDARD_PREFIXES["dcterms"]
+XSD_INTEGER = STANDARD_PREFIXES["xsd"] + "integer"
+WD = STANDARD_PREFIXES["wd"]
 WDT = "http://www.wikidata.org/prop/direct/"
-RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+RDFS_LABEL = STANDARD_PREFIXES["rdfs"] + "label"
 
 _PROLOGUE = """PREFIX owl: <http://www.w3.org/2002/07/owl#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>

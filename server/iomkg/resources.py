@@ -23,6 +23,7 @@ import pyoxigraph as ox
 
 from iomkg.store.base import GraphStore, QueryResult
 from iomkg.views import LinkMap, TermView, first_literal
+from iomkg.vocab import OWL_SAME_AS, RDF_TYPE, STANDARD_PREFIXES
 
 #: At most this many incoming links are listed on a page (the RDF has them all).
 INCOMING_LIMIT = 500
@@ -178,19 +179,17 @@ SELECT ?g ?ontology ?p ?v WHERE { GRAPH ?g { ?ontology a owl:Ontology ; ?p ?v } 
 """
 )
 
-OWL_SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-PROV_DERIVED = "http://www.w3.org/ns/prov#wasDerivedFrom"
+PROV_DERIVED = STANDARD_PREFIXES["prov"] + "wasDerivedFrom"
+SCHEMA = STANDARD_PREFIXES["schema"]
+DCTERMS = STANDARD_PREFIXES["dcterms"]
+TIME = STANDARD_PREFIXES["time"]
+VOID = STANDARD_PREFIXES["void"]
 LABEL_PREDICATES = (
-    "http://www.w3.org/2004/02/skos/core#prefLabel",
-    "http://www.w3.org/2000/01/rdf-schema#label",
-    "http://purl.org/dc/terms/title",
-    "https://schema.org/name",
+    STANDARD_PREFIXES["skos"] + "prefLabel",
+    STANDARD_PREFIXES["rdfs"] + "label",
+    DCTERMS + "title",
+    SCHEMA + "name",
 )
-SCHEMA = "https://schema.org/"
-DCTERMS = "http://purl.org/dc/terms/"
-TIME = "http://www.w3.org/2006/time#"
-VOID = "http://rdfs.org/ns/void#"
 
 
 # Views -------------------------------------------------------------------------------------------

@@ -22,6 +22,10 @@ STANDARD_PREFIXES: dict[str, str] = {
 }
 
 
+OWL_SAME_AS = STANDARD_PREFIXES["owl"] + "sameAs"
+RDF_TYPE = STANDARD_PREFIXES["rdf"] + "type"
+
+
 def prefixes(base_iri: str) -> dict[str, str]:
     """All prefixes for a graph whose base namespace is ``base_iri``.
 
