@@ -270,7 +270,7 @@ class SizeResult:
     connections: int
     duration: float
     workers: int
-    threads: int
+    evaluators: int  # per worker
     cores: int
     rounds: int
     rows: list[Row] = field(default_factory=list)
@@ -343,7 +343,7 @@ def make_servers(
 
 
 def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
-    from iomkg.serving import THREADS_PER_WORKER
+    from iomkg.serving import EVALUATORS_PER_WORKER
 
     ours_store, theirs_store, quads = prepare(size, SIZES[size], args.seed, args.out)
     scale = generate.Scale.for_triples(SIZES[size])
@@ -355,7 +355,7 @@ def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
         args.connections,
         args.duration,
         args.workers,
-        THREADS_PER_WORKER,
+        EVALUATORS_PER_WORKER,
         os.cpu_count() or 0,
         args.rounds,
     )
@@ -436,8 +436,9 @@ def markdown(result: SizeResult) -> str:
         f"### {result.size}: {result.quads:,} triples",
         "",
         f"{load}; {result.cores} cores shared by wrk and the server. iomkg: `iomkg serve`, "
-        f"{result.workers} gunicorn workers × {result.threads} threads and as many evaluator "
-        "processes over an in-memory copy of the store. Oxigraph: `oxigraph serve` (RocksDB, "
+        f"{result.workers} gunicorn asyncio workers, each with up to {result.evaluators} "
+        "evaluator processes over an in-memory copy of the store. Oxigraph: `oxigraph serve` "
+        "(RocksDB, "
         "a thread per connection, union default graph). CPU ms/req: CPU time of all the "
         "server's processes per request.",
         "",

@@ -523,6 +523,8 @@ def serve(
         update_token=update_token,
         allow_anonymous_updates=allow_anonymous_updates,
     )
+    url = f"http://{serving.bind_address(settings.host, settings.port)}/"
+    click.echo(f"iomkg: serving on {url} with {settings.workers} worker(s); Ctrl-C stops", err=True)
     serving.serve(settings)
 
 

@@ -20,6 +20,7 @@ Choices, documented once:
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hmac
 from collections.abc import Mapping, Sequence
@@ -123,9 +124,33 @@ def parse_params(raw: bytes, where: str = "query string") -> list[tuple[str, str
     return pairs
 
 
+def percent_decode(raw: bytes) -> bytes:
+    r"""``%XX`` escapes decoded, exactly as :func:`urllib.parse.unquote_to_bytes` does.
+
+    A SPARQL query in a URL is mostly escapes, which urllib decodes one by one in Python (about
+    13 µs for a short query: the largest cost of a cheap request). Rewritten as ``\xXX`` escapes
+    (after doubling every backslash) they are decoded in C by ``codecs.escape_decode``, the
+    decoder pickle uses for its own escapes. A ``%`` without two hex digits after it is not
+    valid there: such text takes urllib's way.
+
+    >>> percent_decode(b"SELECT%20%3Fs%20%E2%9C%93%20'a\\b'")
+    b"SELECT ?s \xe2\x9c\x93 'a\\b'"
+    >>> percent_decode(b"100%25 %zz %4")
+    b'100% %zz %4'
+    """
+    if b"%" not in raw:
+        return raw
+    escaped = raw.replace(b"\\", b"\\\\").replace(b"%", b"\\x")
+    try:
+        decoded: bytes = codecs.escape_decode(escaped)[0]
+    except ValueError:
+        return unquote_to_bytes(raw)
+    return decoded
+
+
 def _decode(raw: bytes, where: str, name: str | None) -> str:
     try:
-        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+        return percent_decode(raw.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError as error:
         which = f" (parameter {name!r})" if name else ""
         raise ProtocolError(
@@ -318,7 +343,8 @@ def _query(
 ) -> QueryCall:
     if not text.strip():
         raise ProtocolError(400, "the query is empty")
-    if sparqltext.is_update(text):
+    form = sparqltext.operation_keyword(text)
+    if form in sparqltext.UPDATE_KEYWORDS:
         raise ProtocolError(
             400,
             "this is a SPARQL Update, not a query: send it by POST as update= "
@@ -330,7 +356,6 @@ def _query(
     given = bool(default or named)
     _check_network(text, settings)
     choice = choose_formats(params, http.accept)
-    form = sparqltext.operation_keyword(text)
     kind = FORM_KINDS.get(form or "")
     if (
         not choice.html

@@ -78,12 +78,43 @@ class QueryResponse:
     row_limit: int | None = None
 
 
+class AsyncChunks(Protocol):
+    """The body of an :class:`AsyncQueryResponse`; ``aclose`` when it is not read to the end."""
+
+    def __aiter__(self) -> AsyncChunks: ...
+
+    async def __anext__(self) -> bytes: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class AsyncQueryResponse:
+    """:class:`QueryResponse` for a coroutine. ``whole`` is the entire body when it was already
+    at hand with the head (small answers: then ``chunks`` has nothing more to give)."""
+
+    kind: Kind
+    format: Format
+    chunks: AsyncChunks
+    truncated: bool = False
+    row_limit: int | None = None
+    whole: bytes | None = None
+
+
 class QueryExecutor(Protocol):
     def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse: ...
 
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None: ...
 
     def close(self) -> None: ...
+
+
+class AsyncQueryExecutor(QueryExecutor, Protocol):
+    """An executor an event loop can wait on (the ASGI gateway's)."""
+
+    async def run_query_async(
+        self, request: QueryRequest, timeout: float | None = None
+    ) -> AsyncQueryResponse: ...
 
 
 def evaluate(store: GraphStore, request: QueryRequest) -> QueryResult:
@@ -134,11 +165,37 @@ class InProcessExecutor:
         body = formats.serialize_to_bytes(result, fmt, dict(request.prefixes))
         return QueryResponse(kind, fmt, _chunked(body))
 
+    async def run_query_async(
+        self, request: QueryRequest, timeout: float | None = None
+    ) -> AsyncQueryResponse:
+        """The same, inline: it blocks the event loop while it runs (tests and development)."""
+        result = evaluate(self.store, request)
+        kind = formats.kind_of(result)
+        fmt = choose_format(request, kind)
+        body = formats.serialize_to_bytes(result, fmt, dict(request.prefixes))
+        return AsyncQueryResponse(kind, fmt, NO_CHUNKS, whole=body)
+
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
         apply_update(self.store, request)
 
     def close(self) -> None:
         return None
+
+
+class _NoChunks:
+    """An :class:`AsyncChunks` with nothing in it (the body was given whole)."""
+
+    def __aiter__(self) -> _NoChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        return None
+
+
+NO_CHUNKS = _NoChunks()
 
 
 def _chunked(body: bytes) -> Iterator[bytes]:
@@ -148,6 +205,10 @@ def _chunked(body: bytes) -> Iterator[bytes]:
 
 
 __all__ = [
+    "NO_CHUNKS",
+    "AsyncChunks",
+    "AsyncQueryExecutor",
+    "AsyncQueryResponse",
     "InProcessExecutor",
     "NotAcceptable",
     "QueryExecutor",

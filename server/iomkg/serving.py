@@ -2,13 +2,19 @@
 
 The arbiter (this process) starts the query evaluators' zygote once (:class:`IsolatedExecutor`,
 which loads the build's store into memory), then gunicorn forks ``settings.workers`` worker
-processes (threaded, ``THREADS_PER_WORKER`` requests at a time each). Each worker builds the
-Flask app with :func:`iomkg.web.create_app` and gets evaluators of its own from the zygote, one
-per thread. The app's store is an :class:`ExecutorStore`, so pages and the health check read
-through the same time-limited evaluators as ``/sparql`` and see updates at once.
+processes. Each runs gunicorn's asyncio (ASGI) worker, on uvloop, with the app of
+:func:`iomkg.web.create_asgi_app`: the gateway answers plain query requests on the event loop,
+awaiting evaluators of its own from the zygote (:data:`EVALUATORS_PER_WORKER` at once), and
+hands everything else to the Flask app in a pool of :data:`FLASK_THREADS_PER_WORKER` threads.
+Flask's store is an :class:`ExecutorStore`, so pages and the health check read through the same
+time-limited evaluators as ``/sparql`` and see updates at once.
+
+Each worker listens on a socket of its own (``SO_REUSEPORT``), so the kernel spreads new
+connections over the workers; with one shared socket, the first worker to wake would take a
+whole burst of connections (an event loop accepts many at once) and leave the others idle.
 
 Gunicorn is driven through :class:`gunicorn.app.base.BaseApplication` with a dict of settings:
-no shell string, no configuration file, no command line of its own. The web app writes one
+no shell string, no configuration file, no command line of its own. The app writes one
 access-log line per request (status, bytes, total and query time) to the ``iomkg.access``
 logger, which goes to stdout; gunicorn's own messages go to stderr.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -28,12 +35,14 @@ from iomkg.executor import ExecutorStore, IsolatedExecutor
 from iomkg.store.base import StoreError
 from iomkg.store.releases import Release, Releases
 
-#: Requests each worker process serves at once (and evaluators it may run at once).
-THREADS_PER_WORKER = 4
+#: Queries each worker process may have running in evaluators at once (more wait their turn).
+EVALUATORS_PER_WORKER = 4
+#: Requests each worker's Flask app (pages, API, updates) serves at once.
+FLASK_THREADS_PER_WORKER = 4
 #: Gunicorn's longest request line: longer SPARQL must be sent by POST.
 MAX_REQUEST_LINE = 8190
 
-WsgiApp = Callable[..., Any]
+AsgiApp = Callable[..., Any]
 
 
 def bind_address(host: str, port: int) -> str:
@@ -52,14 +61,15 @@ def bind_address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def gunicorn_options(settings: Settings, threads: int = THREADS_PER_WORKER) -> dict[str, Any]:
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """Gunicorn's settings for ``settings`` (the dict :class:`GunicornServer` applies)."""
     return {
         "bind": [bind_address(settings.host, settings.port)],
         "workers": settings.workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        # A worker's main thread keeps beating while its threads wait on evaluators; a worker
+        "worker_class": "asgi",
+        "reuse_port": True,  # a listening socket per worker (see the module docstring)
+        "asgi_lifespan": "off",  # nothing to set up per worker beyond the app itself
+        # A worker's event loop keeps beating while its queries run in evaluators; a worker
         # silent for this long is hung, whatever its queries (they are stopped at their limit).
         "timeout": max(30, int(settings.query_timeout * 2) + 10),
         "graceful_timeout": max(10, int(settings.query_timeout) + 5),
@@ -75,9 +85,9 @@ def gunicorn_options(settings: Settings, threads: int = THREADS_PER_WORKER) -> d
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
-    """Gunicorn with its settings from a dict and the WSGI app from a factory (run per worker)."""
+    """Gunicorn with its settings from a dict and the app from a factory (run per worker)."""
 
-    def __init__(self, factory: Callable[[], WsgiApp], options: dict[str, Any]) -> None:
+    def __init__(self, factory: Callable[[], AsgiApp], options: dict[str, Any]) -> None:
         self._factory = factory
         self._options = options
         super().__init__()
@@ -86,7 +96,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> WsgiApp:
+    def load(self) -> AsgiApp:
         return self._factory()
 
 
@@ -99,17 +109,21 @@ def current_release(settings: Settings) -> Release:
 
 def make_app_factory(
     settings: Settings, executor: IsolatedExecutor, release: Release
-) -> Callable[[], WsgiApp]:
-    """What each gunicorn worker calls to build its Flask app."""
+) -> Callable[[], AsgiApp]:
+    """What each gunicorn worker calls to build its app."""
 
-    def factory() -> WsgiApp:
-        from iomkg.web import create_app
+    def factory() -> AsgiApp:
+        from iomkg.web import create_asgi_app
         from iomkg.web.ops import ACCESS_LOGGER
 
         _log_to_stdout(logging.getLogger(ACCESS_LOGGER))
 
-        return create_app(
-            settings, ExecutorStore(executor), executor=executor, dumps_dir=release.dumps_path
+        return create_asgi_app(
+            settings,
+            ExecutorStore(executor),
+            executor,
+            dumps_dir=release.dumps_path,
+            flask_threads=FLASK_THREADS_PER_WORKER,
         )
 
     return factory
@@ -125,13 +139,30 @@ def _log_to_stdout(logger: logging.Logger) -> None:
     logger.propagate = False
 
 
-def serve(settings: Settings, threads: int = THREADS_PER_WORKER) -> None:
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse a port another server holds. Each worker binds with ``SO_REUSEPORT``, which would
+    let a second ``iomkg serve`` on the same port silently share its connections with the first;
+    a plain bind (as any other server does) fails when the port is taken, so try one first."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT, as gunicorn
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as error:
+            raise StoreError(
+                f"cannot listen on {bind_address(host, port)}: {error.strerror or error} "
+                "(is another server using it? stop it, or choose another --port)"
+            ) from error
+
+
+def serve(settings: Settings) -> None:
     """Serve the current build until gunicorn is stopped (SIGINT or SIGTERM)."""
     release = current_release(settings)
-    executor = IsolatedExecutor(settings, release.store_path, workers=threads)
+    ensure_port_free(settings.host, settings.port)
+    executor = IsolatedExecutor(settings, release.store_path, workers=EVALUATORS_PER_WORKER)
     try:
         server = GunicornServer(
-            make_app_factory(settings, executor, release), gunicorn_options(settings, threads)
+            make_app_factory(settings, executor, release), gunicorn_options(settings)
         )
         server.run()
     finally:

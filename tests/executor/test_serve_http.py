@@ -157,3 +157,29 @@ def test_stopping_the_server_stops_every_process_it_started(server: Server) -> N
     assert not left, [
         Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left if os.path.exists(f"/proc/{pid}")
     ]
+
+
+def test_a_port_in_use_is_refused_with_a_clear_message(built_settings: Settings) -> None:
+    """Workers listen with SO_REUSEPORT; a taken port must still be refused, not shared."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from iomkg.cli import main; main()",
+                "--store",
+                str(built_settings.store_root),
+                "serve",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert finished.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in finished.stderr
+    assert "another --port" in finished.stderr

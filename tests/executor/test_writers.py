@@ -9,7 +9,10 @@ import pyoxigraph as ox
 import pytest
 
 from iomkg import formats
-from iomkg.executor import write_solutions, write_triples
+from iomkg.executor import wire, write_solutions, write_triples
+from iomkg.executor.writers import answer, write_small_solutions
+from iomkg.service import QueryRequest
+from iomkg.store.oxigraph import OxigraphStore
 
 from .conftest import EX, sample_quads
 
@@ -104,3 +107,63 @@ def test_graphs_are_cut_at_the_cap(store: ox.Store) -> None:
     assert write_triples(result, fmt, out, 10, {"ex": EX}) is True
     assert out.getvalue().startswith(b"@prefix ex:")
     assert len(list(ox.parse(out.getvalue(), format=ox.RdfFormat.TURTLE))) == 10
+
+
+# Small answers are written by pyoxigraph itself when their size proves they fit the cap -------
+
+
+def cap_test_store(rows: int) -> OxigraphStore:
+    store = OxigraphStore(ox.Store())
+    store.raw.bulk_extend(
+        [
+            ox.Quad(ox.NamedNode(f"{EX}r/{n}"), ox.NamedNode(EX + "v"), ox.Literal(str(n)))
+            for n in range(rows)
+        ]
+    )
+    return store
+
+
+@pytest.mark.parametrize("name", ["json", "csv", "tsv"])
+@pytest.mark.parametrize("rows", [0, 1, 9, 10, 11, 30])
+def test_the_row_cap_holds_on_both_paths(name: str, rows: int) -> None:
+    """Whichever writer answers, a result of more than ``max_rows`` rows is cut and flagged,
+    and one of at most ``max_rows`` is whole; the bytes are pyoxigraph's either way."""
+    store = cap_test_store(rows)
+    fmt = formats.by_name(name, "results")
+    assert fmt is not None
+    sparql = "SELECT ?s ?v WHERE { ?s ?p ?v } ORDER BY ?s"
+    head, spool = answer(store, QueryRequest(sparql, results_format=fmt), max_rows=10)
+    _, truncated, _ = wire.HEAD.unpack(head[wire.FRAME.size :])
+    body = b"".join(spool.chunks())
+    assert truncated is (rows > 10)
+    limited = f"{sparql} LIMIT 10"
+    result = store.raw.query(limited)
+    assert isinstance(result, ox.QuerySolutions)
+    assert body == result.serialize(format=fmt.results_format)
+
+
+def test_a_few_rows_over_the_byte_budget_are_written_by_the_row_writer() -> None:
+    """Two rows of long literals take more bytes than the budget for three rows of the
+    shortest kind: pyoxigraph's writer stops, and the capped writer gives the whole answer."""
+    store = OxigraphStore(ox.Store())
+    for n in range(2):
+        store.raw.add(
+            ox.Quad(ox.NamedNode(f"{EX}{n}"), ox.NamedNode(EX + "p"), ox.Literal("x" * 50))
+        )
+    fmt = formats.by_name("tsv", "results")
+    assert fmt is not None
+    result = store.raw.query("SELECT ?o WHERE { ?s ?p ?o }")
+    assert isinstance(result, ox.QuerySolutions)
+    assert write_small_solutions(result, fmt, max_rows=3) is None
+    head, spool = answer(store, QueryRequest("SELECT ?o WHERE { ?s ?p ?o }", results_format=fmt), 3)
+    assert wire.HEAD.unpack(head[wire.FRAME.size :])[1] is False
+    assert b"".join(spool.chunks()).count(b"\n") == 3
+
+
+def test_xml_is_always_ours() -> None:
+    """pyoxigraph's XML escapes less than ours (a carriage return would not survive a parser)."""
+    fmt = formats.by_name("xml", "results")
+    assert fmt is not None
+    result = cap_test_store(3).raw.query("SELECT * WHERE { ?s ?p ?o }")
+    assert isinstance(result, ox.QuerySolutions)
+    assert write_small_solutions(result, fmt, max_rows=100) is None

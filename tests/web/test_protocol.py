@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import random
+from urllib.parse import quote_from_bytes, unquote_to_bytes, urlencode
 
 import pytest
 
@@ -16,6 +17,7 @@ from iomkg.protocol import (
     UpdateCall,
     parse_params,
     parse_request,
+    percent_decode,
 )
 
 BASE = "https://w3id.org/iomkg/"
@@ -214,6 +216,21 @@ def test_refusals(http: HttpRequest, status: int, words: str) -> None:
 
 def test_parse_params_keeps_blank_values_and_plus() -> None:
     assert parse_params(b"a=&b=1+2&c=%2B") == [("a", ""), ("b", "1 2"), ("c", "+")]
+
+
+PIECES = [b"%", b"%2", b"%41", b"%zz", b"%4g", b"%%", b"\\", b"\\x41", b"\\n", b"a", b"+", b" "]
+
+
+def test_percent_decoding_is_urllibs() -> None:
+    """The C shortcut gives urllib's bytes for any input: escapes, stray ``%``, backslashes."""
+    chance = random.Random(1951)
+    samples = [
+        bytes(chance.randrange(256) for _ in range(chance.randrange(40))) for _ in range(500)
+    ]
+    samples += [b"".join(chance.choices(PIECES, k=chance.randrange(12))) for _ in range(2000)]
+    samples += [quote_from_bytes(sample).encode() for sample in samples[:500]]
+    for sample in samples:
+        assert percent_decode(sample) == unquote_to_bytes(sample), sample
 
 
 def test_service_description_request() -> None:

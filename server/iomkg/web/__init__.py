@@ -11,8 +11,10 @@ Blueprints only parse HTTP and render; the work is done by the core (``protocol`
   for ``OPTIONS``. Update responses get none, and ``Authorization`` is never an allowed
   cross-origin header, so a web page elsewhere cannot drive updates.
 * A request body past ``settings.max_request_bytes`` is refused with 413.
-* Plain ``GET /sparql`` queries are answered by ``fastpath.FastPath`` in front of Flask, with the
-  same headers; keep its header list in step with the hooks here.
+
+:func:`create_asgi_app` puts :class:`~iomkg.web.gateway.Gateway` in front of the Flask app for
+``iomkg serve``: it answers plain query requests itself, with the same headers as the hooks here
+(keep :func:`vary_header` and its header list in step with them), and hands the rest to Flask.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from iomkg.config import Settings
 from iomkg.protocol import ProtocolError
-from iomkg.service import InProcessExecutor, QueryExecutor, QueryTimeout
+from iomkg.service import AsyncQueryExecutor, InProcessExecutor, QueryExecutor, QueryTimeout
 from iomkg.store.base import GraphStore
 from iomkg.store.releases import Releases
 from iomkg.web import api, downloads, ops, pages, resources, sparql
 from iomkg.web.common import EXTENSION, WebContext, error_response
-from iomkg.web.fastpath import FastPath
+from iomkg.web.gateway import Gateway
 
 #: Request headers a cross-origin read may carry (never Authorization).
 CORS_ALLOWED_HEADERS = frozenset(
@@ -84,16 +86,30 @@ def create_app(
             response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
         return response
 
-    # Plain GET /sparql queries skip Flask; with them go the headers the hooks above would add.
-    origins = cors_origins(settings)
-    vary = "Accept" if not origins or "*" in origins else "Accept, Origin"
-    app.wsgi_app = FastPath(  # type: ignore[method-assign]
-        app.wsgi_app,
-        settings,
-        app.extensions[EXTENSION].executor,
-        [("Vary", vary), ("X-Content-Type-Options", "nosniff")],
-    )
     return app
+
+
+def create_asgi_app(
+    settings: Settings,
+    store: GraphStore,
+    executor: AsyncQueryExecutor,
+    dumps_dir: Path | None = None,
+    *,
+    flask_threads: int = 4,
+) -> Gateway:
+    """What ``iomkg serve`` runs: the gateway, with :func:`create_app`'s Flask app behind it.
+
+    ``flask_threads`` is how many requests Flask serves at once (pages, API, updates); the
+    gateway's own queries are not counted there.
+    """
+    app = create_app(settings, store, executor, dumps_dir)
+    return Gateway(app, settings, executor, vary=vary_header(settings), flask_threads=flask_threads)
+
+
+def vary_header(settings: Settings) -> str:
+    """The ``Vary`` of answers to queries: ``Origin`` too when CORS answers depend on it."""
+    origins = cors_origins(settings)
+    return "Accept" if not origins or "*" in origins else "Accept, Origin"
 
 
 def cors_origins(settings: Settings) -> tuple[str, ...]:
@@ -192,4 +208,4 @@ def _install_errors(app: Flask, settings: Settings) -> None:
         return error_response(500, "internal server error: the server log has the details")
 
 
-__all__ = ["cors_origins", "create_app"]
+__all__ = ["cors_origins", "create_app", "create_asgi_app", "vary_header"]

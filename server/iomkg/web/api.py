@@ -25,7 +25,8 @@ from iomkg import __version__, catalog, formats, protocol
 from iomkg.views import ResultTable, result_table
 from iomkg.web.common import accept, error_response, html_response, web
 from iomkg.web.ops import timing
-from iomkg.web.sparql import HTML_ROWS, add_row_limit_headers, failure_status
+from iomkg.web.outcomes import failure_headers, failure_status
+from iomkg.web.sparql import HTML_ROWS, add_row_limit_headers
 
 blueprint = Blueprint("api", __name__)
 
@@ -144,7 +145,7 @@ def run(name: str) -> Response:
         answer = context.executor.run_query(query_request, timeout=settings.query_timeout)
     except Exception as error:  # the executor's refusals; anything unexpected is re-raised (500)
         status, message = failure_status(error)
-        return _error(status, message, headers={"Retry-After": "60"} if status == 503 else None)
+        return _error(status, message, headers=failure_headers(status) or None)
     finally:
         timing().query += time.perf_counter() - started
     response = Response(answer.chunks, content_type=answer.format.content_type)

@@ -17,6 +17,8 @@ from iomkg import descriptions, dumps, formats, resources
 from iomkg.web.common import html_response, negotiate_rdf, not_acceptable, rdf_response, web
 
 ACCESS_LOGGER = "iomkg.access"
+#: client, "method path?query", status, bytes (or -), total and query milliseconds
+ACCESS_FORMAT = '%s "%s" %d %s %.1fms query=%.1fms'
 TIMING_KEY = "iomkg.timing"
 
 blueprint = Blueprint("ops", __name__)
@@ -60,7 +62,7 @@ def install_access_log(app: Flask) -> None:
         def _write() -> None:
             total = (time.perf_counter() - record.started) * 1000
             logger.info(
-                '%s "%s" %d %s %.1fms query=%.1fms',
+                ACCESS_FORMAT,
                 client,
                 line,
                 status,

@@ -1,11 +1,9 @@
 """``/sparql``: the SPARQL 1.1 Protocol endpoint, a thin layer over ``protocol`` and the executor.
 
-Headers this endpoint adds (also listed on the home page):
-
-* ``Vary: Accept`` always; the Content-Type is the negotiated format's, errors are text/plain.
-* ``X-Row-Limit: N`` and ``Warning: 199 iomkg "…"`` when the executor cut a result at the
-  server's row limit (``IOMKG_MAX_ROWS``); absent when the result is complete.
-* ``503`` with a message naming the time limit when a query outlives ``IOMKG_QUERY_TIMEOUT``.
+``Vary: Accept`` always; the Content-Type is the negotiated format's, errors are text/plain (an
+HTML page for browsers). Cut results and time limits are told as ``outcomes`` says. Under
+``iomkg serve`` the plainest query requests never reach this route: ``gateway`` answers them on
+the event loop with the same status, headers and body.
 """
 
 from __future__ import annotations
@@ -16,9 +14,8 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, request, url_for
 
-from iomkg import descriptions, formats, protocol, sparqltext
-from iomkg.service import NotAcceptable, QueryResponse, QueryTimeout
-from iomkg.store.base import QuerySyntaxError, StoreError, UpdateFailed
+from iomkg import descriptions, formats, protocol
+from iomkg.service import QueryResponse
 from iomkg.views import ResultTable, result_table
 from iomkg.web import pages
 from iomkg.web.common import (
@@ -30,14 +27,12 @@ from iomkg.web.common import (
     web,
 )
 from iomkg.web.ops import RequestTiming, timing
+from iomkg.web.outcomes import failure_headers, failure_status, row_limit_headers
 
 blueprint = Blueprint("sparql", __name__)
 
 #: Rows shown on the HTML page; the download links give the whole answer.
 HTML_ROWS = 1000
-ROW_LIMIT_HEADER = "X-Row-Limit"
-#: Set in the environ by ``iomkg.web.fastpath`` when the executor raised: the route answers it.
-FAILURE_KEY = "iomkg.fastpath.failure"
 
 
 @blueprint.route("/sparql", methods=["GET", "POST"])
@@ -91,9 +86,6 @@ def _description(call: protocol.DescriptionCall) -> Response:
 
 def _query(call: protocol.QueryCall) -> Response:
     context = web()
-    failure = request.environ.pop(FAILURE_KEY, None)
-    if isinstance(failure, Exception):  # the fast path ran the query already
-        return failure_response(failure)
     started = time.perf_counter()
     try:
         answer = context.executor.run_query(call.request, timeout=context.settings.query_timeout)
@@ -110,17 +102,6 @@ def add_row_limit_headers(response: Response, answer: QueryResponse) -> None:
     """Tell the client a result was cut at the row limit (documented in the module docstring)."""
     for name, value in row_limit_headers(answer, web().settings.max_rows):
         response.headers[name] = value
-
-
-def row_limit_headers(answer: QueryResponse, max_rows: int) -> list[tuple[str, str]]:
-    """``X-Row-Limit`` and ``Warning`` when ``answer`` was cut at the row limit, else none."""
-    if not answer.truncated:
-        return []
-    limit = answer.row_limit if answer.row_limit is not None else max_rows
-    return [
-        (ROW_LIMIT_HEADER, str(limit)),
-        ("Warning", f'199 iomkg "result truncated to the server\'s row limit of {limit} rows"'),
-    ]
 
 
 def _timed(chunks: Iterator[bytes], record: RequestTiming) -> Iterator[bytes]:
@@ -155,29 +136,7 @@ def _update(call: protocol.UpdateCall) -> Response:
 def failure_response(error: Exception) -> Response:
     """The HTTP answer for what the executor raised; anything unexpected stays a 500 (re-raised)."""
     status, message = failure_status(error)
-    headers = {"Retry-After": "60"} if status == 503 else None
-    return error_response(status, message, headers)
-
-
-def failure_status(error: Exception) -> tuple[int, str]:
-    if isinstance(error, QuerySyntaxError):
-        return 400, f"the SPARQL does not parse: {error}"
-    if isinstance(error, sparqltext.NetworkRefused):
-        return 403, str(error)
-    if isinstance(error, sparqltext.DatasetError):
-        return 400, str(error)
-    if isinstance(error, NotAcceptable):
-        return 406, str(error)
-    if isinstance(error, QueryTimeout):
-        return 503, (
-            f"{error} (the server's query time limit is {error.seconds:g} s, IOMKG_QUERY_TIMEOUT); "
-            "make the query more selective or add a LIMIT"
-        )
-    if isinstance(error, UpdateFailed):
-        return 400, str(error)
-    if isinstance(error, StoreError):
-        return 500, f"the store failed: {error}"
-    raise error
+    return error_response(status, message, failure_headers(status))
 
 
 # The HTML page ---------------------------------------------------------------------------------

@@ -1,0 +1,630 @@
+"""The caller's side: :class:`IsolatedExecutor`, for threads (blocking) and event loops (async).
+
+Both kinds of caller share one :class:`~iomkg.executor.pool.Pool` per process and the same
+steps: take an evaluator, send the pickled request, wait for the head until the deadline (past
+it: kill the evaluator through its pidfd, wait until it is gone, start its successor, raise
+:class:`~iomkg.service.QueryTimeout`), then read the body as the caller consumes it. Threads
+block on the evaluator's socket; a coroutine awaits it on the event loop, so one loop serves
+any number of clients while their queries run in other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mmap
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from iomkg import service
+from iomkg.config import Settings
+from iomkg.executor import wire
+from iomkg.executor.pool import Evaluator, Pool
+from iomkg.executor.zygote import ZYGOTE_COMMAND, SourceKind, ZygoteConfig
+from iomkg.service import (
+    AsyncQueryResponse,
+    QueryRequest,
+    QueryResponse,
+    QueryTimeout,
+    UpdateRequest,
+)
+from iomkg.store.base import StoreError
+from iomkg.store.oxigraph import OxigraphStore
+
+STALL_SECONDS = 60.0  # longest wait for the next body chunk before the evaluator is deemed hung
+START_TIMEOUT_SECONDS = 3600.0  # loading a very large dataset into memory
+SPAWN_WAIT_SECONDS = 0.5  # longest wait for a replacement when the zygote is busy (an update)
+RECEIVE_BYTES = 256 * 1024
+
+
+class IsolatedExecutor:
+    """A :class:`~iomkg.service.QueryExecutor` whose queries run in killable evaluator processes.
+
+    ``source`` is an on-disk pyoxigraph store (a folder: updates are written there), an RDF file
+    (read-only) or a store object (copied; updates change the server's copy only). ``workers``
+    is the number of evaluators each process using the executor may run at once; a caller that
+    finds them all busy waits, and the wait counts towards its time limit. The executor may be
+    created before a server forks its workers: each process then gets its own evaluators.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: Path | OxigraphStore | ox.Store,
+        *,
+        workers: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.workers = workers if workers is not None else settings.workers
+        if self.workers < 1:
+            raise ValueError("an executor needs at least one evaluator")
+        self._folder = Path(tempfile.mkdtemp(prefix="iomkg-executor-"))
+        try:
+            kind, path = self._prepare_source(source)
+            generation_path = self._folder / "generation"
+            generation_path.write_bytes(bytes(wire.GENERATION.size))
+            with generation_path.open("r+b") as handle:
+                self._generation_map = mmap.mmap(handle.fileno(), wire.GENERATION.size)
+            config = ZygoteConfig(
+                str(path),
+                kind,
+                settings.base_iri,
+                str(self._folder / "control"),
+                str(generation_path),
+            )
+            self._zygote = self._start_zygote(config)
+        except BaseException:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise
+        self._control_path = config.control
+        self._owner = os.getpid()
+        self._pool = Pool(self.workers)
+        reference = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(reference))
+
+    def _prepare_source(self, source: Path | OxigraphStore | ox.Store) -> tuple[SourceKind, Path]:
+        if isinstance(source, OxigraphStore | ox.Store):
+            raw = source.raw if isinstance(source, OxigraphStore) else source
+            copy = self._folder / "dataset.nq"
+            raw.dump(str(copy), format=ox.RdfFormat.N_QUADS)
+            return "memory", copy
+        if source.is_dir():
+            return "store", source
+        if source.is_file():
+            return "file", source
+        raise StoreError(f"no store or RDF file at {source}")
+
+    def _start_zygote(self, config: ZygoteConfig) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE_COMMAND, config.to_json()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        if not wire.wait_readable(process.stdout.fileno(), START_TIMEOUT_SECONDS):
+            process.kill()
+            process.wait()
+            raise StoreError("the query evaluators did not start in time")
+        line = process.stdout.readline().decode(errors="replace").strip()
+        process.stdout.close()
+        if not line.startswith("ready"):
+            process.wait()
+            raise StoreError(
+                f"the query evaluators could not load the dataset: {line[6:] or 'crashed'}"
+            )
+        return process
+
+    # Settings ----------------------------------------------------------------------------------
+    def _limit(self, timeout: float | None) -> float:
+        return timeout if timeout is not None else self.settings.query_timeout
+
+    def _row_cap(self, request: QueryRequest) -> int:
+        cap = self.settings.max_rows
+        return min(cap, request.max_rows) if request.max_rows is not None else cap
+
+    def _current_generation(self) -> int:
+        value: int = wire.GENERATION.unpack_from(self._generation_map)[0]
+        return value
+
+    # The contract, for threads -----------------------------------------------------------------
+    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
+        limit = self._limit(timeout)
+        deadline = time.monotonic() + limit
+        max_rows = self._row_cap(request)
+        payload = wire.encode_query(request, limit, max_rows)
+        evaluator = self._checkout(deadline, limit)
+        frame_type, data = self._exchange(evaluator, payload, deadline, limit)
+        kind, truncated, row_limit = self._head(evaluator, frame_type, data)
+        return QueryResponse(
+            kind,
+            service.choose_format(request, kind),
+            _Body(self, evaluator),
+            truncated=truncated,
+            row_limit=row_limit,
+        )
+
+    def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
+        limit = self._limit(timeout)
+        # A connection of its own: an update can take long and must not hold up spawns.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(self._control_path)
+            channel = wire.Channel(sock)
+            channel.send(wire.frame(wire.UPDATE, wire.dumps((request, limit))))
+            try:
+                frame_type, data = channel.read_frame()
+            except EOFError:
+                raise StoreError("the query evaluators stopped during the update") from None
+        if frame_type == wire.TIMEOUT:
+            raise QueryTimeout(limit)
+        if frame_type == wire.ERROR:
+            raise wire.rebuild_exception(data)
+
+    def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
+        """Run a small read method of the store (``named_graphs``, ``quad_count``) isolated."""
+        limit = self._limit(timeout)
+        deadline = time.monotonic() + limit
+        evaluator = self._checkout(deadline, limit)
+        frame_type, data = self._exchange(
+            evaluator, wire.frame(wire.CALL, wire.dumps((name, args, limit))), deadline, limit
+        )
+        self._pool.release(evaluator)
+        if frame_type == wire.ERROR:
+            raise wire.rebuild_exception(data)
+        return wire.loads(data)
+
+    # The contract, for an event loop -----------------------------------------------------------
+    async def run_query_async(
+        self, request: QueryRequest, timeout: float | None = None
+    ) -> AsyncQueryResponse:
+        """:meth:`run_query` without blocking the event loop: while the evaluator works, the loop
+        serves other requests; past the limit the evaluator is killed as in :meth:`run_query`."""
+        limit = self._limit(timeout)
+        deadline = time.monotonic() + limit
+        max_rows = self._row_cap(request)
+        payload = wire.encode_query(request, limit, max_rows)
+        evaluator = await self._checkout_async(deadline, limit)
+        frame_type, data = await self._exchange_async(evaluator, payload, deadline, limit)
+        kind, truncated, row_limit = self._head(evaluator, frame_type, data)
+        body = _AsyncBody(self, evaluator)
+        return AsyncQueryResponse(
+            kind,
+            service.choose_format(request, kind),
+            body,
+            truncated=truncated,
+            row_limit=row_limit,
+            whole=body.whole(),
+        )
+
+    def _head(self, evaluator: Evaluator, frame_type: int, data: bytes) -> tuple[Any, bool, int]:
+        """(kind, truncated, row limit) from the evaluator's first answer frame."""
+        if frame_type == wire.ERROR:
+            self._pool.release(evaluator)
+            raise wire.rebuild_exception(data)
+        if frame_type != wire.HEAD_FRAME:
+            self._kill(evaluator, replace=True)
+            raise StoreError("the query evaluator answered out of turn")
+        kind_index, truncated, row_limit = wire.HEAD.unpack(data)
+        return wire.KINDS[kind_index], truncated, row_limit
+
+    def close(self) -> None:
+        """Stop this process's evaluators; the owner also stops the zygote and all evaluators."""
+        pool = self._pool
+        for evaluator in pool.close():
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(evaluator.pidfd, signal.SIGKILL)
+            evaluator.close()
+        with pool.control_lock:
+            if pool.control is not None:
+                pool.control.close()
+                pool.control = None
+        if os.getpid() != self._owner:
+            return
+        if self._zygote.poll() is None:
+            self._zygote.terminate()
+            try:
+                self._zygote.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._zygote.kill()
+                self._zygote.wait()
+        self._generation_map.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self) -> IsolatedExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def evaluator_pids(self) -> list[int]:
+        """The pids of this process's evaluators (for tests and diagnostics)."""
+        return self._pool.pids()
+
+    # Blocking steps ---------------------------------------------------------------------------
+    def _checkout(self, deadline: float, limit: float) -> Evaluator:
+        try:
+            evaluator = self._pool.take(deadline)
+        except TimeoutError:
+            raise QueryTimeout(limit) from None
+        if evaluator is not None:
+            if evaluator.generation == self._current_generation():
+                evaluator.use_from_thread()
+                return evaluator
+            self._retire(evaluator)  # forked before an update: replace it
+        try:
+            return self._spawn(wait=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            self._pool.free_place()
+            raise QueryTimeout(limit) from None
+        except BaseException:
+            self._pool.free_place()
+            raise
+
+    def _exchange(
+        self, evaluator: Evaluator, payload: bytes, deadline: float, limit: float
+    ) -> tuple[int, bytes]:
+        """Send one request and read the first answer frame; past ``deadline`` the evaluator is
+        killed (and replaced) and the caller gets :class:`QueryTimeout`."""
+        try:
+            evaluator.channel.send(payload)
+            return evaluator.channel.read_frame(deadline)
+        except TimeoutError:
+            self._kill(evaluator, replace=True)
+            raise QueryTimeout(limit) from None
+        except (EOFError, OSError) as error:
+            self._kill(evaluator, replace=True)
+            raise StoreError("the query evaluator stopped unexpectedly") from error
+
+    def _spawn(self, wait: float | None = None) -> Evaluator:
+        """A new evaluator from the zygote, in a place already counted by the caller.
+
+        ``wait`` bounds the time the zygote may take (it answers nothing while it applies an
+        update); past it, the control connection is dropped, so that the late answer goes
+        nowhere (the evaluator forked for it sees its socket closed and exits), and
+        ``TimeoutError`` is raised.
+        """
+        pool = self._pool
+        deadline = None if wait is None else time.monotonic() + wait
+        if not pool.control_lock.acquire(timeout=-1 if wait is None else wait):
+            raise TimeoutError
+        try:
+            if pool.closed:
+                raise StoreError("the query executor was closed")
+            if pool.control is None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.connect(self._control_path)
+                except OSError as error:
+                    sock.close()
+                    raise StoreError("the query evaluators are not running") from error
+                pool.control = wire.Channel(sock)
+            sock = pool.control.sock
+            data, fds = b"", []
+            try:
+                sock.settimeout(None)
+                sock.sendall(wire.frame(wire.SPAWN))
+                while len(data) < wire.FRAME.size + wire.SPAWNED.size:
+                    if deadline is not None:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise TimeoutError
+                        sock.settimeout(remaining)
+                    more, more_fds, _flags, _address = socket.recv_fds(sock, 4096, 2)
+                    fds += more_fds
+                    if not more:
+                        raise EOFError
+                    data += more
+            except (OSError, EOFError) as error:  # TimeoutError included
+                for fd in fds:
+                    os.close(fd)
+                pool.control.close()
+                pool.control = None
+                if isinstance(error, TimeoutError):
+                    raise
+                raise StoreError("the query evaluators are not running") from error
+        finally:
+            pool.control_lock.release()
+        frame_type = data[0]
+        if frame_type != wire.OK or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            raise StoreError("the query evaluators could not start a new evaluator")
+        pid, generation = wire.SPAWNED.unpack_from(data, wire.FRAME.size)
+        evaluator = Evaluator(pid, fds[1], wire.Channel(socket.socket(fileno=fds[0])), generation)
+        pool.add(evaluator)
+        return evaluator
+
+    def _retire(self, evaluator: Evaluator) -> None:
+        """Close an idle evaluator (it exits when its socket closes); its place stays taken."""
+        self._pool.forget(evaluator)
+        evaluator.close()
+
+    def _kill(self, evaluator: Evaluator, *, replace: bool) -> None:
+        """Kill a busy evaluator, wait until it is gone, and (``replace``) start its successor."""
+        wire.kill(evaluator.pidfd)
+        self._pool.forget(evaluator)
+        evaluator.close()
+        if replace:
+            self._replace()
+        else:
+            self._pool.free_place()
+
+    def _replace(self) -> None:
+        """Start a successor in a freed place at once, unless the zygote is busy with an update:
+        then the place is freed and the next caller starts one."""
+        try:
+            self._pool.release(self._spawn(wait=SPAWN_WAIT_SECONDS))
+        except (StoreError, TimeoutError):
+            self._pool.free_place()
+
+    # Async steps ------------------------------------------------------------------------------
+    async def _checkout_async(self, deadline: float, limit: float) -> Evaluator:
+        try:
+            evaluator = await self._pool.take_async(deadline)
+        except TimeoutError:
+            raise QueryTimeout(limit) from None
+        if evaluator is not None:
+            if evaluator.generation == self._current_generation():
+                evaluator.use_from_loop()
+                return evaluator
+            self._retire(evaluator)
+        # Starting one blocks on the zygote (for long while it applies an update): in a thread.
+        starting = asyncio.get_running_loop().run_in_executor(
+            None, self._spawn, max(0.0, deadline - time.monotonic())
+        )
+        try:
+            evaluator = await asyncio.shield(starting)
+        except TimeoutError:
+            self._pool.free_place()
+            raise QueryTimeout(limit) from None
+        except asyncio.CancelledError:  # the caller is gone, the start goes on: hand it on
+            starting.add_done_callback(self._adopt)
+            raise
+        except BaseException:
+            self._pool.free_place()
+            raise
+        evaluator.use_from_loop()
+        return evaluator
+
+    def _adopt(self, started: asyncio.Future[Evaluator]) -> None:
+        """An evaluator started for a caller who gave up goes to the pool (a failed start frees
+        its place)."""
+        if not started.cancelled() and started.exception() is None:
+            self._pool.release(started.result())
+        else:
+            self._pool.free_place()
+
+    async def _exchange_async(
+        self, evaluator: Evaluator, payload: bytes, deadline: float, limit: float
+    ) -> tuple[int, bytes]:
+        loop = asyncio.get_running_loop()
+        channel = evaluator.channel
+        try:
+            async with asyncio.timeout_at(deadline):
+                await loop.sock_sendall(channel.sock, payload)
+                return await _read_frame_async(loop, channel)
+        except TimeoutError:
+            await self._kill_async(evaluator)
+            raise QueryTimeout(limit) from None
+        except (EOFError, OSError) as error:
+            await self._kill_async(evaluator)
+            raise StoreError("the query evaluator stopped unexpectedly") from error
+        except asyncio.CancelledError:  # the client went away mid-query: stop the work too
+            self._kill_soon(evaluator)
+            raise
+
+    async def _kill_async(self, evaluator: Evaluator) -> None:
+        """Kill an evaluator and wait (without blocking the loop) until it is gone, so its CPU
+        is free before the caller answers; its successor is started in the background."""
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(evaluator.pidfd, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await _readable(evaluator.pidfd, wire.KILL_WAIT_SECONDS)
+        self._pool.forget(evaluator)
+        evaluator.close()
+        _in_background(self._replace)
+
+    def _kill_soon(self, evaluator: Evaluator) -> None:
+        """Kill an evaluator from a cancelled coroutine (nothing may be awaited there)."""
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(evaluator.pidfd, signal.SIGKILL)
+        self._pool.forget(evaluator)
+
+        def finish() -> None:
+            wire.wait_readable(evaluator.pidfd, wire.KILL_WAIT_SECONDS)
+            evaluator.close()
+            self._replace()
+
+        _in_background(finish)
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: the parent's evaluators are not ours. Close our copies of them."""
+        inherited = self._pool
+        self._pool = Pool(self.workers)
+        for evaluator in inherited.all.values():
+            evaluator.close()  # only this process's descriptors; the parent's stay open
+        if inherited.control is not None:
+            inherited.control.close()
+
+
+def _in_background(work: Callable[[], None]) -> None:
+    """Pool upkeep after a kill (wait for the exit, start a successor) in a thread of its own:
+    it blocks on the zygote, and must finish even if the caller's event loop stops first."""
+    threading.Thread(target=work, name="iomkg-evaluator-upkeep", daemon=True).start()
+
+
+def _after_fork(reference: weakref.ref[IsolatedExecutor]) -> None:
+    executor = reference()
+    if executor is not None:
+        executor._reset_after_fork()
+
+
+async def _read_frame_async(
+    loop: asyncio.AbstractEventLoop, channel: wire.Channel
+) -> tuple[int, bytes]:
+    """The next frame, read without blocking the loop (``EOFError`` at end)."""
+    while True:
+        found = channel.complete_frame()
+        if found is not None:
+            return found
+        data = await loop.sock_recv(channel.sock, RECEIVE_BYTES)
+        if not data:
+            raise EOFError
+        channel.buffer += data
+
+
+async def _readable(fd: int, timeout: float) -> None:
+    """Wait until ``fd`` is readable (a pidfd: the process has exited); ``TimeoutError`` after
+    ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        async with asyncio.timeout(timeout):
+            await ready
+    finally:
+        loop.remove_reader(fd)
+
+
+class _Body:
+    """The chunks of one answer, read from the evaluator as the caller iterates.
+
+    When the whole answer is already buffered (small answers arrive in one read) the evaluator
+    goes back to the pool at once. An answer closed before its end kills the evaluator.
+    """
+
+    def __init__(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
+        self._executor: IsolatedExecutor | None = executor
+        self._evaluator = evaluator
+        self._ready: deque[bytes] = deque()
+        _drain_buffered(self._ready, evaluator.channel, self._finish)
+
+    def __iter__(self) -> _Body:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._ready:
+            return self._ready.popleft()
+        if self._executor is None:
+            raise StopIteration
+        try:
+            frame_type, data = self._evaluator.channel.read_frame(time.monotonic() + STALL_SECONDS)
+        except (TimeoutError, EOFError, OSError) as error:
+            self._finish(False)
+            raise StoreError("the query evaluator stopped sending its answer") from error
+        if frame_type == wire.CHUNK:
+            return data
+        self._finish(frame_type == wire.END)
+        raise StopIteration
+
+    def _finish(self, complete: bool) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if complete:
+            executor._pool.release(self._evaluator)
+        else:
+            executor._kill(self._evaluator, replace=False)
+
+    def close(self) -> None:
+        """Stop reading: the evaluator of an unfinished answer is killed (it cannot resync)."""
+        self._ready.clear()
+        self._finish(False)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class _AsyncBody:
+    """:class:`_Body` for a coroutine: chunks are awaited on the event loop."""
+
+    def __init__(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
+        self._executor: IsolatedExecutor | None = executor
+        self._evaluator = evaluator
+        self._ready: deque[bytes] = deque()
+        _drain_buffered(self._ready, evaluator.channel, self._finish)
+
+    def whole(self) -> bytes | None:
+        """The entire body if it is all here already (then nothing is left to iterate)."""
+        if self._executor is not None:
+            return None
+        body = b"".join(self._ready)
+        self._ready.clear()
+        return body
+
+    def __aiter__(self) -> _AsyncBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._ready:
+            return self._ready.popleft()
+        if self._executor is None:
+            raise StopAsyncIteration
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(STALL_SECONDS):
+                frame_type, data = await _read_frame_async(loop, self._evaluator.channel)
+        except (TimeoutError, EOFError, OSError) as error:
+            self._finish(False)
+            raise StoreError("the query evaluator stopped sending its answer") from error
+        except asyncio.CancelledError:
+            self._finish(False)
+            raise
+        if frame_type == wire.CHUNK:
+            return data
+        self._finish(frame_type == wire.END)
+        raise StopAsyncIteration
+
+    def _finish(self, complete: bool) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if complete:
+            executor._pool.release(self._evaluator)
+        else:
+            executor._kill_soon(self._evaluator)
+
+    async def aclose(self) -> None:
+        """Stop reading: the evaluator of an unfinished answer is killed (it cannot resync)."""
+        self._ready.clear()
+        self._finish(False)
+
+    def __del__(self) -> None:
+        # Dropped unfinished without aclose(): no loop to wait on here, so kill and let go.
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            with contextlib.suppress(Exception):
+                signal.pidfd_send_signal(self._evaluator.pidfd, signal.SIGKILL)
+                executor._pool.forget(self._evaluator)
+                self._evaluator.close()
+                executor._pool.free_place()
+
+
+def _drain_buffered(ready: deque[bytes], channel: wire.Channel, finish: Any) -> None:
+    """Move the chunks already received into ``ready``; ``finish`` when the end came too."""
+    while (found := channel.complete_frame()) is not None:
+        frame_type, data = found
+        if frame_type == wire.CHUNK:
+            ready.append(data)
+        else:
+            finish(frame_type == wire.END)
+            break

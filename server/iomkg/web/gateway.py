@@ -1,0 +1,330 @@
+"""The ASGI app ``iomkg serve`` runs: plain SPARQL queries answered on the event loop, the rest
+by Flask.
+
+Why: a query's CPU is spent in an evaluator process (``iomkg.executor``); what is left in the
+web worker is HTTP. A thread per request (gunicorn's gthread worker) and Flask's request and
+response machinery cost several times what Oxigraph spends on a cheap lookup. An event loop
+costs a fraction of that and waits on any number of evaluators at once, so gunicorn runs its
+asyncio worker and this gateway answers the commonest request in full:
+
+* ``GET /sparql?query=…`` and ``POST /sparql`` with a form or ``application/sparql-query``
+  body (``Content-Length`` within the limit), with no ``Origin`` (CORS stays Flask's), from a
+  client that does not prefer HTML, that parse to a query.
+
+It adds no protocol logic of its own: the request goes through
+:func:`iomkg.protocol.parse_request` and the executor exactly as in ``/sparql``, failures are
+told as :mod:`iomkg.web.outcomes` says, and the answer carries the headers and access-log line
+of the Flask route (``tests/web/test_gateway.py`` compares them); small answers, which come
+whole from the evaluator, go out with a ``Content-Length``. Everything else (pages, updates,
+descriptions, the saved-query API, downloads, protocol errors) goes to the Flask app, run in a
+thread pool by ``a2wsgi``; a POST body already read is handed on to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, cast
+
+from a2wsgi import WSGIMiddleware
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+from iomkg import formats, protocol
+from iomkg.config import Settings
+from iomkg.service import AsyncQueryExecutor, AsyncQueryResponse
+from iomkg.web.common import TEXT
+from iomkg.web.ops import ACCESS_FORMAT, ACCESS_LOGGER
+from iomkg.web.outcomes import failure_headers, failure_status, row_limit_headers
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+QUERY_BODY_TYPES = (protocol.FORM, protocol.SPARQL_QUERY)
+LOG_LINE_CHARACTERS = 300  # as Flask's access log cuts a long URL
+
+
+@functools.lru_cache(maxsize=256)
+def _accept(header: str | None) -> tuple[tuple[str, float], ...]:
+    """``Accept`` parsed as the Flask route does (``request.accept_mimetypes``), cached."""
+    return tuple((value, quality) for value, quality in parse_accept_header(header, MIMEAccept))
+
+
+@functools.lru_cache(maxsize=256)
+def _wants_html(accept: tuple[tuple[str, float], ...]) -> bool:
+    """Would Flask answer this client's errors with a page? (Then Flask takes the request.)"""
+    return formats.prefers_html(accept, formats.RESULT_FORMATS, formats.GRAPH_FORMATS)
+
+
+class Gateway:
+    """The ASGI app: see the module docstring. ``flask_app`` is the WSGI app of
+    :func:`iomkg.web.create_app`; ``flask_threads`` the requests Flask serves at once."""
+
+    def __init__(
+        self,
+        flask_app: WSGIApp,
+        settings: Settings,
+        executor: AsyncQueryExecutor,
+        *,
+        vary: str,
+        flask_threads: int,
+    ) -> None:
+        self.settings = settings
+        self.executor = executor
+        # a2wsgi types WSGI environs and ASGI messages as TypedDicts; here they are plain dicts.
+        wsgi_app: Any = _input_terminated(flask_app)
+        self.flask = cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads))
+        #: Headers Flask's after-request hooks add to every such answer (Vary, nosniff).
+        self.common_headers = [
+            (b"vary", vary.encode("latin-1")),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+        self._made_headers: dict[str, tuple[tuple[bytes, bytes], ...]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http" or scope.get("path") != "/sparql":
+            await self.flask(scope, receive, send)
+            return
+        method = scope.get("method")
+        if method == "GET":
+            await self._get(scope, receive, send)
+        elif method == "POST":
+            await self._post(scope, receive, send)
+        else:
+            await self.flask(scope, receive, send)
+
+    # Requests ----------------------------------------------------------------------------------
+    async def _get(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query_string: bytes = scope.get("query_string", b"")
+        headers = _headers(scope)
+        if (
+            not query_string
+            or len(query_string) > self.settings.max_request_bytes
+            or b"origin" in headers
+        ):
+            await self.flask(scope, receive, send)
+            return
+        accept = _accept(_text(headers.get(b"accept")))
+        if _wants_html(accept):
+            await self.flask(scope, receive, send)
+            return
+        http = protocol.HttpRequest("GET", query_string, accept=accept)
+        if not await self._answer(scope, http, send):
+            await self.flask(scope, receive, send)
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        content_type = _text(headers.get(b"content-type"))
+        length = _length(headers.get(b"content-length"))
+        if (
+            b"origin" in headers
+            or content_type is None
+            or content_type.split(";", 1)[0].strip().lower() not in QUERY_BODY_TYPES
+            or length is None
+            or length > self.settings.max_request_bytes
+            or len(scope.get("query_string", b"")) > self.settings.max_request_bytes
+        ):
+            await self.flask(scope, receive, send)
+            return
+        accept = _accept(_text(headers.get(b"accept")))
+        if _wants_html(accept):
+            await self.flask(scope, receive, send)
+            return
+        body = await _read_body(receive, length)
+        if body is None:  # the client went away
+            return
+        http = protocol.HttpRequest(
+            "POST", scope.get("query_string", b""), content_type, body, accept=accept
+        )
+        if not await self._answer(scope, http, send):
+            await self.flask(scope, _replay(body, receive), send)
+
+    async def _answer(self, scope: Scope, http: protocol.HttpRequest, send: Send) -> bool:
+        """Answer ``http`` if it is a plain query; False (nothing sent) hands it to Flask."""
+        started = time.perf_counter()
+        try:
+            call = protocol.parse_request(http, self.settings)
+        except protocol.ProtocolError:
+            return False
+        if not isinstance(call, protocol.QueryCall) or call.html:
+            return False
+        query_seconds = 0.0
+        answer: AsyncQueryResponse | None = None
+        try:
+            answer = await self.executor.run_query_async(
+                call.request, timeout=self.settings.query_timeout
+            )
+        except Exception as error:
+            query_seconds = time.perf_counter() - started
+            status, size = await self._failure(error, send)
+        else:
+            query_seconds = time.perf_counter() - started
+            status = 200
+            size, streamed = await self._send_answer(answer, send)
+            query_seconds += streamed
+        self._log(scope, status, size, time.perf_counter() - started, query_seconds)
+        return True
+
+    # Responses ---------------------------------------------------------------------------------
+    async def _send_answer(self, answer: AsyncQueryResponse, send: Send) -> tuple[str, float]:
+        """Send a query's answer; (Content-Length or "-", seconds spent waiting for chunks)."""
+        headers = self._content_headers(answer.format.content_type)
+        if answer.truncated:
+            headers += _encoded(row_limit_headers(answer, self.settings.max_rows))
+        if answer.whole is not None:
+            length = str(len(answer.whole))
+            headers.append((b"content-length", length.encode("latin-1")))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": answer.whole})
+            return length, 0.0
+        waited = 0.0
+        chunks = answer.chunks
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            while True:
+                started = time.perf_counter()
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                finally:
+                    waited += time.perf_counter() - started
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await chunks.aclose()  # nothing if it was read to the end
+        return "-", waited
+
+    async def _failure(self, error: Exception, send: Send) -> tuple[int, str]:
+        try:
+            status, message = failure_status(error)
+        except Exception:
+            logging.getLogger(__name__).exception("unhandled error on a query")
+            status, message = 500, "internal server error: the server log has the details"
+        body = (message.rstrip("\n") + "\n").encode("utf-8")
+        headers = [
+            (b"content-type", TEXT.encode("latin-1")),
+            (b"content-length", str(len(body)).encode("latin-1")),
+            *_encoded(failure_headers(status).items()),
+            *self.common_headers,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return status, str(len(body))
+
+    def _content_headers(self, content_type: str) -> list[tuple[bytes, bytes]]:
+        """A fresh list of the headers every answer in ``content_type`` has (made once each)."""
+        made = self._made_headers.get(content_type)
+        if made is None:
+            made = ((b"content-type", content_type.encode("latin-1")), *self.common_headers)
+            self._made_headers[content_type] = made
+        return list(made)
+
+    def _log(self, scope: Scope, status: int, size: str, total: float, query: float) -> None:
+        """The line Flask's access-log hook (``ops``) writes, for a request it never saw.
+
+        The record is made directly (no search of the stack for the caller's line, which
+        ``Logger.info`` does for every record): a third of the logging cost of a cheap query.
+        """
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        query_string: bytes = scope.get("query_string", b"")
+        line = f"{scope.get('method')} {scope.get('path')}?"
+        line = (line + query_string.decode("utf-8", "replace")).rstrip("?")
+        if len(line) > LOG_LINE_CHARACTERS:
+            line = line[:LOG_LINE_CHARACTERS] + "…"
+        client = scope.get("client")
+        arguments = (client[0] if client else "-", line, status, size, total * 1000, query * 1000)
+        logger.handle(
+            logger.makeRecord(
+                logger.name, logging.INFO, __file__, 0, ACCESS_FORMAT, arguments, None
+            )
+        )
+
+
+# ASGI plumbing -----------------------------------------------------------------------------------
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    """Request headers by lower-case name (ASGI gives them lower-cased); repeats joined by ``,``."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope.get("headers", ()):
+        found[name] = found[name] + b"," + value if name in found else value
+    return found
+
+
+def _encoded(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Headers as ASGI sends them: lower-case names, Latin-1 bytes."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+def _length(value: bytes | None) -> int | None:
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+async def _read_body(receive: Receive, length: int) -> bytes | None:
+    """The whole request body (``length`` bytes announced); None if the client disconnected."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for an app that must read a body the gateway already read."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to set up or tear down per worker: say so when asked."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _input_terminated(app: WSGIApp) -> WSGIApp:
+    """Tell Werkzeug the request body ends where the server says (a chunked POST has no
+    ``Content-Length``; without this flag Werkzeug would read it as empty)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ["wsgi.input_terminated"] = True
+        return app(environ, start_response)
+
+    return wrapped
+
+
+__all__ = ["Gateway"]

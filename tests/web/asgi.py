@@ -1,0 +1,95 @@
+"""Calling an ASGI app in-process, as gunicorn's asyncio worker does (one request per call)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]  # lower-case names, in the order sent
+    body: bytes
+    parts: int  # body messages sent
+
+    def header(self, name: str) -> str | None:
+        found = [value for key, value in self.headers if key == name.lower()]
+        return found[0] if found else None
+
+
+def call(
+    app: ASGIApp,
+    method: str,
+    path: str,
+    query_string: bytes = b"",
+    headers: Sequence[tuple[str, str]] = (),
+    body: bytes = b"",
+    *,
+    body_parts: int = 1,
+) -> Answer:
+    """Send one request to ``app`` and collect its answer; the body arrives in ``body_parts``."""
+    return asyncio.run(_call(app, method, path, query_string, headers, body, body_parts))
+
+
+async def _call(
+    app: ASGIApp,
+    method: str,
+    path: str,
+    query_string: bytes,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    body_parts: int,
+) -> Answer:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query_string,
+        "root_path": "",
+        "headers": [(name.lower().encode(), value.encode()) for name, value in headers],
+        "client": ("10.1.2.3", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    size = max(1, -(-len(body) // body_parts)) if body else 0
+    pieces = [body[start : start + size] for start in range(0, len(body), size)] if body else []
+    pieces = pieces or [b""]
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received < len(pieces):
+            received += 1
+            return {
+                "type": "http.request",
+                "body": pieces[received - 1],
+                "more_body": received < len(pieces),
+            }
+        await asyncio.sleep(3600)  # nothing more: a client that waits for the answer
+        return {"type": "http.disconnect"}
+
+    status = 0
+    sent_headers: list[tuple[str, str]] = []
+    chunks: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            sent_headers.extend(
+                (name.decode("latin-1").lower(), value.decode("latin-1"))
+                for name, value in message.get("headers", [])
+            )
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return Answer(status, sent_headers, b"".join(chunks), len(chunks))
