@@ -56,26 +56,29 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-@pytest.fixture(scope="module")
-def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "access.log"
-    command = [
+def serve_command(store_root: Path, port: int, *options: str) -> list[str]:
+    return [
         sys.executable,
         "-c",
         "from iomkg.cli import main; main()",
         "--store",
-        str(built_settings.store_root),
+        str(store_root),
         "serve",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--workers",
-        "2",
-        "--query-timeout",
-        "2",
+        *options,
     ]
+
+
+@pytest.fixture(scope="module")
+def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "access.log"
+    command = serve_command(
+        built_settings.store_root, port, "--workers", "2", "--query-timeout", "2"
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -166,16 +169,7 @@ def test_a_port_in_use_is_refused_with_a_clear_message(built_settings: Settings)
         taken.listen()
         port = taken.getsockname()[1]
         finished = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "from iomkg.cli import main; main()",
-                "--store",
-                str(built_settings.store_root),
-                "serve",
-                "--port",
-                str(port),
-            ],
+            serve_command(built_settings.store_root, port),
             capture_output=True,
             text=True,
             timeout=60,

@@ -504,36 +504,28 @@ async def _readable(fd: int, timeout: float) -> None:
         loop.remove_reader(fd)
 
 
-class _Body:
-    """The chunks of one answer, read from the evaluator as the caller iterates.
+class _BodyBase:
+    """The chunks of one answer, read from the evaluator as the caller asks for them.
 
-    When the whole answer is already buffered (small answers arrive in one read) the evaluator
-    goes back to the pool at once. An answer closed before its end kills the evaluator.
+    Chunks already received with the head are kept at once; when the end mark came too (small
+    answers arrive in one read) the evaluator goes back to the pool at once. An answer left
+    before its end costs its evaluator its life: it cannot resync.
     """
 
     def __init__(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
         self._executor: IsolatedExecutor | None = executor
         self._evaluator = evaluator
         self._ready: deque[bytes] = deque()
-        _drain_buffered(self._ready, evaluator.channel, self._finish)
+        while (found := evaluator.channel.complete_frame()) is not None and self._take(*found):
+            pass
 
-    def __iter__(self) -> _Body:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._ready:
-            return self._ready.popleft()
-        if self._executor is None:
-            raise StopIteration
-        try:
-            frame_type, data = self._evaluator.channel.read_frame(time.monotonic() + STALL_SECONDS)
-        except (TimeoutError, EOFError, OSError) as error:
-            self._finish(False)
-            raise StoreError("the query evaluator stopped sending its answer") from error
+    def _take(self, frame_type: int, data: bytes) -> bool:
+        """Keep a chunk (True), or finish at the end mark or anything else (False)."""
         if frame_type == wire.CHUNK:
-            return data
+            self._ready.append(data)
+            return True
         self._finish(frame_type == wire.END)
-        raise StopIteration
+        return False
 
     def _finish(self, complete: bool) -> None:
         executor, self._executor = self._executor, None
@@ -542,10 +534,35 @@ class _Body:
         if complete:
             executor._pool.release(self._evaluator)
         else:
-            executor._kill(self._evaluator, replace=False)
+            self._abandon(executor, self._evaluator)
+
+    def _abandon(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
+        raise NotImplementedError
+
+
+class _Body(_BodyBase):
+    """For a thread: reads block (at most :data:`STALL_SECONDS` per chunk)."""
+
+    def __iter__(self) -> _Body:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self._ready and self._executor is not None:
+            try:
+                found = self._evaluator.channel.read_frame(time.monotonic() + STALL_SECONDS)
+            except (TimeoutError, EOFError, OSError) as error:
+                self._finish(False)
+                raise StoreError("the query evaluator stopped sending its answer") from error
+            self._take(*found)
+        if self._ready:
+            return self._ready.popleft()
+        raise StopIteration
+
+    def _abandon(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
+        executor._kill(evaluator, replace=False)
 
     def close(self) -> None:
-        """Stop reading: the evaluator of an unfinished answer is killed (it cannot resync)."""
+        """Stop reading: the evaluator of an unfinished answer is killed."""
         self._ready.clear()
         self._finish(False)
 
@@ -554,14 +571,8 @@ class _Body:
             self.close()
 
 
-class _AsyncBody:
-    """:class:`_Body` for a coroutine: chunks are awaited on the event loop."""
-
-    def __init__(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
-        self._executor: IsolatedExecutor | None = executor
-        self._evaluator = evaluator
-        self._ready: deque[bytes] = deque()
-        _drain_buffered(self._ready, evaluator.channel, self._finish)
+class _AsyncBody(_BodyBase):
+    """For a coroutine: reads are awaited on the event loop."""
 
     def whole(self) -> bytes | None:
         """The entire body if it is all here already (then nothing is left to iterate)."""
@@ -575,36 +586,27 @@ class _AsyncBody:
         return self
 
     async def __anext__(self) -> bytes:
+        if not self._ready and self._executor is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout(STALL_SECONDS):
+                    found = await _read_frame_async(loop, self._evaluator.channel)
+            except (TimeoutError, EOFError, OSError) as error:
+                self._finish(False)
+                raise StoreError("the query evaluator stopped sending its answer") from error
+            except asyncio.CancelledError:
+                self._finish(False)
+                raise
+            self._take(*found)
         if self._ready:
             return self._ready.popleft()
-        if self._executor is None:
-            raise StopAsyncIteration
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(STALL_SECONDS):
-                frame_type, data = await _read_frame_async(loop, self._evaluator.channel)
-        except (TimeoutError, EOFError, OSError) as error:
-            self._finish(False)
-            raise StoreError("the query evaluator stopped sending its answer") from error
-        except asyncio.CancelledError:
-            self._finish(False)
-            raise
-        if frame_type == wire.CHUNK:
-            return data
-        self._finish(frame_type == wire.END)
         raise StopAsyncIteration
 
-    def _finish(self, complete: bool) -> None:
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        if complete:
-            executor._pool.release(self._evaluator)
-        else:
-            executor._kill_soon(self._evaluator)
+    def _abandon(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
+        executor._kill_soon(evaluator)
 
     async def aclose(self) -> None:
-        """Stop reading: the evaluator of an unfinished answer is killed (it cannot resync)."""
+        """Stop reading: the evaluator of an unfinished answer is killed."""
         self._ready.clear()
         self._finish(False)
 
@@ -617,14 +619,3 @@ class _AsyncBody:
                 executor._pool.forget(self._evaluator)
                 self._evaluator.close()
                 executor._pool.free_place()
-
-
-def _drain_buffered(ready: deque[bytes], channel: wire.Channel, finish: Any) -> None:
-    """Move the chunks already received into ``ready``; ``finish`` when the end came too."""
-    while (found := channel.complete_frame()) is not None:
-        frame_type, data = found
-        if frame_type == wire.CHUNK:
-            ready.append(data)
-        else:
-            finish(frame_type == wire.END)
-            break

@@ -62,6 +62,15 @@ def _wants_html(accept: tuple[tuple[str, float], ...]) -> bool:
     return formats.prefers_html(accept, formats.RESULT_FORMATS, formats.GRAPH_FORMATS)
 
 
+def _plain_client(headers: dict[bytes, bytes]) -> tuple[tuple[str, float], ...] | None:
+    """The client's ``Accept``, unless Flask must answer it: a cross-origin request (CORS is
+    Flask's) or a browser (pages and error pages are Flask's)."""
+    if b"origin" in headers:
+        return None
+    accept = _accept(_text(headers.get(b"accept")))
+    return None if _wants_html(accept) else accept
+
+
 class Gateway:
     """The ASGI app: see the module docstring. ``flask_app`` is the WSGI app of
     :func:`iomkg.web.create_app`; ``flask_threads`` the requests Flask serves at once."""
@@ -106,16 +115,12 @@ class Gateway:
     # Requests ----------------------------------------------------------------------------------
     async def _get(self, scope: Scope, receive: Receive, send: Send) -> None:
         query_string: bytes = scope.get("query_string", b"")
-        headers = _headers(scope)
+        accept = _plain_client(_headers(scope))
         if (
-            not query_string
+            accept is None
+            or not query_string
             or len(query_string) > self.settings.max_request_bytes
-            or b"origin" in headers
         ):
-            await self.flask(scope, receive, send)
-            return
-        accept = _accept(_text(headers.get(b"accept")))
-        if _wants_html(accept):
             await self.flask(scope, receive, send)
             return
         http = protocol.HttpRequest("GET", query_string, accept=accept)
@@ -124,20 +129,17 @@ class Gateway:
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
+        accept = _plain_client(headers)
         content_type = _text(headers.get(b"content-type"))
         length = _length(headers.get(b"content-length"))
         if (
-            b"origin" in headers
+            accept is None
             or content_type is None
             or content_type.split(";", 1)[0].strip().lower() not in QUERY_BODY_TYPES
             or length is None
             or length > self.settings.max_request_bytes
             or len(scope.get("query_string", b"")) > self.settings.max_request_bytes
         ):
-            await self.flask(scope, receive, send)
-            return
-        accept = _accept(_text(headers.get(b"accept")))
-        if _wants_html(accept):
             await self.flask(scope, receive, send)
             return
         body = await _read_body(receive, length)
@@ -158,8 +160,6 @@ class Gateway:
             return False
         if not isinstance(call, protocol.QueryCall) or call.html:
             return False
-        query_seconds = 0.0
-        answer: AsyncQueryResponse | None = None
         try:
             answer = await self.executor.run_query_async(
                 call.request, timeout=self.settings.query_timeout
@@ -167,12 +167,15 @@ class Gateway:
         except Exception as error:
             query_seconds = time.perf_counter() - started
             status, size = await self._failure(error, send)
-        else:
-            query_seconds = time.perf_counter() - started
-            status = 200
-            size, streamed = await self._send_answer(answer, send)
-            query_seconds += streamed
-        self._log(scope, status, size, time.perf_counter() - started, query_seconds)
+            self._log(scope, status, size, time.perf_counter() - started, query_seconds)
+            return True
+        query_seconds = time.perf_counter() - started
+        size, waited = "-", 0.0
+        try:
+            size, waited = await self._send_answer(answer, send)
+        finally:  # logged even when the answer broke off (the evaluator died, the client left)
+            total = time.perf_counter() - started
+            self._log(scope, 200, size, total, query_seconds + waited)
         return True
 
     # Responses ---------------------------------------------------------------------------------
