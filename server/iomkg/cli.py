@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import IO, Any, NoReturn, TypeVar, cast
 from urllib.parse import urljoin
 
 import click
@@ -35,7 +35,8 @@ class UsageProblem(Exception):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"iomkg: {message}", err=True)
+    """One line on stderr (pyoxigraph's parser messages span several) and the exit code."""
+    click.echo("iomkg: " + " ".join(line.strip() for line in message.splitlines()), err=True)
     sys.exit(code)
 
 
@@ -280,9 +281,27 @@ def write_result(result: Any, format_name: str | None, names: dict[str, str]) ->
         raise UsageProblem(
             f"--format {wanted} does not fit this query's result; use one of: {offered}"
         )
-    out = sys.stdout.buffer
-    formats.serialize(result, fmt, out, names)
+    out = _LastByte(sys.stdout.buffer)
+    formats.serialize(result, fmt, cast(IO[bytes], out), names)
+    if out.last not in (b"", b"\n"):  # JSON and XML end without one: the prompt would too
+        out.write(b"\n")
     out.flush()
+
+
+class _LastByte:
+    """A binary stream that remembers the last byte written through it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.last = b""
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self.last = bytes(data[-1:])
+        return self.stream.write(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 # queries (the saved-query catalogue) -------------------------------------------------------
@@ -523,8 +542,6 @@ def serve(
         update_token=update_token,
         allow_anonymous_updates=allow_anonymous_updates,
     )
-    url = f"http://{serving.bind_address(settings.host, settings.port)}/"
-    click.echo(f"iomkg: serving on {url} with {settings.workers} worker(s); Ctrl-C stops", err=True)
     serving.serve(settings)
 
 

@@ -81,7 +81,19 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "proc_name": "iomkg",
         "control_socket_disable": True,  # gunicorn's runtime-control socket: not used, not exposed
         "preload_app": False,
+        "when_ready": _announce(settings),
     }
+
+
+def _announce(settings: Settings) -> Callable[[Any], None]:
+    """gunicorn's hook once it runs: one line that says where (its own "Listening at" is empty
+    when each worker opens its own socket)."""
+    url = f"http://{bind_address(settings.host, settings.port)}/"
+
+    def when_ready(server: Any) -> None:
+        server.log.info("iomkg: serving on %s with %d worker(s)", url, settings.workers)
+
+    return when_ready
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

@@ -91,6 +91,8 @@ def test_query_formats(built: Settings) -> None:
     assert rows[0] == ["label"] and len(rows) == 2
     assert run(built, "query", "-q", select, "--format", "tsv").output.startswith("?label\n")
     assert "<sparql" in run(built, "query", "-q", select, "--format", "xml").output
+    for name in ("json", "xml", "csv", "tsv"):  # every output ends its last line
+        assert run(built, "query", "-q", select, "--format", name).output.endswith("\n"), name
     construct = f"CONSTRUCT {{ <{NTF}> ?p ?o }} WHERE {{ <{NTF}> ?p ?o }}"
     for name, rdf_format in (
         ("ttl", ox.RdfFormat.TURTLE),
@@ -111,6 +113,10 @@ def test_query_from_file_and_errors(built: Settings, tmp_path: Path) -> None:
     bad = run(built, "query", "-q", "SELEC nothing")
     assert bad.exit_code == 2 and bad.stderr.startswith("iomkg: the SPARQL does not parse")
     assert "Traceback" not in bad.output
+    # pyoxigraph's message for this one spans several lines; the CLI says it on one
+    unfinished = run(built, "query", "-q", "SELECT ?s WHERE { ?s a iomo:Project")
+    assert unfinished.exit_code == 2 and unfinished.stderr.count("\n") == 1
+    assert "error at 1:36" in unfinished.stderr
     both = run(built, "query", "-q", "ASK {}", "-f", str(file))
     assert both.exit_code == 2 and "exactly one" in both.stderr
     graph_as_table = run(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from iomkg.executor import wire
-from iomkg.executor.pool import Evaluator, Pool, PoolClosed
+from iomkg.executor.pool import Evaluator, Pool, PoolClosed, _LoopWaiter
 
 
 @pytest.fixture
@@ -179,3 +179,17 @@ def test_closing_refuses_every_waiter(evaluators: list[Evaluator]) -> None:
     assert len(refused) == 1 and isinstance(refused[0], PoolClosed)
     with pytest.raises(PoolClosed):
         pool.take(time.monotonic() + 1)
+
+
+def test_a_waiter_whose_loop_has_closed_is_passed_over(evaluators: list[Evaluator]) -> None:
+    """Its loop gone (a worker shutting down), a coroutine's turn goes to the next in line,
+    without the pool ever calling back into itself."""
+    pool = filled(1, evaluators, idle=0)
+    loop = asyncio.new_event_loop()
+    pool.waiters.append(_LoopWaiter(pool, loop))  # as take_async() leaves it while it waits
+    loop.close()
+    released = threading.Thread(target=pool.release, args=(evaluators[0],))
+    released.start()
+    released.join(timeout=5)
+    assert not released.is_alive(), "release() hung"
+    assert pool.idle == [evaluators[0]] and not pool.waiters

@@ -177,3 +177,52 @@ def test_a_port_in_use_is_refused_with_a_clear_message(built_settings: Settings)
     assert finished.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in finished.stderr
     assert "another --port" in finished.stderr
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_query_whose_client_left_is_stopped_and_logged(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """The client gives up after half a second; its query (which would run for its whole
+    30 s limit) is stopped within gunicorn's 3 s grace period and logged as 499."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            serve_command(built_settings.store_root, port, "--query-timeout", "30"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        with pytest.raises(requests.Timeout):
+            requests.get(url + "/sparql", params={"query": EXPLOSIVE}, headers=JSON, timeout=0.5)
+        gone_at = time.monotonic()
+        while time.monotonic() - gone_at < 8 and " 499 " not in log.read_text():
+            time.sleep(0.1)
+        assert " 499 " in log.read_text(), log.read_text()[-2000:]
+        assert time.monotonic() - gone_at < 5.0
+        processes = descendants(process.pid)
+        before = cpu_seconds(processes)
+        time.sleep(1.0)
+        assert cpu_seconds(processes) - before < 0.3  # nothing is burning a core any more
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

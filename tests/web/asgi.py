@@ -33,10 +33,10 @@ def call(
     body_parts: int = 1,
 ) -> Answer:
     """Send one request to ``app`` and collect its answer; the body arrives in ``body_parts``."""
-    return asyncio.run(_call(app, method, path, query_string, headers, body, body_parts))
+    return asyncio.run(call_async(app, method, path, query_string, headers, body, body_parts))
 
 
-async def _call(
+async def call_async(
     app: ASGIApp,
     method: str,
     path: str,

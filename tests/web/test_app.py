@@ -366,3 +366,15 @@ def test_one_access_log_line_per_request(
         and "query=" in lines[0].split('"')[-1]
     )
     assert " 404 " in lines[1]
+
+
+def test_a_head_request_is_logged_without_a_size(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its headers give the length of the body a GET would get, but no body goes out."""
+    with caplog.at_level(logging.INFO, logger="iomkg.access"):
+        answer = client.head("/healthz")
+        assert answer.headers.get("Content-Length") not in (None, "0")
+        answer.close()
+    [line] = [record.getMessage() for record in caplog.records if record.name == "iomkg.access"]
+    assert '"HEAD /healthz" 200 - ' in line

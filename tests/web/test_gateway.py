@@ -9,6 +9,7 @@ body's length.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from iomkg.service import (
 from iomkg.store import OxigraphStore
 from iomkg.web import create_asgi_app
 from iomkg.web.gateway import Gateway
-from tests.web.asgi import Answer, call
+from tests.web.asgi import Answer, call, call_async
 from tests.web.test_app import BROWSER, CuttingExecutor, SlowExecutor
 
 SELECT = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o LIMIT 5"
@@ -53,7 +54,7 @@ GETS: list[tuple[dict[str, str], dict[str, str]]] = [
     ({"query": SELECT}, {"Accept": "image/png"}),
     ({"query": SELECT}, {"Accept": BROWSER}),  # the HTML page (Flask)
     ({"query": SELECT, "format": "csv"}, {"Accept": BROWSER}),  # a browser's download (Flask)
-    ({"query": SELECT}, {"Origin": "https://elsewhere.example"}),  # CORS (Flask)
+    ({"query": SELECT}, {"Origin": "https://elsewhere.example"}),  # CORS
     ({"query": SELECT, "default-graph-uri": "http://nowhere.example/g"}, {}),
     ({"update": "CLEAR ALL"}, {}),  # update by GET: 400 (Flask)
 ]
@@ -266,6 +267,8 @@ class NoFlask:
         ("POST", {}, {"Content-Type": FORM}, urlencode({"query": SELECT}).encode()),
         ("POST", {}, {"Content-Type": SPARQL_QUERY}, ASK.encode()),
         ("POST", {"named-graph-uri": "graph/x"}, {"Content-Type": SPARQL_QUERY}, ASK.encode()),
+        ("GET", {"query": ASK}, {"Origin": "https://o.example"}, b""),  # a page elsewhere (CORS)
+        ("POST", {}, {"Content-Type": SPARQL_QUERY, "Origin": "https://o.example"}, ASK.encode()),
     ],
 )
 def test_plain_queries_skip_flask(
@@ -284,6 +287,8 @@ def test_plain_queries_skip_flask(
         gateway, method, "/sparql", urlencode(params).encode(), list(headers.items()), body
     )
     assert answer.status in (200, 400) and answer.body
+    if "Origin" in headers:
+        assert answer.header("access-control-allow-origin") == "*"
 
 
 @pytest.mark.parametrize(
@@ -293,7 +298,6 @@ def test_plain_queries_skip_flask(
         ("HEAD", "/sparql", urlencode({"query": ASK}).encode(), {}, 1),
         ("GET", "/sparql", b"", {"Accept": "text/turtle"}, 1),  # description
         ("GET", "/sparql", urlencode({"query": ASK}).encode(), {"Accept": BROWSER}, 1),
-        ("GET", "/sparql", urlencode({"query": ASK}).encode(), {"Origin": "https://o.example"}, 1),
         ("POST", "/sparql", b"", {"Content-Type": FORM}, 3),  # no Content-Length: chunked
     ],
 )
@@ -359,3 +363,37 @@ def test_access_log_line_for_a_raw_query_string(
         assert answer.status == 200
         lines.append([line.rsplit(" ", 4)[0] for line in logged])
     assert lines[0] == lines[1] == ['10.1.2.3 "GET /sparql?query=ASK%7B%7D&x="']
+
+
+class HangingExecutor(InProcessExecutor):
+    """A query that never ends: the client leaves first."""
+
+    async def run_query_async(
+        self, request: QueryRequest, timeout: float | None = None
+    ) -> AsyncQueryResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_a_client_that_leaves_is_logged_as_499(
+    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gunicorn cancels the request of a closed connection; the line is still written."""
+    gateway = gateway_for(
+        Settings(store_dir=tmp_path / "none"), seed_store, HangingExecutor(seed_store), tmp_path
+    )
+
+    async def leave_midway() -> None:
+        request = asyncio.ensure_future(
+            call_async(gateway, "GET", "/sparql", urlencode({"query": ASK}).encode(), [], b"", 1)
+        )
+        await asyncio.sleep(0.05)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="iomkg.access"):
+        asyncio.run(leave_midway())
+    [line] = [r.getMessage() for r in caplog.records if r.name == "iomkg.access"]
+    assert '"GET /sparql?query=ASK' in line and '" 499 - ' in line

@@ -62,8 +62,9 @@ Grant = Evaluator | None | PoolClosed
 
 
 class _Waiter(Protocol):
-    def offer(self, grant: Grant) -> None:
-        """Hand ``grant`` over; called with the pool's lock held, so it must not block."""
+    def offer(self, grant: Grant) -> bool:
+        """Hand ``grant`` over (False: this waiter can take nothing any more). Called with the
+        pool's lock held: it must neither block nor call back into the pool."""
 
 
 class _ThreadWaiter:
@@ -72,9 +73,10 @@ class _ThreadWaiter:
         self.grant: Grant = PoolClosed()
         self.granted = False
 
-    def offer(self, grant: Grant) -> None:
+    def offer(self, grant: Grant) -> bool:
         self.grant, self.granted = grant, True
         self.event.set()
+        return True
 
 
 class _LoopWaiter:
@@ -83,11 +85,12 @@ class _LoopWaiter:
         self.loop = loop
         self.future: asyncio.Future[Grant] = loop.create_future()
 
-    def offer(self, grant: Grant) -> None:
+    def offer(self, grant: Grant) -> bool:
         try:
             self.loop.call_soon_threadsafe(self._deliver, grant)
-        except RuntimeError:  # the loop is closed: nobody will take it
-            self.pool.give_back(grant)
+        except RuntimeError:  # its loop is closed: nobody there will take it
+            return False
+        return True
 
     def _deliver(self, grant: Grant) -> None:
         if self.future.done():  # the waiter timed out meanwhile: the grant goes back
@@ -169,17 +172,17 @@ class Pool:
             if self.closed or evaluator.pidfd not in self.all:
                 evaluator.close()
                 return
-            if self.waiters:
-                self.waiters.popleft().offer(evaluator)
-                return
+            while self.waiters:
+                if self.waiters.popleft().offer(evaluator):
+                    return
             self.idle.append(evaluator)
 
     def free_place(self) -> None:
         """An evaluator is gone and no successor was started: its place goes to a waiter."""
         with self.lock:
-            if self.waiters and not self.closed:
-                self.waiters.popleft().offer(None)  # ``live`` stays: the waiter starts one
-                return
+            while self.waiters and not self.closed:
+                if self.waiters.popleft().offer(None):  # ``live`` stays: the waiter starts one
+                    return
             self.live -= 1
 
     def give_back(self, grant: Grant) -> None:

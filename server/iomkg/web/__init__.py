@@ -6,15 +6,13 @@ Blueprints only parse HTTP and render; the work is done by the core (``protocol`
 * ``Vary: Accept`` on every response (most URLs negotiate; caches must never mix formats),
   ``X-Content-Type-Options: nosniff``, and a Content-Security-Policy on pages that allows
   nothing but this server's stylesheet (defence in depth behind Jinja's escaping).
-* CORS for reads, from ``settings.cors_origins`` (``*`` by default, empty to switch it off):
-  ``Access-Control-Allow-Origin`` on answers to GET/HEAD/POST queries and a preflight answer
-  for ``OPTIONS``. Update responses get none, and ``Authorization`` is never an allowed
-  cross-origin header, so a web page elsewhere cannot drive updates.
+* CORS for reads, by the rules of :mod:`iomkg.web.cors`: ``Access-Control-Allow-Origin`` on
+  answers to GET/HEAD/POST reads and a preflight answer for ``OPTIONS``; never on updates.
 * A request body past ``settings.max_request_bytes`` is refused with 413.
 
 :func:`create_asgi_app` puts :class:`~iomkg.web.gateway.Gateway` in front of the Flask app for
 ``iomkg serve``: it answers plain query requests itself, with the same headers as the hooks here
-(keep :func:`vary_header` and its header list in step with them), and hands the rest to Flask.
+(keep its header list in step with them), and hands the rest to Flask.
 """
 
 from __future__ import annotations
@@ -31,14 +29,9 @@ from iomkg.store.base import GraphStore
 from iomkg.store.releases import Releases
 from iomkg.web import api, downloads, ops, pages, resources, sparql
 from iomkg.web.common import EXTENSION, WebContext, error_response
+from iomkg.web.cors import CorsPolicy
 from iomkg.web.gateway import Gateway
 
-#: Request headers a cross-origin read may carry (never Authorization).
-CORS_ALLOWED_HEADERS = frozenset(
-    {"accept", "accept-language", "content-language", "content-type", "cache-control"}
-)
-CORS_EXPOSED_HEADERS = "X-Row-Limit, Warning, ETag, Last-Modified, Content-Length"
-CORS_METHODS = "GET, HEAD, POST"
 #: Pages load nothing but this server's stylesheet, run no script and cannot be framed.
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -103,28 +96,13 @@ def create_asgi_app(
     gateway's own queries are not counted there.
     """
     app = create_app(settings, store, executor, dumps_dir)
-    return Gateway(app, settings, executor, vary=vary_header(settings), flask_threads=flask_threads)
-
-
-def vary_header(settings: Settings) -> str:
-    """The ``Vary`` of answers to queries: ``Origin`` too when CORS answers depend on it."""
-    origins = cors_origins(settings)
-    return "Accept" if not origins or "*" in origins else "Accept, Origin"
-
-
-def cors_origins(settings: Settings) -> tuple[str, ...]:
-    """The configured origins (comma or space separated); ``("*",)`` for any, ``()`` for none."""
-    return tuple(item for item in settings.cors_origins.replace(",", " ").split() if item)
+    return Gateway(app, settings, executor, flask_threads=flask_threads)
 
 
 def _install_cors(app: Flask, settings: Settings) -> None:
-    origins = cors_origins(settings)
-    if not origins:
+    policy = CorsPolicy.of(settings)
+    if not policy.enabled:
         return
-    any_origin = "*" in origins
-
-    def allowed(origin: str | None) -> bool:
-        return origin is not None and (any_origin or origin in origins)
 
     def is_preflight() -> bool:
         return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
@@ -135,37 +113,22 @@ def _install_cors(app: Flask, settings: Settings) -> None:
             return None
         response = Response(status=204)
         del response.headers["Content-Type"]  # no body
-        origin = request.headers.get("Origin")
-        wanted = [
-            h.strip().lower()
-            for h in request.headers.get("Access-Control-Request-Headers", "").split(",")
-            if h.strip()
-        ]
-        method_ok = request.headers["Access-Control-Request-Method"].upper() in CORS_METHODS.split(
-            ", "
-        )
-        if (
-            allowed(origin)
-            and method_ok
-            and all(header in CORS_ALLOWED_HEADERS for header in wanted)
+        for name, value in policy.preflight_headers(
+            request.headers.get("Origin"),
+            request.headers["Access-Control-Request-Method"],
+            request.headers.get("Access-Control-Request-Headers", ""),
         ):
-            response.headers["Access-Control-Allow-Origin"] = "*" if any_origin else str(origin)
-            response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
-            response.headers["Access-Control-Allow-Headers"] = ", ".join(
-                sorted(CORS_ALLOWED_HEADERS)
-            )
-            response.headers["Access-Control-Max-Age"] = "600"
-        if not any_origin:
+            response.headers[name] = value
+        if not policy.any_origin:
             response.vary.add("Origin")
         return response
 
     @app.after_request
     def _allow_reads(response: Response) -> Response:
-        origin = request.headers.get("Origin")
-        if allowed(origin) and not is_preflight() and not ops.timing().update:
-            response.headers["Access-Control-Allow-Origin"] = "*" if any_origin else str(origin)
-            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
-        if not any_origin:
+        if not is_preflight() and not ops.timing().update:
+            for name, value in policy.read_headers(request.headers.get("Origin")):
+                response.headers[name] = value
+        if not policy.any_origin:
             response.vary.add("Origin")
         return response
 
@@ -208,4 +171,4 @@ def _install_errors(app: Flask, settings: Settings) -> None:
         return error_response(500, "internal server error: the server log has the details")
 
 
-__all__ = ["cors_origins", "create_app", "create_asgi_app", "vary_header"]
+__all__ = ["create_app", "create_asgi_app"]

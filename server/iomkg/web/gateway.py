@@ -8,8 +8,8 @@ costs a fraction of that and waits on any number of evaluators at once, so gunic
 asyncio worker and this gateway answers the commonest request in full:
 
 * ``GET /sparql?query=…`` and ``POST /sparql`` with a form or ``application/sparql-query``
-  body (``Content-Length`` within the limit), with no ``Origin`` (CORS stays Flask's), from a
-  client that does not prefer HTML, that parse to a query.
+  body (``Content-Length`` within the limit), from a client that does not prefer HTML, that
+  parse to a query; cross-origin ones get the CORS headers of :mod:`iomkg.web.cors`.
 
 It adds no protocol logic of its own: the request goes through
 :func:`iomkg.protocol.parse_request` and the executor exactly as in ``/sparql``, failures are
@@ -36,6 +36,7 @@ from iomkg import formats, protocol
 from iomkg.config import Settings
 from iomkg.service import AsyncQueryExecutor, AsyncQueryResponse
 from iomkg.web.common import TEXT
+from iomkg.web.cors import CorsPolicy
 from iomkg.web.ops import ACCESS_FORMAT, ACCESS_LOGGER
 from iomkg.web.outcomes import failure_headers, failure_status, row_limit_headers
 
@@ -47,6 +48,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 QUERY_BODY_TYPES = (protocol.FORM, protocol.SPARQL_QUERY)
+CLIENT_GONE = 499  # the status nginx logs for a request whose client left before the answer
 LOG_LINE_CHARACTERS = 300  # as Flask's access log cuts a long URL
 
 
@@ -63,10 +65,7 @@ def _wants_html(accept: tuple[tuple[str, float], ...]) -> bool:
 
 
 def _plain_client(headers: dict[bytes, bytes]) -> tuple[tuple[str, float], ...] | None:
-    """The client's ``Accept``, unless Flask must answer it: a cross-origin request (CORS is
-    Flask's) or a browser (pages and error pages are Flask's)."""
-    if b"origin" in headers:
-        return None
+    """The client's ``Accept``, unless it is a browser's (pages and error pages are Flask's)."""
     accept = _accept(_text(headers.get(b"accept")))
     return None if _wants_html(accept) else accept
 
@@ -81,17 +80,17 @@ class Gateway:
         settings: Settings,
         executor: AsyncQueryExecutor,
         *,
-        vary: str,
         flask_threads: int,
     ) -> None:
         self.settings = settings
         self.executor = executor
+        self.cors = CorsPolicy.of(settings)
         # a2wsgi types WSGI environs and ASGI messages as TypedDicts; here they are plain dicts.
         wsgi_app: Any = _input_terminated(flask_app)
         self.flask = cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads))
         #: Headers Flask's after-request hooks add to every such answer (Vary, nosniff).
         self.common_headers = [
-            (b"vary", vary.encode("latin-1")),
+            (b"vary", self.cors.vary.encode("latin-1")),
             (b"x-content-type-options", b"nosniff"),
         ]
         self.logger = logging.getLogger(ACCESS_LOGGER)
@@ -115,7 +114,8 @@ class Gateway:
     # Requests ----------------------------------------------------------------------------------
     async def _get(self, scope: Scope, receive: Receive, send: Send) -> None:
         query_string: bytes = scope.get("query_string", b"")
-        accept = _plain_client(_headers(scope))
+        headers = _headers(scope)
+        accept = _plain_client(headers)
         if (
             accept is None
             or not query_string
@@ -123,7 +123,8 @@ class Gateway:
         ):
             await self.flask(scope, receive, send)
             return
-        http = protocol.HttpRequest("GET", query_string, accept=accept)
+        origin = _text(headers.get(b"origin"))
+        http = protocol.HttpRequest("GET", query_string, accept=accept, origin=origin)
         if not await self._answer(scope, http, send):
             await self.flask(scope, receive, send)
 
@@ -146,13 +147,23 @@ class Gateway:
         if body is None:  # the client went away
             return
         http = protocol.HttpRequest(
-            "POST", scope.get("query_string", b""), content_type, body, accept=accept
+            "POST",
+            scope.get("query_string", b""),
+            content_type,
+            body,
+            accept=accept,
+            origin=_text(headers.get(b"origin")),
         )
         if not await self._answer(scope, http, send):
             await self.flask(scope, _replay(body, receive), send)
 
     async def _answer(self, scope: Scope, http: protocol.HttpRequest, send: Send) -> bool:
-        """Answer ``http`` if it is a plain query; False (nothing sent) hands it to Flask."""
+        """Answer ``http`` if it is a plain query; False (nothing sent) hands it to Flask.
+
+        The access-log line is written whatever happens: a client that went away before the
+        answer (gunicorn cancels the request a few seconds after the connection closed, and
+        the evaluator is killed) is logged as nginx logs it, 499.
+        """
         started = time.perf_counter()
         try:
             call = protocol.parse_request(http, self.settings)
@@ -160,30 +171,34 @@ class Gateway:
             return False
         if not isinstance(call, protocol.QueryCall) or call.html:
             return False
+        cors = _encoded(self.cors.read_headers(http.origin)) if http.origin is not None else []
+        status, size, query_seconds = CLIENT_GONE, "-", 0.0
         try:
-            answer = await self.executor.run_query_async(
-                call.request, timeout=self.settings.query_timeout
-            )
-        except Exception as error:
+            try:
+                answer = await self.executor.run_query_async(
+                    call.request, timeout=self.settings.query_timeout
+                )
+            except Exception as error:
+                query_seconds = time.perf_counter() - started
+                status, size = await self._failure(error, send, cors)
+                return True
             query_seconds = time.perf_counter() - started
-            status, size = await self._failure(error, send)
-            self._log(scope, status, size, time.perf_counter() - started, query_seconds)
+            status = 200
+            size, waited = await self._send_answer(answer, send, cors)
+            query_seconds += waited
             return True
-        query_seconds = time.perf_counter() - started
-        size, waited = "-", 0.0
-        try:
-            size, waited = await self._send_answer(answer, send)
-        finally:  # logged even when the answer broke off (the evaluator died, the client left)
-            total = time.perf_counter() - started
-            self._log(scope, 200, size, total, query_seconds + waited)
-        return True
+        finally:
+            self._log(scope, status, size, time.perf_counter() - started, query_seconds)
 
     # Responses ---------------------------------------------------------------------------------
-    async def _send_answer(self, answer: AsyncQueryResponse, send: Send) -> tuple[str, float]:
+    async def _send_answer(
+        self, answer: AsyncQueryResponse, send: Send, cors: list[tuple[bytes, bytes]]
+    ) -> tuple[str, float]:
         """Send a query's answer; (Content-Length or "-", seconds spent waiting for chunks)."""
         headers = self._content_headers(answer.format.content_type)
         if answer.truncated:
             headers += _encoded(row_limit_headers(answer, self.settings.max_rows))
+        headers += cors
         if answer.whole is not None:
             length = str(len(answer.whole))
             headers.append((b"content-length", length.encode("latin-1")))
@@ -208,7 +223,9 @@ class Gateway:
             await chunks.aclose()  # nothing if it was read to the end
         return "-", waited
 
-    async def _failure(self, error: Exception, send: Send) -> tuple[int, str]:
+    async def _failure(
+        self, error: Exception, send: Send, cors: list[tuple[bytes, bytes]]
+    ) -> tuple[int, str]:
         try:
             status, message = failure_status(error)
         except Exception:
@@ -220,6 +237,7 @@ class Gateway:
             (b"content-length", str(len(body)).encode("latin-1")),
             *_encoded(failure_headers(status).items()),
             *self.common_headers,
+            *cors,
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

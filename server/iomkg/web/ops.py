@@ -58,6 +58,7 @@ def install_access_log(app: Flask) -> None:
         if len(line) > 300:
             line = line[:300] + "…"
         status = response.status_code
+        no_body = request.method == "HEAD"  # the headers say a length, but no body is sent
 
         def _write() -> None:
             total = (time.perf_counter() - record.started) * 1000
@@ -66,7 +67,7 @@ def install_access_log(app: Flask) -> None:
                 client,
                 line,
                 status,
-                response.headers.get("Content-Length", "-"),
+                "-" if no_body else response.headers.get("Content-Length", "-"),
                 total,
                 record.query * 1000,
             )
