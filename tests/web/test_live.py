@@ -169,6 +169,32 @@ def test_sparqlwrapper_post(live_server: LiveServer, method: str) -> None:
     assert len(result["results"]["bindings"]) == 18
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/sparql-query", FUNDINGS.encode()),
+        ("application/x-www-form-urlencoded", ("query=" + requests.utils.quote(FUNDINGS)).encode()),
+    ],
+)
+def test_a_chunked_post_is_read_whole(
+    live_server: LiveServer, content_type: str, body: bytes
+) -> None:
+    """No Content-Length, the body in pieces (``Transfer-Encoding: chunked``)."""
+
+    def pieces() -> Any:
+        for start in range(0, len(body), 40):
+            yield body[start : start + 40]
+
+    answer = requests.post(
+        live_server.sparql,
+        data=pieces(),
+        headers={"Content-Type": content_type, "Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["results"]["bindings"]) == 18
+
+
 def test_rdflib_sparqlstore(live_server: LiveServer) -> None:
     graph = rdflib.Graph(store=SPARQLStore(live_server.sparql, returnFormat="json"))
     rows = list(graph.query(FUNDINGS))
