@@ -159,21 +159,21 @@ class InProcessExecutor:
         self.store = store
 
     def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
-        result = evaluate(self.store, request)
-        kind = formats.kind_of(result)
-        fmt = choose_format(request, kind)
-        body = formats.serialize_to_bytes(result, fmt, dict(request.prefixes))
+        kind, fmt, body = self._answer(request)
         return QueryResponse(kind, fmt, _chunked(body))
 
     async def run_query_async(
         self, request: QueryRequest, timeout: float | None = None
     ) -> AsyncQueryResponse:
         """The same, inline: it blocks the event loop while it runs (tests and development)."""
+        kind, fmt, body = self._answer(request)
+        return AsyncQueryResponse(kind, fmt, NO_CHUNKS, whole=body)
+
+    def _answer(self, request: QueryRequest) -> tuple[Kind, Format, bytes]:
         result = evaluate(self.store, request)
         kind = formats.kind_of(result)
         fmt = choose_format(request, kind)
-        body = formats.serialize_to_bytes(result, fmt, dict(request.prefixes))
-        return AsyncQueryResponse(kind, fmt, NO_CHUNKS, whole=body)
+        return kind, fmt, formats.serialize_to_bytes(result, fmt, dict(request.prefixes))
 
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
         apply_update(self.store, request)

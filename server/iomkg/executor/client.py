@@ -35,6 +35,7 @@ from iomkg.config import Settings
 from iomkg.executor import wire
 from iomkg.executor.pool import Evaluator, Pool
 from iomkg.executor.zygote import ZYGOTE_COMMAND, SourceKind, ZygoteConfig
+from iomkg.formats import Kind
 from iomkg.service import (
     AsyncQueryResponse,
     QueryRequest,
@@ -209,7 +210,7 @@ class IsolatedExecutor:
             whole=body.whole(),
         )
 
-    def _head(self, evaluator: Evaluator, frame_type: int, data: bytes) -> tuple[Any, bool, int]:
+    def _head(self, evaluator: Evaluator, frame_type: int, data: bytes) -> tuple[Kind, bool, int]:
         """(kind, truncated, row limit) from the evaluator's first answer frame."""
         if frame_type == wire.ERROR:
             self._pool.release(evaluator)
