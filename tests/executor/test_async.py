@@ -66,6 +66,21 @@ def test_small_answers_come_whole_and_large_ones_in_chunks(
         assert len(ex.evaluator_pids()) == 1  # read to the end: back in the pool, not killed
 
 
+def test_a_request_larger_than_the_socket_buffer_is_sent_whole(
+    executor: IsolatedExecutor,
+) -> None:
+    """A request is sent at once as a rule; one over the socket's buffer (here 900 kB of
+    comment) is sent in parts, awaited, and answers the same."""
+    padded = ask(CHEAP + "\n#" + "x" * 900_000)
+
+    async def both() -> tuple[bytes, bytes]:
+        return await body_async(executor, padded), await body_async(executor, ask(CHEAP))
+
+    long_answer, short_answer = asyncio.run(both())
+    assert long_answer == short_answer
+    assert json.loads(long_answer)["results"]["bindings"]
+
+
 def test_the_row_cap_is_signalled_before_the_body(executor: IsolatedExecutor) -> None:
     async def cut() -> tuple[bool, int | None, int]:
         answer = await executor.run_query_async(ask("SELECT * WHERE { ?s ?p ?o }", max_rows=4))
@@ -121,7 +136,7 @@ def test_a_runaway_query_is_stopped_while_the_loop_serves_others(
 
 
 def test_a_cancelled_query_takes_its_evaluator_down(store_path: Path, tmp_path: Path) -> None:
-    """A client that goes away mid-query (gunicorn cancels its task) frees the CPU too."""
+    """A client that goes away mid-query (the gateway cancels its task) frees the CPU too."""
 
     async def cancel_midway(executor: IsolatedExecutor) -> None:
         task = asyncio.ensure_future(executor.run_query_async(ask(EXPLOSIVE)))

@@ -31,6 +31,10 @@ from iomkg.service import QueryRequest
 from iomkg.store.base import StoreError
 
 CHUNK_BYTES = 64 * 1024
+#: The most one ``recv`` asks for. Python allocates the whole size before each read: at 256 KiB
+#: that allocation (above glibc's mmap threshold) cost 19 µs a call, six times the read of a
+#: 600-byte request itself; 64 KiB costs nothing extra and still takes a chunk in one read.
+RECEIVE_BYTES = 64 * 1024
 KILL_WAIT_SECONDS = 1.0  # how long to wait for a killed process to be gone
 
 FRAME = struct.Struct("!BI")
@@ -86,7 +90,7 @@ class Channel:
                 if remaining <= 0:
                     raise TimeoutError
                 self.sock.settimeout(remaining)
-            data = self.sock.recv(256 * 1024)
+            data = self.sock.recv(RECEIVE_BYTES)
             if not data:
                 raise EOFError
             self.buffer += data
