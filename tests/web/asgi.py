@@ -1,4 +1,4 @@
-"""Calling an ASGI app in-process, as gunicorn's asyncio worker does (one request per call)."""
+"""Calling an ASGI app in-process, as uvicorn does (one request per call)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,11 @@ async def call_async(
     headers: Sequence[tuple[str, str]],
     body: bytes,
     body_parts: int,
+    *,
+    leave_after: float | None = None,
 ) -> Answer:
+    """As :func:`call`; with ``leave_after``, the client disconnects after that many seconds
+    (``receive()`` then answers ``http.disconnect``, as uvicorn's does)."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -73,7 +77,8 @@ async def call_async(
                 "body": pieces[received - 1],
                 "more_body": received < len(pieces),
             }
-        await asyncio.sleep(3600)  # nothing more: a client that waits for the answer
+        # Nothing more: a client that waits for the answer, or leaves.
+        await asyncio.sleep(3600 if leave_after is None else leave_after)
         return {"type": "http.disconnect"}
 
     status = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,7 +29,7 @@ from iomkg.service import (
 )
 from iomkg.store import OxigraphStore
 from iomkg.web import create_asgi_app
-from iomkg.web.gateway import Gateway
+from iomkg.web.gateway import WATCH_AFTER_SECONDS, Gateway
 from tests.web.asgi import Answer, call, call_async
 from tests.web.test_app import BROWSER, CuttingExecutor, SlowExecutor
 
@@ -368,17 +369,58 @@ def test_access_log_line_for_a_raw_query_string(
 class HangingExecutor(InProcessExecutor):
     """A query that never ends: the client leaves first."""
 
+    cancelled = False
+
     async def run_query_async(
         self, request: QueryRequest, timeout: float | None = None
     ) -> AsyncQueryResponse:
-        await asyncio.Event().wait()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
         raise AssertionError("unreachable")
 
 
-def test_a_client_that_leaves_is_logged_as_499(
+def test_a_client_that_leaves_stops_its_query_and_is_logged_as_499(
     seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """gunicorn cancels the request of a closed connection; the line is still written."""
+    """uvicorn only tells the app (``receive()``): the gateway's watch cancels the request."""
+    executor = HangingExecutor(seed_store)
+    gateway = gateway_for(Settings(store_dir=tmp_path / "none"), seed_store, executor, tmp_path)
+    query = urlencode({"query": ASK}).encode()
+    caplog.clear()
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="iomkg.access"):
+        answer = asyncio.run(
+            call_async(gateway, "GET", "/sparql", query, [], b"", 1, leave_after=0.3)
+        )
+    assert time.monotonic() - started < 2.0  # not the hour the query would hang
+    assert answer.status == 0 and answer.body == b""  # nothing was sent to nobody
+    assert executor.cancelled  # the query's coroutine was stopped (the evaluator is killed)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "iomkg.access"]
+    assert '"GET /sparql?query=ASK' in line and '" 499 - ' in line
+
+
+def test_a_quick_answer_starts_no_watch(seed_store: OxigraphStore, tmp_path: Path) -> None:
+    """A request answered before WATCH_AFTER_SECONDS leaves no watcher task behind."""
+    gateway = gateway_for(Settings(store_dir=tmp_path / "none"), seed_store, None, tmp_path)
+
+    async def ask_and_count() -> tuple[int, int]:
+        before = len(asyncio.all_tasks())
+        answer = await call_async(
+            gateway, "GET", "/sparql", urlencode({"query": ASK}).encode(), [], b"", 1
+        )
+        await asyncio.sleep(WATCH_AFTER_SECONDS * 2)
+        return answer.status, len(asyncio.all_tasks()) - before
+
+    assert asyncio.run(ask_and_count()) == (200, 0)
+
+
+def test_a_cancelled_request_is_logged_as_499(
+    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that cancels the request itself (stopping): the line is still written."""
     gateway = gateway_for(
         Settings(store_dir=tmp_path / "none"), seed_store, HangingExecutor(seed_store), tmp_path
     )

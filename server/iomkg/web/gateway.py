@@ -4,8 +4,8 @@ by Flask.
 Why: a query's CPU is spent in an evaluator process (``iomkg.executor``); what is left in the
 web worker is HTTP. A thread per request (gunicorn's gthread worker) and Flask's request and
 response machinery cost several times what Oxigraph spends on a cheap lookup. An event loop
-costs a fraction of that and waits on any number of evaluators at once, so gunicorn runs its
-asyncio worker and this gateway answers the commonest request in full:
+costs a fraction of that and waits on any number of evaluators at once, so gunicorn runs an
+ASGI worker (:mod:`iomkg.worker`) and this gateway answers the commonest request in full:
 
 * ``GET /sparql?query=…`` and ``POST /sparql`` with a form or ``application/sparql-query``
   body (``Content-Length`` within the limit), from a client that does not prefer HTML, that
@@ -22,6 +22,7 @@ thread pool by ``a2wsgi``; a POST body already read is handed on to it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -49,6 +50,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 QUERY_BODY_TYPES = (protocol.FORM, protocol.SPARQL_QUERY)
 CLIENT_GONE = 499  # the status nginx logs for a request whose client left before the answer
+WATCH_AFTER_SECONDS = 0.1  # a request watches for its client leaving once it has run this long
 
 
 @functools.lru_cache(maxsize=256)
@@ -124,7 +126,7 @@ class Gateway:
             return
         origin = _text(headers.get(b"origin"))
         http = protocol.HttpRequest("GET", query_string, accept=accept, origin=origin)
-        if not await self._answer(scope, http, send):
+        if not await self._answer(scope, http, receive, send):
             await self.flask(scope, receive, send)
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,15 +155,17 @@ class Gateway:
             accept=accept,
             origin=_text(headers.get(b"origin")),
         )
-        if not await self._answer(scope, http, send):
+        if not await self._answer(scope, http, receive, send):
             await self.flask(scope, _replay(body, receive), send)
 
-    async def _answer(self, scope: Scope, http: protocol.HttpRequest, send: Send) -> bool:
+    async def _answer(
+        self, scope: Scope, http: protocol.HttpRequest, receive: Receive, send: Send
+    ) -> bool:
         """Answer ``http`` if it is a plain query; False (nothing sent) hands it to Flask.
 
         The access-log line is written whatever happens: a client that went away before the
-        answer (gunicorn cancels the request a few seconds after the connection closed, and
-        the evaluator is killed) is logged as nginx logs it, 499.
+        answer (its request is cancelled, see :class:`_ClientWatch`, and the evaluator is
+        killed) is logged as nginx logs it, 499.
         """
         started = time.perf_counter()
         try:
@@ -172,6 +176,7 @@ class Gateway:
             return False
         cors = _encoded(self.cors.read_headers(http.origin)) if http.origin is not None else []
         status, size, query_seconds = CLIENT_GONE, "-", 0.0
+        watch = _ClientWatch(receive)
         try:
             try:
                 answer = await self.executor.run_query_async(
@@ -186,7 +191,14 @@ class Gateway:
             size, waited = await self._send_answer(answer, send, cors)
             query_seconds += waited
             return True
+        except asyncio.CancelledError:
+            if not watch.left:
+                raise  # the server is stopping: not ours to swallow
+            watch.uncancel()
+            status = CLIENT_GONE  # also when it left in the middle of the body
+            return True
         finally:
+            watch.stop()
             self._log(scope, status, size, time.perf_counter() - started, query_seconds)
 
     # Responses ---------------------------------------------------------------------------------
@@ -269,6 +281,53 @@ class Gateway:
 
 
 # ASGI plumbing -----------------------------------------------------------------------------------
+
+
+class _ClientWatch:
+    """Cancels the current request when its client disconnects, so that the evaluator is killed
+    and the line logged as 499 rather than the query run on for nobody.
+
+    uvicorn does not cancel a request whose connection closed; it tells the app through
+    ``receive()``, which then answers ``http.disconnect``. Waiting on it costs a task per
+    request, so the watch starts only once the request has run :data:`WATCH_AFTER_SECONDS`:
+    cheap queries never pay for it, and a long query or download is stopped at once when its
+    client leaves.
+    """
+
+    __slots__ = ("_task", "_timer", "_watcher", "left")
+
+    def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a request runs in a task"
+        self._task = task
+        self._watcher: asyncio.Task[None] | None = None
+        self.left = False
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            WATCH_AFTER_SECONDS, self._start, receive
+        )
+
+    def _start(self, receive: Receive) -> None:
+        self._timer = None
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass  # the rest of a body nobody reads any more
+        self.left = True
+        self._task.cancel()
+
+    def stop(self) -> None:
+        """The request is done (answered or not): stop watching."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+    def uncancel(self) -> None:
+        """The cancellation was ours and has been handled."""
+        self._task.uncancel()
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
