@@ -2,7 +2,8 @@
 
 The arbiter (this process) starts the query evaluators' zygote once (:class:`IsolatedExecutor`,
 which loads the build's store into memory), then gunicorn forks ``settings.workers`` worker
-processes. Each runs gunicorn's asyncio (ASGI) worker, on uvloop, with the app of
+processes. Each runs :class:`iomkg.worker.IomkgWorker` (uvicorn's event loop and C HTTP parser,
+on uvloop, with gunicorn's request limits) and the app of
 :func:`iomkg.web.create_asgi_app`: the gateway answers plain query requests on the event loop,
 awaiting evaluators of its own from the zygote (:data:`EVALUATORS_PER_WORKER` at once), and
 hands everything else to the Flask app in a pool of :data:`FLASK_THREADS_PER_WORKER` threads.
@@ -39,8 +40,6 @@ from iomkg.store.releases import Release, Releases
 EVALUATORS_PER_WORKER = 4
 #: Requests each worker's Flask app (pages, API, updates) serves at once.
 FLASK_THREADS_PER_WORKER = 4
-#: Gunicorn's longest request line: longer SPARQL must be sent by POST.
-MAX_REQUEST_LINE = 8190
 
 AsgiApp = Callable[..., Any]
 
@@ -66,15 +65,13 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": [bind_address(settings.host, settings.port)],
         "workers": settings.workers,
-        "worker_class": "asgi",
+        "worker_class": "iomkg.worker.IomkgWorker",
         "reuse_port": True,  # a listening socket per worker (see the module docstring)
-        "asgi_lifespan": "off",  # nothing to set up per worker beyond the app itself
         # A worker's event loop keeps beating while its queries run in evaluators; a worker
         # silent for this long is hung, whatever its queries (they are stopped at their limit).
         "timeout": max(30, int(settings.query_timeout * 2) + 10),
         "graceful_timeout": max(10, int(settings.query_timeout) + 5),
         "keepalive": 5,
-        "limit_request_line": MAX_REQUEST_LINE,
         "accesslog": None,  # the app logs each request itself, with its query time
         "errorlog": "-",
         "loglevel": "info",

@@ -6,10 +6,12 @@ the NTF project <id/project/ntf> has 18 fundings, Norway <id/country/NO> is its 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -417,6 +419,69 @@ def test_protocol_refusals(
     assert words in response.text
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.headers["Vary"] == "Accept"
+
+
+def raw_exchange(server: LiveServer, request: bytes) -> bytes:
+    """Send ``request`` as bytes (no client library would send these) and read to the close."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        # Refused before the client was done: the answer is already there.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "words"),
+    [
+        (
+            b"GET /sparql?query=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"414",
+            b"send a long query by POST",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n",
+            b"431",
+            b"send fewer or shorter headers",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + (b"X-Many: " + b"b" * 60 + b"\r\n") * 2000 + b"\r\n",
+            b"431",
+            b"more than 64 KiB",
+        ),
+        (  # a head that never ends is refused, not buffered
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 4_000_000,
+            b"431",
+            b"more than 64 KiB",
+        ),
+    ],
+    ids=["long-target", "large-header", "many-headers", "endless-header"],
+)
+def test_request_head_limits(
+    live_server: LiveServer, request_bytes: bytes, status: bytes, words: bytes
+) -> None:
+    """The limits gunicorn's own workers have, kept with uvicorn's parser (iomkg.worker)."""
+    answer = raw_exchange(live_server, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status), answer[:300]
+    assert b"content-type: text/plain; charset=utf-8" in head.lower()
+    assert words in body
+    healthy = requests.get(live_server.url + "/healthz", timeout=30)
+    assert healthy.status_code == 200  # the worker serves on
+
+
+def test_a_long_query_fits_by_post(live_server: LiveServer) -> None:
+    padded = FUNDINGS + "\n#" + "x" * 20_000  # a comment: over the GET limit, same query
+    response = requests.post(
+        live_server.sparql,
+        data=padded.encode(),
+        headers={"Content-Type": "application/sparql-query", "Accept": "text/csv"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.text.splitlines()) == 1 + 18
 
 
 def test_updates_refused_without_a_token(live_server: LiveServer) -> None:
