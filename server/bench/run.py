@@ -217,9 +217,10 @@ def wrk(server: Server, paths: Path, accept: str, connections: int, seconds: flo
         server.base,
     ]
     assert server.process is not None
-    cpu_before = cpu_seconds(server.process.pid)
+    meter = CpuMeter(server.process.pid)
+    meter.start()
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(server.process.pid) - cpu_before
+    cpu = meter.stop()
     figures = json.loads(output.strip().splitlines()[-1])
     errors = sum(
         figures[key]
@@ -278,16 +279,46 @@ class SizeResult:
     startup_s: dict[str, float] = field(default_factory=dict)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time used so far by ``pid`` and everything under it."""
-    ticks = 0
+def cpu_ticks(pid: int) -> dict[int, int]:
+    """User and system CPU time used so far by ``pid`` and each process under it, in ticks."""
+    ticks: dict[int, int] = {}
     for process in descendants(pid):
         try:
             fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        ticks[process] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+class CpuMeter(threading.Thread):
+    """CPU time a process tree uses while the meter runs, processes that exit meanwhile included.
+
+    Two sums over the tree, before and after, would miss a process that exits in between, and
+    could even go negative: when wrk stops it leaves requests in flight, the server stops
+    their queries by killing their evaluators, and the kernel reaps those (the zygote ignores
+    SIGCHLD), so their time reaches no parent's ``cutime``. So each process's figure is read
+    every 0.1 s and its last one kept: at most 0.1 s of each exiting process is lost.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self._first = cpu_ticks(pid)
+        self._last = dict(self._first)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.1):
+            self._last.update(cpu_ticks(self.pid))
+
+    def stop(self) -> float:
+        """Seconds of CPU used since the meter was made."""
+        self._stop_event.set()
+        self.join()
+        self._last.update(cpu_ticks(self.pid))
+        used = sum(ticks - self._first.get(pid, 0) for pid, ticks in self._last.items())
+        return used / os.sysconf("SC_CLK_TCK")
 
 
 def median_measure(measures: list[Measure]) -> Measure:
@@ -429,18 +460,17 @@ def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
 def markdown(result: SizeResult) -> str:
     load = (
         f"wrk -t1 -c{result.connections} -d{result.duration:g}s, {result.rounds} rounds "
-        "alternating "
-        "between the servers (medians), each after a warm-up"
+        "alternating between the servers (medians), each after a warm-up"
     )
     lines = [
         f"### {result.size}: {result.quads:,} triples",
         "",
         f"{load}; {result.cores} cores shared by wrk and the server. iomkg: `iomkg serve`, "
-        f"{result.workers} gunicorn asyncio workers, each with up to {result.evaluators} "
-        "evaluator processes over an in-memory copy of the store. Oxigraph: `oxigraph serve` "
-        "(RocksDB, "
-        "a thread per connection, union default graph). CPU ms/req: CPU time of all the "
-        "server's processes per request.",
+        f"{result.workers} gunicorn workers (uvicorn's, on uvloop), each with up to "
+        f"{result.evaluators} evaluator processes over an in-memory copy of the store. "
+        "Oxigraph: `oxigraph serve` (RocksDB, a thread per connection, union default graph). "
+        "CPU ms/req: CPU time of all the server's processes per request (those that exit "
+        "meanwhile included).",
         "",
         "| query | iomkg req/s | Oxigraph req/s | iomkg/Oxigraph | goal | iomkg p50 / p99 ms "
         "| Oxigraph p50 / p99 ms | iomkg / Oxigraph CPU ms/req | Oxigraph alone p50 ms "

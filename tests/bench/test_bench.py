@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,64 @@ def load_generator() -> ModuleType:
     sys.modules.setdefault("bench_generate", module)  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def load_runner() -> ModuleType:
+    """``run.py``, which imports its neighbours (generate, workload) as top-level modules."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_run", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: A parent that, like the evaluators' zygote, lets the kernel reap its children, and a child
+#: that burns half a second of CPU and exits.
+PARENT_OF_A_BUSY_CHILD = """
+import os, signal, sys, time
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+sys.stdin.readline()
+child = os.fork()
+if child == 0:
+    end = time.process_time() + 0.5
+    while time.process_time() < end:
+        pass
+    os._exit(0)
+try:
+    os.waitpid(child, 0)
+except ChildProcessError:
+    pass
+print("done", flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_cpu_meter_counts_a_process_that_exits_meanwhile() -> None:
+    run = load_runner()
+    with subprocess.Popen(
+        [sys.executable, "-c", PARENT_OF_A_BUSY_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as parent:
+        try:
+            assert parent.stdin is not None and parent.stdout is not None
+            before = sum(run.cpu_ticks(parent.pid).values())
+            meter = run.CpuMeter(parent.pid)
+            meter.start()
+            parent.stdin.write("go\n")
+            parent.stdin.flush()
+            assert parent.stdout.readline() == "done\n"
+            used = meter.stop()
+            after = sum(run.cpu_ticks(parent.pid).values())
+        finally:
+            parent.kill()
+    assert used >= 0.4, used
+    # What a sum before and after sees: the child's time went nowhere.
+    assert (after - before) / os.sysconf("SC_CLK_TCK") < 0.2
 
 
 def test_the_generator_gives_the_same_bytes_for_the_same_arguments(tmp_path: Path) -> None:
