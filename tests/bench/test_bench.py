@@ -79,7 +79,7 @@ def test_the_cpu_meter_counts_a_process_that_exits_meanwhile() -> None:
             after = sum(run.cpu_ticks(parent.pid).values())
         finally:
             parent.kill()
-    assert used >= 0.4, used
+    assert used >= 0.35, used  # at most 0.1 s (and a tick) of an exiting process is lost
     # What a sum before and after sees: the child's time went nowhere.
     assert (after - before) / os.sysconf("SC_CLK_TCK") < 0.2
 
