@@ -353,6 +353,18 @@ def test_a_post_body_over_the_limit_is_refused_by_flask(
     assert "100-byte limit" in answer.body.decode()
 
 
+def test_a_body_with_no_length_over_the_limit_is_refused_not_cut(
+    seed_store: OxigraphStore, tmp_path: Path
+) -> None:
+    """Werkzeug alone would read such a body up to the limit and run what it got."""
+    settings = Settings(store_dir=tmp_path / "none", max_request_bytes=100)
+    gateway = gateway_for(settings, seed_store, None, tmp_path)
+    body = urlencode({"query": ASK + " #" + "x" * 200}).encode()
+    answer = call(gateway, "POST", "/sparql", b"", [("Content-Type", FORM)], body, body_parts=4)
+    assert answer.status == 413
+    assert "100-byte limit" in answer.body.decode()
+
+
 def test_access_log_line_for_a_raw_query_string(
     seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -197,6 +197,32 @@ def test_a_chunked_post_is_read_whole(
     assert len(answer.json()["results"]["bindings"]) == 18
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize(
+    "content_type", ["application/sparql-query", "application/x-www-form-urlencoded"]
+)
+def test_a_body_over_the_limit_is_413_however_it_is_sent(
+    live_server: LiveServer, content_type: str, chunked: bool
+) -> None:
+    """1 MB is the limit (``IOMKG_MAX_REQUEST_BYTES``). A chunked body announces no length: it
+    is refused too, not cut at the limit and run (the query's end would be a syntax error)."""
+    query = "ASK {} #" + "x" * 1_100_000 + "\nnot SPARQL"
+    body = (query if content_type.endswith("sparql-query") else "query=" + query).encode()
+
+    def pieces() -> Any:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    answer = requests.post(
+        live_server.sparql,
+        data=pieces() if chunked else body,
+        headers={"Content-Type": content_type, "Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
+    assert answer.status_code == 413, answer.text[:300]
+    assert "larger than the 1000000-byte limit" in answer.text
+
+
 def test_rdflib_sparqlstore(live_server: LiveServer) -> None:
     graph = rdflib.Graph(store=SPARQLStore(live_server.sparql, returnFormat="json"))
     rows = list(graph.query(FUNDINGS))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -51,6 +52,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 QUERY_BODY_TYPES = (protocol.FORM, protocol.SPARQL_QUERY)
 CLIENT_GONE = 499  # the status nginx logs for a request whose client left before the answer
 WATCH_AFTER_SECONDS = 0.1  # a request watches for its client leaving once it has run this long
+CHUNKED_READ_BYTES = 64 * 1024  # a chunked body is read for Flask in pieces of this size
 
 
 @functools.lru_cache(maxsize=256)
@@ -87,7 +89,7 @@ class Gateway:
         self.executor = executor
         self.cors = CorsPolicy.of(settings)
         # a2wsgi types WSGI environs and ASGI messages as TypedDicts; here they are plain dicts.
-        wsgi_app: Any = _input_terminated(flask_app)
+        wsgi_app: Any = _sized_body(flask_app, settings.max_request_bytes)
         self.flask = cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads))
         #: Headers Flask's after-request hooks add to every such answer (Vary, nosniff).
         self.common_headers = [
@@ -390,12 +392,34 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def _input_terminated(app: WSGIApp) -> WSGIApp:
-    """Tell Werkzeug the request body ends where the server says (a chunked POST has no
-    ``Content-Length``; without this flag Werkzeug would read it as empty)."""
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _sized_body(app: WSGIApp, max_bytes: int) -> WSGIApp:
+    """Hand Werkzeug every request body with its length, read here if the client sent none.
+
+    A chunked request has no ``Content-Length`` (nor has every HTTP/2 one). Werkzeug reads such a
+    body as empty unless the server flags the input as terminated, and with the flag and a
+    ``MAX_CONTENT_LENGTH`` its ``get_data()`` stops at the limit without a word: a body over the
+    limit would be cut and run. So the body is read here, at most ``max_bytes + 1`` bytes:
+    within the limit it goes on with its length; past it, only a length past the limit goes
+    on, and Werkzeug answers 413 before reading anything.
+    """
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        environ["wsgi.input_terminated"] = True
+        if environ.get("CONTENT_LENGTH") is None and (
+            environ["REQUEST_METHOD"] in _BODY_METHODS or "HTTP_TRANSFER_ENCODING" in environ
+        ):
+            stream = environ["wsgi.input"]
+            parts: list[bytes] = []
+            size = 0
+            while size <= max_bytes and (part := stream.read(CHUNKED_READ_BYTES)):
+                parts.append(part)
+                size += len(part)
+            body = b"".join(parts) if size <= max_bytes else b""
+            environ.pop("HTTP_TRANSFER_ENCODING", None)  # else Werkzeug ignores the length
+            environ["CONTENT_LENGTH"] = str(size)
+            environ["wsgi.input"] = io.BytesIO(body)
         return app(environ, start_response)
 
     return wrapped
