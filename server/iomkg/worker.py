@@ -13,15 +13,21 @@ refuses with a status and a message that say what to change:
 * a request target longer than :data:`MAX_REQUEST_LINE` bytes: 414 (long queries go by POST);
 * a request head (request line and headers) over :data:`MAX_HEAD_BYTES`: 431.
 
-The request body is the app's business (its limit is ``--max-request-bytes``, answered 413).
+Each refusal, and uvicorn's 400 for a malformed request, gets its access-log line, as the
+app's answers do. The request body is the app's business (its limit is
+``--max-request-bytes``, answered 413).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
+
+from iomkg.web.ops import ACCESS_LOGGER, log_access
 
 #: The longest request target (path and query string) accepted, as gunicorn's default.
 MAX_REQUEST_LINE = 8190
@@ -61,11 +67,15 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_size = 0
         self._refusal: tuple[int, str] | None = None
         self._refused = False  # the refusal has been sent
+        self._method = "-"
+        self._head_began = time.perf_counter()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # the answer is out; what the client still sends is dropped (see _send_refusal)
         if self._in_head:
+            if self._head_bytes == 0:
+                self._head_began = time.perf_counter()
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self._refused:
@@ -75,9 +85,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_size = 0  # the target and headers parsed so far
+        self._method = "-"  # known once the parser reaches the target
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
+        if len(self.url) == len(url):  # the target's first part: the method is parsed
+            self._method = self.parser.get_method().decode("latin-1")
         self._head_size += len(url)
         if len(self.url) > MAX_REQUEST_LINE:
             self._refuse(_TOO_LONG_TARGET)
@@ -105,6 +118,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         """uvicorn's answer to a parser error; ours when the error was a refused limit."""
         if self._refusal is None:
             super().send_400_response(msg)
+            self._log_unseen(400, len(msg))
         else:
             self._send_refusal()
 
@@ -138,6 +152,21 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
+        self._log_unseen(status, len(body))
+
+    def _log_unseen(self, status: int, size: int) -> None:
+        """The access-log line every request gets, for one the app never saw (refused here, or
+        malformed: uvicorn's 400)."""
+        log_access(
+            logging.getLogger(ACCESS_LOGGER),
+            self.client[0] if self.client else "-",
+            self._method,
+            self.url.decode("latin-1") or "-",
+            status,
+            str(size),
+            time.perf_counter() - self._head_began,
+            0.0,
+        )
 
 
 class IomkgWorker(UvicornWorker):  # type: ignore[misc]

@@ -488,14 +488,30 @@ def raw_exchange(server: LiveServer, request: bytes) -> bytes:
 def test_request_head_limits(
     live_server: LiveServer, request_bytes: bytes, status: bytes, words: bytes
 ) -> None:
-    """The limits gunicorn's own workers have, kept with uvicorn's parser (iomkg.worker)."""
+    """The limits gunicorn's own workers have, kept with uvicorn's parser (iomkg.worker), each
+    refusal with its access-log line."""
+    marker = f"/refused-{status.decode()}-{len(request_bytes)}"
+    request_bytes = request_bytes.replace(b"GET / ", b"GET " + marker.encode() + b" ", 1)
     answer = raw_exchange(live_server, request_bytes)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 " + status), answer[:300]
     assert b"content-type: text/plain; charset=utf-8" in head.lower()
     assert words in body
+    logged = [
+        line
+        for line in live_server.log_text().splitlines()
+        if ('"GET /sparql?query=aaaa' in line or marker in line) and f" {status.decode()} " in line
+    ]
+    assert logged, live_server.log_text()[-2000:]
     healthy = requests.get(live_server.url + "/healthz", timeout=30)
     assert healthy.status_code == 200  # the worker serves on
+
+
+def test_a_malformed_request_is_400_and_logged(live_server: LiveServer) -> None:
+    answer = raw_exchange(live_server, b"NOT HTTP AT ALL\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    time.sleep(0.2)
+    assert any(' "- -" 400 ' in line for line in live_server.log_text().splitlines())
 
 
 def test_a_long_query_fits_by_post(live_server: LiveServer) -> None:
@@ -781,6 +797,17 @@ def test_home_page_and_downloads(live_server: LiveServer) -> None:
         timeout=30,
     )
     assert again.status_code == 304
+
+
+def test_one_date_header_on_every_answer(live_server: LiveServer) -> None:
+    """The server writes Date; Werkzeug's own (on files and conditional answers) is dropped."""
+    for path in ("/download/iomkg.ttl", "/", "/sparql?query=ASK%7B%7D"):
+        answer = raw_exchange(
+            live_server, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
+        head = answer.partition(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 200"), (path, head)
+        assert head.count(b"\r\ndate: ") == 1, (path, head)
 
 
 def test_healthz_and_access_log(live_server: LiveServer) -> None:

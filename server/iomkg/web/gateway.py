@@ -90,7 +90,7 @@ class Gateway:
         self.cors = CorsPolicy.of(settings)
         # a2wsgi types WSGI environs and ASGI messages as TypedDicts; here they are plain dicts.
         wsgi_app: Any = _sized_body(flask_app, settings.max_request_bytes)
-        self.flask = cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads))
+        self.flask = _without_date(cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads)))
         #: Headers Flask's after-request hooks add to every such answer (Vary, nosniff).
         self.common_headers = [
             (b"vary", self.cors.vary.encode("latin-1")),
@@ -390,6 +390,27 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _without_date(app: ASGIApp) -> ASGIApp:
+    """``app`` without the ``Date`` header Werkzeug sets on files and conditional answers: the
+    HTTP server writes its own on every answer, and two ``Date`` headers (a second apart at
+    times) are one too many."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_without_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", ())
+                if any(name.lower() == b"date" for name, _ in headers):
+                    message = {
+                        **message,
+                        "headers": [(n, v) for n, v in headers if n.lower() != b"date"],
+                    }
+            await send(message)
+
+        await app(scope, receive, send_without_date)
+
+    return wrapped
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
