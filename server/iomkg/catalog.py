@@ -83,7 +83,8 @@ class UnknownQuery(CatalogError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
         super().__init__(
-            f"no saved query {name!r}; `iomkg queries` lists them: " + ", ".join(sorted(known))
+            f"no saved query {name!r}; the saved queries (`iomkg queries`, GET /api/queries) "
+            "are: " + ", ".join(sorted(known))
         )
 
 
