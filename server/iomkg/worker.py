@@ -67,7 +67,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_size = 0
         self._refusal: tuple[int, str] | None = None
         self._refused = False  # the refusal has been sent
-        self._method = "-"
+        self.url = b""  # uvicorn's, reset at each request's first byte (on_message_begin)
         self._head_began = time.perf_counter()
 
     def data_received(self, data: bytes) -> None:
@@ -85,12 +85,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_size = 0  # the target and headers parsed so far
-        self._method = "-"  # known once the parser reaches the target
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
-        if len(self.url) == len(url):  # the target's first part: the method is parsed
-            self._method = self.parser.get_method().decode("latin-1")
         self._head_size += len(url)
         if len(self.url) > MAX_REQUEST_LINE:
             self._refuse(_TOO_LONG_TARGET)
@@ -157,10 +154,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def _log_unseen(self, status: int, size: int) -> None:
         """The access-log line every request gets, for one the app never saw (refused here, or
         malformed: uvicorn's 400)."""
+        # The parser reaches the target only once the method is parsed.
+        method = self.parser.get_method().decode("latin-1") if self.url else "-"
         log_access(
             logging.getLogger(ACCESS_LOGGER),
             self.client[0] if self.client else "-",
-            self._method,
+            method,
             self.url.decode("latin-1") or "-",
             status,
             str(size),
