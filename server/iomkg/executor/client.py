@@ -514,25 +514,19 @@ async def _read_frame_async(
     found = channel.complete_frame()
     if found is not None:
         return found
-    sock = channel.sock
-    fd = sock.fileno()
+    fd = channel.sock.fileno()
     waiter: asyncio.Future[tuple[int, bytes]] = loop.create_future()
 
     def readable() -> None:
         if waiter.done():
             return
         try:
-            data = sock.recv(wire.RECEIVE_BYTES)
+            frame = channel.receive()
         except (BlockingIOError, InterruptedError):
             return
-        except OSError as error:
+        except (EOFError, OSError) as error:
             waiter.set_exception(error)
             return
-        if not data:
-            waiter.set_exception(EOFError())
-            return
-        channel.buffer += data
-        frame = channel.complete_frame()
         if frame is not None:
             waiter.set_result(frame)
 

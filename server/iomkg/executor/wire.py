@@ -81,19 +81,25 @@ class Channel:
 
     def read_frame(self, deadline: float | None = None) -> tuple[int, bytes]:
         """The next frame; ``TimeoutError`` past ``deadline`` (monotonic), ``EOFError`` at end."""
-        while True:
-            found = self.complete_frame()
-            if found is not None:
-                return found
+        found = self.complete_frame()
+        while found is None:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
                 self.sock.settimeout(remaining)
-            data = self.sock.recv(RECEIVE_BYTES)
-            if not data:
-                raise EOFError
-            self.buffer += data
+            found = self.receive()
+        return found
+
+    def receive(self) -> tuple[int, bytes] | None:
+        """Read what has arrived (one ``recv``), then the next frame if it is now complete;
+        ``EOFError`` at the end of the stream. A non-blocking socket with nothing to read raises
+        ``BlockingIOError``."""
+        data = self.sock.recv(RECEIVE_BYTES)
+        if not data:
+            raise EOFError
+        self.buffer += data
+        return self.complete_frame()
 
     def close(self) -> None:
         self.sock.close()
