@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import shutil
 import subprocess
@@ -17,25 +17,12 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "server" / "bench"
 
 
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_generate", BENCH / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_generate", module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_runner() -> ModuleType:
-    """``run.py``, which imports its neighbours (generate, workload) as top-level modules."""
+def load_bench(name: str) -> ModuleType:
+    """A script of ``server/bench`` imported as the scripts import each other: by its own name,
+    with their folder on ``sys.path`` (``run`` imports ``generate`` and ``workload``)."""
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_run", module)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(name)
 
 
 #: A parent that, like the evaluators' zygote, lets the kernel reap its children, and a child
@@ -60,7 +47,7 @@ time.sleep(60)
 
 
 def test_the_cpu_meter_counts_a_process_that_exits_meanwhile() -> None:
-    run = load_runner()
+    run = load_bench("run")
     with subprocess.Popen(
         [sys.executable, "-c", PARENT_OF_A_BUSY_CHILD],
         stdin=subprocess.PIPE,
@@ -85,7 +72,7 @@ def test_the_cpu_meter_counts_a_process_that_exits_meanwhile() -> None:
 
 
 def test_the_generator_gives_the_same_bytes_for_the_same_arguments(tmp_path: Path) -> None:
-    generate = load_generator()
+    generate = load_bench("generate")
     first, second, other = tmp_path / "a.nq", tmp_path / "b.nq", tmp_path / "c.nq"
     count = generate.write(first, 5000)
     assert generate.write(second, 5000) == count
@@ -96,7 +83,7 @@ def test_the_generator_gives_the_same_bytes_for_the_same_arguments(tmp_path: Pat
 
 
 def test_the_generated_graph_uses_the_projects_vocabulary(tmp_path: Path) -> None:
-    generate = load_generator()
+    generate = load_bench("generate")
     path = tmp_path / "kg.nq"
     generate.write(path, 3000)
     types = Counter(
