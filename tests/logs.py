@@ -15,7 +15,7 @@ def logged_lines(
 ) -> list[str]:
     """The log's lines that match, as soon as there is one; [] if none appears in time.
 
-    >>> logged_lines(server.log, lambda line: " 499 " in line)  # doctest: +SKIP
+    For example ``logged_lines(server.log, lambda line: " 499 " in line)``.
     """
     deadline = time.monotonic() + seconds
     while True:
