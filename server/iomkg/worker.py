@@ -16,11 +16,18 @@ refuses with a status and a message that say what to change:
 Each refusal, and uvicorn's 400 for a malformed request, gets its access-log line, as the
 app's answers do. The request body is the app's business (its limit is
 ``--max-request-bytes``, answered 413).
+
+uvicorn's worker also lacks gunicorn's check that the arbiter is still there: killed with SIGKILL
+(or by the OOM killer), the arbiter cannot stop its workers, and they would keep the port (a new
+``iomkg serve`` on it is refused) with no evaluators behind them.
+:class:`IomkgWorker` checks once a second and stops as it would on the arbiter's SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from typing import Any
 
@@ -35,6 +42,8 @@ MAX_REQUEST_LINE = 8190
 MAX_HEAD_BYTES = 64 * 1024
 #: How long a refused connection stays half-open, so that the client reads the refusal.
 LINGER_SECONDS = 2.0
+#: How often a worker looks for the arbiter that started it (uvicorn's notify tick).
+PARENT_CHECK_SECONDS = 1.0
 
 _TOO_LONG_TARGET = (
     414,
@@ -189,6 +198,29 @@ class IomkgWorker(UvicornWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # Let in-flight requests finish on a graceful stop, within gunicorn's own grace period.
         self.config.timeout_graceful_shutdown = max(1, int(self.cfg.graceful_timeout) - 1)
+        # uvicorn's server calls callback_notify at most once a second, when this has passed.
+        self.config.timeout_notify = min(self.timeout, PARENT_CHECK_SECONDS) / 2
+
+    async def callback_notify(self) -> None:
+        """Tell the arbiter this worker is alive, and stop if the arbiter is gone.
+
+        gunicorn's own workers compare their parent with the arbiter's pid on every turn of
+        their loop; uvicorn's never do. The stop is the graceful one the arbiter's SIGTERM starts.
+        """
+        self.notify()
+        if os.getppid() != self.ppid:
+            self.log.warning(
+                "iomkg: the server's main process (pid %d) is gone: worker %d stops",
+                self.ppid,
+                os.getpid(),
+            )
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
-__all__ = ["MAX_HEAD_BYTES", "MAX_REQUEST_LINE", "IomkgWorker", "LimitedHttpProtocol"]
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "MAX_REQUEST_LINE",
+    "PARENT_CHECK_SECONDS",
+    "IomkgWorker",
+    "LimitedHttpProtocol",
+]

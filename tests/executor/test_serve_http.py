@@ -73,31 +73,44 @@ def serve_command(store_root: Path, port: int, *options: str) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
-def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def start_serve(store_root: Path, log: Path, *options: str) -> Server:
+    """``iomkg serve`` on a free loopback port, once it answers /healthz; its output to ``log``."""
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "access.log"
-    command = serve_command(
-        built_settings.store_root, port, "--workers", "2", "--query-timeout", "2"
-    )
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            serve_command(store_root, port, *options), stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                break
+                return Server(url, process, log)
         except requests.ConnectionError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail("iomkg serve did not start:\n" + log.read_text())
         time.sleep(0.2)
-    yield Server(url, process, log)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+
+
+def stop_serve(server: Server) -> None:
+    """Stop as an operator does (SIGTERM), so that the arbiter stops every process it started."""
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    log = tmp_path_factory.mktemp("serve") / "access.log"
+    running = start_serve(built_settings.store_root, log, "--workers", "2", "--query-timeout", "2")
+    yield running
+    stop_serve(running)
 
 
 def test_a_runaway_query_is_answered_503_in_time_while_others_are_served(server: Server) -> None:
@@ -196,32 +209,55 @@ def test_a_query_whose_client_left_is_stopped_and_logged(
     """The client gives up after half a second; its query (which would run for its whole
     30 s limit) is stopped at once (the gateway watches for the client leaving once a request
     has run 0.1 s) and logged as 499."""
-    port = free_port()
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            serve_command(built_settings.store_root, port, "--query-timeout", "30"),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    running = start_serve(built_settings.store_root, log, "--query-timeout", "30")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
         with pytest.raises(requests.Timeout):
-            requests.get(url + "/sparql", params={"query": EXPLOSIVE}, headers=JSON, timeout=0.5)
+            requests.get(
+                running.url + "/sparql", params={"query": EXPLOSIVE}, headers=JSON, timeout=0.5
+            )
         gone_at = time.monotonic()
         assert logged_lines(log, lambda line: " 499 " in line, seconds=8), log.read_text()[-2000:]
         assert time.monotonic() - gone_at < 2.0
-        processes = descendants(process.pid)
+        processes = descendants(running.process.pid)
         before = cpu_seconds(processes)
         time.sleep(1.0)
         assert cpu_seconds(processes) - before < 0.3  # nothing is burning a core any more
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_serve(running)
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for a parent to reap it has stopped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_the_workers_stop_when_the_main_process_is_killed(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """SIGKILL reaches the arbiter alone; its workers notice it gone (uvicorn's worker would not)
+    and stop, so that no orphan keeps the port. The evaluators' zygote stops on its own."""
+    log = tmp_path / "serve.log"
+    served = start_serve(built_settings.store_root, log, "--workers", "2")
+    started = descendants(served.process.pid)
+    try:
+        assert len(started) >= 3  # two workers and the zygote
+        served.process.kill()
+        served.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while (left := {pid for pid in started if running(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not left, log.read_text()[-2000:]
+        assert (
+            len(logged_lines(log, lambda line: "main process" in line and "is gone" in line)) == 2
+        )
+        with pytest.raises(requests.ConnectionError):
+            requests.get(served.url + "/healthz", timeout=5)
+    finally:
+        for pid in started:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
