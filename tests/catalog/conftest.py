@@ -14,7 +14,7 @@ from iomkg import catalog
 from iomkg.cli import cli
 from iomkg.config import Settings
 from tests.conftest import PROJECT_DIR, SHARED_DIR
-from tests.web.conftest import LiveServer, start_server, stop_server
+from tests.servers import LiveServer, start_server, stop_server
 
 Rows = list[dict[str, str]]
 Ask = Callable[..., Rows]

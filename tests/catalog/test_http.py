@@ -15,7 +15,7 @@ from openapi_spec_validator import validate
 from iomkg import catalog
 from tests.catalog.conftest import rows_of
 from tests.catalog.test_injection import BREAKOUTS, IRI_BREAKOUTS
-from tests.web.conftest import LiveServer
+from tests.servers import LiveServer
 
 NTF = {"programme": "id:project/ntf"}
 

@@ -6,11 +6,9 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,24 +16,11 @@ import requests
 
 from iomkg.config import Settings
 from tests.logs import logged_lines
+from tests.servers import RunningServer, server_command, start_server, stop_server
 
 EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 CHEAP = "SELECT ?label WHERE { ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?label } LIMIT 3"
 JSON = {"Accept": "application/sparql-results+json"}
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def descendants(pid: int) -> set[int]:
@@ -57,63 +42,19 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def serve_command(store_root: Path, port: int, *options: str) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "from iomkg.cli import main; main()",
-        "--store",
-        str(store_root),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *options,
-    ]
-
-
-def start_serve(store_root: Path, log: Path, *options: str) -> Server:
-    """``iomkg serve`` on a free loopback port, once it answers /healthz; its output to ``log``."""
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            serve_command(store_root, port, *options), stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                return Server(url, process, log)
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("iomkg serve did not start:\n" + log.read_text())
-        time.sleep(0.2)
-
-
-def stop_serve(server: Server) -> None:
-    """Stop as an operator does (SIGTERM), so that the arbiter stops every process it started."""
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-
-
 @pytest.fixture(scope="module")
-def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     log = tmp_path_factory.mktemp("serve") / "access.log"
-    running = start_serve(built_settings.store_root, log, "--workers", "2", "--query-timeout", "2")
+    running = start_server(built_settings.store_root, log, "--workers", "2", "--query-timeout", "2")
     yield running
-    stop_serve(running)
+    stop_server(running)
 
 
-def test_a_runaway_query_is_answered_503_in_time_while_others_are_served(server: Server) -> None:
+def test_a_runaway_query_is_answered_503_in_time_while_others_are_served(
+    server: RunningServer,
+) -> None:
     cheap: list[tuple[int, float]] = []
 
     def meanwhile() -> None:
@@ -141,7 +82,7 @@ def test_a_runaway_query_is_answered_503_in_time_while_others_are_served(server:
     assert max(seconds for _, seconds in cheap) < 1.0, cheap
 
 
-def test_results_past_the_row_limit_say_so(server: Server) -> None:
+def test_results_past_the_row_limit_say_so(server: RunningServer) -> None:
     answer = requests.get(
         server.url + "/sparql",
         params={"query": "SELECT * WHERE { ?s ?p ?o }"},
@@ -152,7 +93,7 @@ def test_results_past_the_row_limit_say_so(server: Server) -> None:
     assert answer.headers.get("X-Row-Limit") in (None, "100000")  # a small build fits under it
 
 
-def test_every_request_has_an_access_log_line(server: Server) -> None:
+def test_every_request_has_an_access_log_line(server: RunningServer) -> None:
     requests.get(server.url + "/sparql", params={"query": CHEAP}, headers=JSON, timeout=10)
     assert logged_lines(
         server.log,
@@ -160,7 +101,7 @@ def test_every_request_has_an_access_log_line(server: Server) -> None:
     ), server.log.read_text()[-2000:]
 
 
-def test_stopping_the_server_stops_every_process_it_started(server: Server) -> None:
+def test_stopping_the_server_stops_every_process_it_started(server: RunningServer) -> None:
     started = descendants(server.process.pid)
     assert len(started) >= 4  # two workers, the zygote, evaluators
     server.process.send_signal(signal.SIGTERM)
@@ -182,7 +123,7 @@ def test_a_port_in_use_is_refused_with_a_clear_message(built_settings: Settings)
         taken.listen()
         port = taken.getsockname()[1]
         finished = subprocess.run(
-            serve_command(built_settings.store_root, port),
+            server_command(built_settings.store_root, port),
             capture_output=True,
             text=True,
             timeout=60,
@@ -210,7 +151,7 @@ def test_a_query_whose_client_left_is_stopped_and_logged(
     30 s limit) is stopped at once (the gateway watches for the client leaving once a request
     has run 0.1 s) and logged as 499."""
     log = tmp_path / "serve.log"
-    running = start_serve(built_settings.store_root, log, "--query-timeout", "30")
+    running = start_server(built_settings.store_root, log, "--query-timeout", "30")
     try:
         with pytest.raises(requests.Timeout):
             requests.get(
@@ -224,7 +165,7 @@ def test_a_query_whose_client_left_is_stopped_and_logged(
         time.sleep(1.0)
         assert cpu_seconds(processes) - before < 0.3  # nothing is burning a core any more
     finally:
-        stop_serve(running)
+        stop_server(running)
 
 
 def running(pid: int) -> bool:
@@ -242,7 +183,7 @@ def test_the_workers_stop_when_the_main_process_is_killed(
     """SIGKILL reaches the arbiter alone; its workers notice it gone (uvicorn's worker would not)
     and stop, so that no orphan keeps the port. The evaluators' zygote stops on its own."""
     log = tmp_path / "serve.log"
-    served = start_serve(built_settings.store_root, log, "--workers", "2")
+    served = start_server(built_settings.store_root, log, "--workers", "2")
     started = descendants(served.process.pid)
     try:
         assert len(started) >= 3  # two workers and the zygote

@@ -7,18 +7,14 @@ PyPI package ``oxigraph``, in the test extras) loaded with ``fixtures/wikidata.t
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 from click.testing import CliRunner, Result
 
 from iomkg import pipeline
@@ -27,46 +23,14 @@ from iomkg.config import DEFAULT_BASE_IRI as BASE
 from iomkg.config import Settings
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Releases
+from tests.servers import free_port, stop_process, wait_until_answered
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
 FIXTURES = Path(__file__).parent / "fixtures"
 OXIGRAPH = Path(sys.executable).with_name("oxigraph")
-STARTUP_SECONDS = 30.0
 #: The codelists the reference graphs point into; the others only matter to source documents.
 CODELISTS = ("Country", "OrganisationRole", "OrganisationType")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited:\n{log.read_text(errors='replace')}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    output = log.read_text(errors="replace")
-    raise RuntimeError(f"{url} did not answer in {STARTUP_SECONDS} s:\n{output}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass(frozen=True)
@@ -93,7 +57,7 @@ def start_oxigraph(fixture: Path, workdir: Path) -> tuple[subprocess.Popen[bytes
             stderr=subprocess.STDOUT,
         )
     endpoint = Endpoint(f"http://127.0.0.1:{port}/query")
-    wait_for(endpoint.url + "?query=ASK%7B%7D", process, log)
+    wait_until_answered(endpoint.url + "?query=ASK%7B%7D", process, log)
     return process, endpoint
 
 
@@ -102,7 +66,7 @@ def wikidata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     """The Wikidata-shaped fixture behind a real SPARQL server (Oxigraph) on 127.0.0.1."""
     process, endpoint = start_oxigraph(FIXTURES / "wikidata.ttl", tmp_path_factory.mktemp("wd"))
     yield endpoint
-    stop(process)
+    stop_process(process)
 
 
 def make_project(root: Path) -> Settings:
@@ -135,25 +99,6 @@ def data_store(settings: Settings) -> OxigraphStore:
     for quads in parsed.quads.values():
         store.raw.extend(quads)
     return store
-
-
-def start_devserver(
-    store_root: Path, log: Path, allowlist: str | None
-) -> tuple[subprocess.Popen[bytes], str]:
-    """This project's server (the development runner) with ``IOMKG_SERVICE_ALLOWLIST`` set."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("IOMKG_")}
-    if allowlist is not None:
-        env["IOMKG_SERVICE_ALLOWLIST"] = allowlist
-    port = free_port()
-    command = [
-        sys.executable, "-m", "iomkg.web.devserver",
-        "--store", str(store_root), "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    wait_for(url + "/healthz", process, log)
-    return process, url
 
 
 def run(settings: Settings, *args: str) -> Result:

@@ -18,8 +18,9 @@ from rdflib.namespace import DCTERMS, VOID
 
 from iomkg.config import DEFAULT_BASE_IRI as BASE
 from iomkg.store.releases import Releases
+from tests.servers import devserver_command, free_port, start_server, stop_server
 
-from .conftest import Endpoint, LinkedProject, free_port, start_devserver, stop
+from .conftest import Endpoint, LinkedProject
 
 JOIN = """
 PREFIX owl: <http://www.w3.org/2002/07/owl#>
@@ -43,9 +44,14 @@ def server(
     release = Releases(linked_project.settings.store_root).current()
     assert release is not None
     log = tmp_path_factory.mktemp("federation") / "server.log"
-    process, url = start_devserver(linked_project.settings.store_root, log, wikidata.url)
-    yield url
-    stop(process)
+    running = start_server(
+        linked_project.settings.store_root,
+        log,
+        command=devserver_command,
+        env={"IOMKG_SERVICE_ALLOWLIST": wikidata.url},
+    )
+    yield running.url
+    stop_server(running)
 
 
 def ask(server: str, query: str) -> requests.Response:

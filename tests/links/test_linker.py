@@ -19,6 +19,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, XSD
 from iomkg import linking, pipeline
 from iomkg.config import DEFAULT_BASE_IRI as BASE
 from iomkg.config import Settings
+from tests.servers import free_port
 
 from .conftest import (
     Endpoint,
@@ -26,7 +27,6 @@ from .conftest import (
     concerns_links,
     data_store,
     decide,
-    free_port,
     run,
 )
 

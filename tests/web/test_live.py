@@ -37,13 +37,8 @@ from SPARQLWrapper import (
 )
 
 from tests.logs import logged_lines
-from tests.web.conftest import (
-    UPDATE_TOKEN,
-    LiveServer,
-    devserver_command,
-    start_server,
-    stop_server,
-)
+from tests.servers import LiveServer, devserver_command, start_server, stop_server
+from tests.web.conftest import UPDATE_TOKEN
 from tests.web.listener import Listener
 
 BASE = "https://w3id.org/iomkg/"
