@@ -19,9 +19,10 @@ import pytest
 from iomkg.executor import IsolatedExecutor
 from iomkg.service import AsyncQueryResponse, QueryRequest, QueryTimeout, UpdateRequest
 from iomkg.store.base import QuerySyntaxError
+from tests.processes import gone, gone_soon
 
 from .conftest import EX, settings_for
-from .test_isolation import EXPLOSIVE, ask, body_of, gone, gone_soon
+from .test_isolation import EXPLOSIVE, ask, body_of
 
 CHEAP = f"SELECT ?o WHERE {{ <{EX}item/7> <{EX}label> ?o }}"
 

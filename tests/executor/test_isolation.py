@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from iomkg.executor import ExecutorStore, IsolatedExecutor
 from iomkg.service import NotAcceptable, QueryRequest, QueryTimeout, UpdateRequest
 from iomkg.sparqltext import NetworkRefused
 from iomkg.store.base import QuerySyntaxError, StoreError
+from tests.processes import cpu_ticks, gone, gone_soon
 
 from .conftest import EX, settings_for
 
@@ -38,34 +38,6 @@ def bindings(executor: IsolatedExecutor, sparql: str) -> list[dict[str, dict[str
         "bindings"
     ]
     return rows
-
-
-def gone(pid: int) -> bool:
-    """No such process any more (or only its exit status is left)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
-
-
-def gone_soon(pid: int, seconds: float = 2.0) -> bool:
-    """An idle evaluator that was let go exits when it sees its socket closed: soon, not at once."""
-    deadline = time.monotonic() + seconds
-    while not gone(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def test_a_runaway_query_is_stopped_in_time_and_its_cpu_freed(

@@ -16,30 +16,12 @@ import requests
 
 from iomkg.config import Settings
 from tests.logs import logged_lines
+from tests.processes import cpu_ticks, descendants, running
 from tests.servers import RunningServer, server_command, start_server, stop_server
 
 EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 CHEAP = "SELECT ?label WHERE { ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?label } LIMIT 3"
 JSON = {"Accept": "application/sparql-results+json"}
-
-
-def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            if child not in found:
-                found.add(child)
-                pending.append(child)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +89,9 @@ def test_stopping_the_server_stops_every_process_it_started(server: RunningServe
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
     deadline = time.monotonic() + 5
-    while (
-        left := {pid for pid in started if Path(f"/proc/{pid}").exists()}
-    ) and time.monotonic() < deadline:
+    while (left := {pid for pid in started if running(pid)}) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not left, [
-        Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left if os.path.exists(f"/proc/{pid}")
-    ]
+    assert not left, f"still running: {sorted(left)}"
 
 
 def test_a_port_in_use_is_refused_with_a_clear_message(built_settings: Settings) -> None:
@@ -134,14 +112,7 @@ def test_a_port_in_use_is_refused_with_a_clear_message(built_settings: Settings)
 
 
 def cpu_seconds(pids: set[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_ticks(pid) for pid in pids) / os.sysconf("SC_CLK_TCK")
 
 
 def test_a_query_whose_client_left_is_stopped_and_logged(
@@ -166,15 +137,6 @@ def test_a_query_whose_client_left_is_stopped_and_logged(
         assert cpu_seconds(processes) - before < 0.3  # nothing is burning a core any more
     finally:
         stop_server(running)
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` still runs (a zombie waiting for a parent to reap it has stopped)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def test_the_workers_stop_when_the_main_process_is_killed(
