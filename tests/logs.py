@@ -11,9 +11,13 @@ LOG_WAIT_SECONDS = 10.0
 
 
 def logged_lines(
-    log: Path, matches: Callable[[str], bool], seconds: float = LOG_WAIT_SECONDS
+    log: Path,
+    matches: Callable[[str], bool],
+    seconds: float = LOG_WAIT_SECONDS,
+    at_least: int = 1,
 ) -> list[str]:
-    """The log's lines that match, as soon as there is one; [] if none appears in time.
+    """The log's lines that match, as soon as there are ``at_least`` of them; after ``seconds``,
+    those there are (perhaps none).
 
     For example ``logged_lines(server.log, lambda line: " 499 " in line)``.
     """
@@ -24,6 +28,6 @@ def logged_lines(
             for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
             if matches(line)
         ]
-        if found or time.monotonic() >= deadline:
+        if len(found) >= at_least or time.monotonic() >= deadline:
             return found
         time.sleep(0.05)

@@ -84,6 +84,7 @@ def test_every_request_has_an_access_log_line(server: RunningServer) -> None:
 
 
 def test_stopping_the_server_stops_every_process_it_started(server: RunningServer) -> None:
+    assert len(booted_workers(server.log)) == 2
     started = descendants(server.process.pid)
     assert len(started) >= 4  # two workers, the zygote, evaluators
     server.process.send_signal(signal.SIGTERM)
@@ -139,6 +140,10 @@ def test_a_query_whose_client_left_is_stopped_and_logged(
         stop_server(running)
 
 
+def booted_workers(log: Path) -> list[str]:
+    return logged_lines(log, lambda line: "Booting worker" in line, at_least=2)
+
+
 def test_the_workers_stop_when_the_main_process_is_killed(
     built_settings: Settings, tmp_path: Path
 ) -> None:
@@ -146,8 +151,10 @@ def test_the_workers_stop_when_the_main_process_is_killed(
     and stop, so that no orphan keeps the port. The evaluators' zygote stops on its own."""
     log = tmp_path / "serve.log"
     served = start_server(built_settings.store_root, log, "--workers", "2")
-    started = descendants(served.process.pid)
+    started: set[int] = set()
     try:
+        assert len(booted_workers(log)) == 2  # the first one answered; the second may be late
+        started = descendants(served.process.pid)
         assert len(started) >= 3  # two workers and the zygote
         served.process.kill()
         served.process.wait(timeout=10)
@@ -155,9 +162,10 @@ def test_the_workers_stop_when_the_main_process_is_killed(
         while (left := {pid for pid in started if running(pid)}) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not left, log.read_text()[-2000:]
-        assert (
-            len(logged_lines(log, lambda line: "main process" in line and "is gone" in line)) == 2
+        stopping = logged_lines(
+            log, lambda line: "main process" in line and "is gone" in line, at_least=2
         )
+        assert len(stopping) == 2
         with pytest.raises(requests.ConnectionError):
             requests.get(served.url + "/healthz", timeout=5)
     finally:
