@@ -494,6 +494,15 @@ def generate(context: click.Context) -> None:
     help="Stop a query after this long, answer 503 [default: 30; env IOMKG_QUERY_TIMEOUT].",
 )
 @click.option(
+    "--client-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Longest a client may take to send its request head, to send its body, or to take "
+    "the next part of its answer; then 408 or the connection is closed "
+    "[default: 30; env IOMKG_CLIENT_TIMEOUT].",
+)
+@click.option(
     "--max-rows",
     type=click.IntRange(min=1),
     default=None,
@@ -519,6 +528,7 @@ def serve(
     port: int | None,
     workers: int | None,
     query_timeout: float | None,
+    client_timeout: float | None,
     max_rows: int | None,
     update_token: str | None,
     allow_anonymous_updates: bool | None,
@@ -538,6 +548,7 @@ def serve(
         port=port,
         workers=workers,
         query_timeout=query_timeout,
+        client_timeout=client_timeout,
         max_rows=max_rows,
         update_token=update_token,
         allow_anonymous_updates=allow_anonymous_updates,

@@ -41,6 +41,7 @@ class Settings:
     port: int = 8000
     workers: int = 2
     query_timeout: float = 30.0
+    client_timeout: float = 30.0
     max_rows: int = 100_000
     max_request_bytes: int = 1_000_000
     update_token: str | None = None
@@ -56,6 +57,8 @@ class Settings:
             )
         if self.query_timeout <= 0:
             raise SettingsError("query timeout must be a positive number of seconds")
+        if self.client_timeout <= 0:
+            raise SettingsError("client timeout must be a positive number of seconds")
         if self.max_rows <= 0:
             raise SettingsError("max rows must be a positive integer")
         if self.workers < 1:
@@ -124,7 +127,7 @@ class Settings:
 
 _PATH_FIELDS = {"project_dir", "store_dir", "shared_dir"}
 _INT_FIELDS = {"port", "workers", "max_rows", "max_request_bytes"}
-_FLOAT_FIELDS = {"query_timeout"}
+_FLOAT_FIELDS = {"query_timeout", "client_timeout"}
 _BOOL_FIELDS = {"allow_anonymous_updates"}
 _LIST_FIELDS = {"service_allowlist"}
 

@@ -94,11 +94,18 @@ def _announce(settings: Settings) -> Callable[[Any], None]:
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
-    """Gunicorn with its settings from a dict and the app from a factory (run per worker)."""
+    """Gunicorn with its settings from a dict and the app from a factory (run per worker).
 
-    def __init__(self, factory: Callable[[], AsgiApp], options: dict[str, Any]) -> None:
+    ``settings`` is what :class:`iomkg.worker.IomkgWorker` reads its connection limits from
+    (gunicorn hands every worker this object as ``worker.app``).
+    """
+
+    def __init__(
+        self, factory: Callable[[], AsgiApp], options: dict[str, Any], settings: Settings
+    ) -> None:
         self._factory = factory
         self._options = options
+        self.settings = settings
         super().__init__()
 
     def load_config(self) -> None:
@@ -171,7 +178,7 @@ def serve(settings: Settings) -> None:
     executor = IsolatedExecutor(settings, release.store_path, workers=EVALUATORS_PER_WORKER)
     try:
         server = GunicornServer(
-            make_app_factory(settings, executor, release), gunicorn_options(settings)
+            make_app_factory(settings, executor, release), gunicorn_options(settings), settings
         )
         server.run()
     finally:

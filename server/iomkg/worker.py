@@ -14,8 +14,20 @@ refuses with a status and a message that say what to change:
 * a request head (request line and headers) over :data:`MAX_HEAD_BYTES`: 431.
 
 Each refusal, and uvicorn's 400 for a malformed request, gets its access-log line, as the
-app's answers do. The request body is the app's business (its limit is
+app's answers do. The request body's size is the app's business (its limit is
 ``--max-request-bytes``, answered 413).
+
+uvicorn has no time limits on a client either, but its idle keep-alive one: a client that sends
+a request head a byte at a time, or never reads its answer, holds a connection (and, for a
+streamed answer, a query evaluator) for ever. :class:`LimitedHttpProtocol` gives each client
+``--client-timeout`` seconds (:class:`ClientLimits`), as nginx's ``client_header_timeout``,
+``client_body_timeout`` and ``send_timeout`` do:
+
+* to send a whole request head, from the moment the connection opens or the head's first byte
+  arrives: past it, 408 (or, if not a byte came, the connection is closed without a word);
+* to send the whole body once the head is in, while the app waits for it: past it, 408;
+* to take the next part of an answer once the server has a full buffer for it: past it, the
+  connection is dropped, the app sees its client gone (the gateway stops the query: 499).
 
 uvicorn's worker also lacks gunicorn's check that the arbiter is still there: killed with SIGKILL
 (or by the OOM killer), the arbiter cannot stop its workers, and they would keep the port (a new
@@ -25,16 +37,19 @@ uvicorn's worker also lacks gunicorn's check that the arbiter is still there: ki
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import signal
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
-from iomkg.web.ops import ACCESS_LOGGER, log_access
+from iomkg.web.ops import ACCESS_LOGGER, ANSWERED_BY_SERVER, log_access
 
 #: The longest request target (path and query string) accepted, as gunicorn's default.
 MAX_REQUEST_LINE = 8190
@@ -57,6 +72,27 @@ _TOO_LARGE_HEAD = (
 )
 
 
+@dataclass(frozen=True)
+class ClientLimits:
+    """How long a client may take over each part of an exchange (see the module docstring)."""
+
+    timeout: float = 30.0
+
+    def head_refusal(self) -> tuple[int, str]:
+        return (
+            408,
+            f"the request head did not arrive within {self.timeout:g} s: "
+            "send the request line and headers at once",
+        )
+
+    def body_refusal(self) -> tuple[int, str]:
+        return (
+            408,
+            f"the request body did not arrive within {self.timeout:g} s of its head: "
+            "send it at once, or send a smaller one",
+        )
+
+
 class _Refused(Exception):
     """Raised in a parser callback to stop parsing a request that breaks a limit."""
 
@@ -69,8 +105,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     until it ends), so a head that never ends is refused once it passes the limit, not buffered.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limits: ClientLimits | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.limits = limits if limits is not None else ClientLimits()
         self._in_head = True  # the next bytes belong to a request head
         self._head_bytes = 0  # received since the head began (for a head that never ends)
         self._head_size = 0
@@ -78,6 +115,19 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._refused = False  # the refusal has been sent
         self.url = b""  # uvicorn's, reset at each request's first byte (on_message_begin)
         self._head_began = time.perf_counter()
+        self._read_timer: asyncio.TimerHandle | None = None  # the head's or the body's limit
+        self._send_timer: asyncio.TimerHandle | None = None  # the answer's, while writes wait
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._read_timer = self.loop.call_later(self.limits.timeout, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_read_timer()
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -85,6 +135,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if self._in_head:
             if self._head_bytes == 0:
                 self._head_began = time.perf_counter()
+                if self._read_timer is None:  # a new connection's timer runs from its opening
+                    self._read_timer = self.loop.call_later(
+                        self.limits.timeout, self._head_timed_out
+                    )
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self._refused:
@@ -110,11 +164,75 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
+        self._stop_read_timer()
         super().on_headers_complete()
+        # Cancelled at once by on_message_complete when there is no body (a timer costs ~1 µs).
+        self._read_timer = self.loop.call_later(self.limits.timeout, self._body_timed_out)
 
     def on_message_complete(self) -> None:
+        self._stop_read_timer()
         super().on_message_complete()
         self._in_head = True
+
+    # Time limits ------------------------------------------------------------------------------
+    def _stop_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._read_timer = None
+        if self._refused or self.transport.is_closing():
+            return
+        if self._head_bytes == 0:
+            self.transport.close()  # opened and never used (a browser's spare connection)
+            return
+        self._refusal = self.limits.head_refusal()
+        self._send_refusal()
+
+    def _body_timed_out(self) -> None:
+        """408 for a body that stalls while the app waits for it; nothing if the app answered
+        already (it did not need the body), and a new wait if the app is the slow one (the
+        body it has not read fills the buffer, and reading is paused)."""
+        self._read_timer = None
+        cycle = self.cycle
+        if self._refused or self.transport.is_closing() or cycle is None:
+            return
+        if cycle.response_started or cycle.response_complete:
+            return
+        if self.flow.read_paused:
+            self._read_timer = self.loop.call_later(self.limits.timeout, self._body_timed_out)
+            return
+        cycle.disconnected = True  # the app's wait for the body ends, its answer goes nowhere
+        cycle.scope[ANSWERED_BY_SERVER] = True  # type: ignore[literal-required]
+        cycle.message_event.set()
+        self._refusal = self.limits.body_refusal()
+        self._send_refusal()
+
+    def pause_writing(self) -> None:
+        """The client takes the answer more slowly than it is made: it has the limit to catch up."""
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.limits.timeout, self._send_timed_out)
+
+    def resume_writing(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        super().resume_writing()
+
+    def _send_timed_out(self) -> None:
+        """Drop a client that took nothing for the limit: the app sees it gone (uvicorn's
+        ``connection_lost``), so a streamed answer's evaluator is stopped and freed."""
+        self._send_timer = None
+        if self.transport.is_closing():
+            return
+        self.logger.warning(
+            "iomkg: %s took none of its answer for %g s: connection closed",
+            self.client[0] if self.client else "a client",
+            self.limits.timeout,
+        )
+        self.transport.abort()
 
     def _refuse(self, refusal: tuple[int, str]) -> None:
         self._refusal = refusal
@@ -196,6 +314,11 @@ class IomkgWorker(UvicornWorker):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        settings = getattr(self.app, "settings", None)  # iomkg.serving.GunicornServer's
+        if settings is not None:
+            self.config.http = functools.partial(
+                LimitedHttpProtocol, limits=ClientLimits(settings.client_timeout)
+            )
         # Let in-flight requests finish on a graceful stop, within gunicorn's own grace period.
         self.config.timeout_graceful_shutdown = max(1, int(self.cfg.graceful_timeout) - 1)
         # uvicorn's server calls callback_notify at most once a second, when this has passed.
@@ -221,6 +344,7 @@ __all__ = [
     "MAX_HEAD_BYTES",
     "MAX_REQUEST_LINE",
     "PARENT_CHECK_SECONDS",
+    "ClientLimits",
     "IomkgWorker",
     "LimitedHttpProtocol",
 ]

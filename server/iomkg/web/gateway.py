@@ -39,7 +39,7 @@ from iomkg.config import Settings
 from iomkg.service import AsyncQueryExecutor, AsyncQueryResponse
 from iomkg.web.common import TEXT
 from iomkg.web.cors import CorsPolicy
-from iomkg.web.ops import ACCESS_LOGGER, log_access
+from iomkg.web.ops import ACCESS_LOGGER, answered_by_server, log_access
 from iomkg.web.outcomes import failure_headers, failure_status, row_limit_headers
 
 Scope = dict[str, Any]
@@ -90,7 +90,9 @@ class Gateway:
         self.cors = CorsPolicy.of(settings)
         # a2wsgi types WSGI environs and ASGI messages as TypedDicts; here they are plain dicts.
         wsgi_app: Any = _sized_body(flask_app, settings.max_request_bytes)
-        self.flask = _without_date(cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads)))
+        self.flask = _noting_departure(
+            _without_date(cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads)))
+        )
         #: Headers Flask's after-request hooks add to every such answer (Vary, nosniff).
         self.common_headers = [
             (b"vary", self.cors.vary.encode("latin-1")),
@@ -413,7 +415,31 @@ def _without_date(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
+#: Set in a request's scope when its client left (or was dropped) before the request ended.
+CLIENT_LEFT = "iomkg.client_left"
+
+
+def _noting_departure(app: ASGIApp) -> ASGIApp:
+    """``app``, with :data:`CLIENT_LEFT` set in the scope when ``receive`` says the client left.
+
+    a2wsgi hands a WSGI app the end of the body in either case, a last piece or the client
+    gone; a body without a length (chunked) would then look whole when it was cut short.
+    """
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        async def noting() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                scope[CLIENT_LEFT] = True
+            return message
+
+        await app(scope, noting, send)
+
+    return wrapped
+
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CUT_SHORT = b"the request body was cut short: the client left before sending all of it\n"
 
 
 def _sized_body(app: WSGIApp, max_bytes: int) -> WSGIApp:
@@ -424,19 +450,31 @@ def _sized_body(app: WSGIApp, max_bytes: int) -> WSGIApp:
     ``MAX_CONTENT_LENGTH`` its ``get_data()`` stops at the limit without a word: a body over the
     limit would be cut and run. So the body is read here, at most ``max_bytes + 1`` bytes:
     within the limit it goes on with its length; past it, only a length past the limit goes
-    on, and Werkzeug answers 413 before reading anything.
+    on, and Werkzeug answers 413 before reading anything. A body cut short (the client left, or
+    was dropped for its slowness: :data:`CLIENT_LEFT`) goes nowhere: an update must not run on
+    what happens to have arrived. Its answer, 400, goes nowhere either; the log says 499 (or
+    the HTTP server's 408, logged by it).
     """
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("CONTENT_LENGTH") is None and (
             environ["REQUEST_METHOD"] in _BODY_METHODS or "HTTP_TRANSFER_ENCODING" in environ
         ):
+            started = time.perf_counter()
             stream = environ["wsgi.input"]
             parts: list[bytes] = []
             size = 0
             while size <= max_bytes and (part := stream.read(CHUNKED_READ_BYTES)):
                 parts.append(part)
                 size += len(part)
+            if environ.get("asgi.scope", {}).get(CLIENT_LEFT):
+                if not answered_by_server(environ):
+                    _log_environ(environ, CLIENT_GONE, time.perf_counter() - started)
+                start_response(
+                    "400 Bad Request",
+                    [("Content-Type", TEXT), ("Content-Length", str(len(_CUT_SHORT)))],
+                )
+                return [_CUT_SHORT]
             body = b"".join(parts) if size <= max_bytes else b""
             environ.pop("HTTP_TRANSFER_ENCODING", None)  # else Werkzeug ignores the length
             environ["CONTENT_LENGTH"] = str(size)
@@ -444,6 +482,21 @@ def _sized_body(app: WSGIApp, max_bytes: int) -> WSGIApp:
         return app(environ, start_response)
 
     return wrapped
+
+
+def _log_environ(environ: dict[str, Any], status: int, seconds: float) -> None:
+    """The access-log line of a request Flask never saw, from its WSGI environ."""
+    query = environ.get("QUERY_STRING", "")
+    log_access(
+        logging.getLogger(ACCESS_LOGGER),
+        environ.get("REMOTE_ADDR", "-"),
+        environ.get("REQUEST_METHOD", "-"),
+        environ.get("PATH_INFO", "") + ("?" + query if query else ""),
+        status,
+        "-",
+        seconds,
+        0.0,
+    )
 
 
 __all__ = ["Gateway"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
@@ -43,6 +44,18 @@ def timing() -> RequestTiming:
     return record
 
 
+#: Set in a request's ASGI scope by the HTTP server (:mod:`iomkg.worker`) when it answered the
+#: request itself (408: the client was too slow with the body) and logged it; whatever the app
+#: answers then goes nowhere, and is not logged a second time.
+ANSWERED_BY_SERVER = "iomkg.answered_by_server"
+
+
+def answered_by_server(environ: dict[str, Any]) -> bool:
+    """Whether the HTTP server answered this request itself (see :data:`ANSWERED_BY_SERVER`)."""
+    scope = environ.get("asgi.scope")
+    return isinstance(scope, dict) and bool(scope.get(ANSWERED_BY_SERVER))
+
+
 def install_access_log(app: Flask) -> None:
     """Log one line per request once its body is fully sent (streamed answers included)."""
     logger = logging.getLogger(ACCESS_LOGGER)
@@ -58,8 +71,11 @@ def install_access_log(app: Flask) -> None:
         method, full_path = request.method, request.full_path
         status = response.status_code
         no_body = request.method == "HEAD"  # the headers say a length, but no body is sent
+        environ = request.environ
 
         def _write() -> None:
+            if answered_by_server(environ):
+                return
             log_access(
                 logger,
                 client,
