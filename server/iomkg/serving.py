@@ -30,6 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
 
 from iomkg.config import Settings
 from iomkg.executor import ExecutorStore, IsolatedExecutor
@@ -93,20 +95,57 @@ def _announce(settings: Settings) -> Callable[[Any], None]:
     return when_ready
 
 
+class EvaluatorKeepingArbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's arbiter, which also keeps the query evaluators' zygote running.
+
+    gunicorn restarts a worker that dies, but knows nothing of the zygote; killed (SIGKILL, the
+    OOM killer), it would leave the workers unable to start an evaluator, every query failing
+    until someone restarted the server. The arbiter's loop (once a second, and on every child's
+    exit) checks it, and starts it again as it does a worker: logged, and with the dataset as
+    the store on disk has it. If it cannot (the store is gone), the server stops.
+    """
+
+    def __init__(self, app: GunicornServer) -> None:
+        super().__init__(app)
+        self.executor = app.executor
+
+    def manage_workers(self) -> None:
+        try:
+            revived = self.executor.revive_if_gone()
+        except StoreError as error:
+            raise HaltServer(f"the query evaluators could not be restarted: {error}", 1) from error
+        if revived:
+            self.log.error("iomkg: the query evaluators' process had stopped: restarted it")
+        super().manage_workers()
+
+
 class GunicornServer(BaseApplication):  # type: ignore[misc]
     """Gunicorn with its settings from a dict and the app from a factory (run per worker).
 
     ``settings`` is what :class:`iomkg.worker.IomkgWorker` reads its connection limits from
-    (gunicorn hands every worker this object as ``worker.app``).
+    (gunicorn hands every worker this object as ``worker.app``); ``executor`` is what
+    :class:`EvaluatorKeepingArbiter` keeps running.
     """
 
     def __init__(
-        self, factory: Callable[[], AsgiApp], options: dict[str, Any], settings: Settings
+        self,
+        factory: Callable[[], AsgiApp],
+        options: dict[str, Any],
+        settings: Settings,
+        executor: IsolatedExecutor,
     ) -> None:
         self._factory = factory
         self._options = options
         self.settings = settings
+        self.executor = executor
         super().__init__()
+
+    def run(self) -> None:
+        """gunicorn's main loop, with :class:`EvaluatorKeepingArbiter` for its own."""
+        try:
+            EvaluatorKeepingArbiter(self).run()
+        except RuntimeError as error:  # gunicorn's way of saying it cannot start
+            raise StoreError(f"the server could not start: {error}") from error
 
     def load_config(self) -> None:
         for key, value in self._options.items():
@@ -178,7 +217,10 @@ def serve(settings: Settings) -> None:
     executor = IsolatedExecutor(settings, release.store_path, workers=EVALUATORS_PER_WORKER)
     try:
         server = GunicornServer(
-            make_app_factory(settings, executor, release), gunicorn_options(settings), settings
+            make_app_factory(settings, executor, release),
+            gunicorn_options(settings),
+            settings,
+            executor,
         )
         server.run()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ import requests
 
 from iomkg.config import Settings
 from tests.logs import logged_lines
-from tests.processes import cpu_ticks, descendants, running
+from tests.processes import cpu_ticks, descendants, running, stat_fields
 from tests.servers import RunningServer, server_command, start_server, stop_server
 
 EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -172,3 +173,43 @@ def test_the_workers_stop_when_the_main_process_is_killed(
         for pid in started:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def zygotes(pid: int) -> set[int]:
+    """The evaluators' zygotes ``pid`` started (its evaluators, forked from it, run the same
+    command, as children of the zygote)."""
+    found = set()
+    for child in descendants(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+            fields = stat_fields(child)
+            if b"iomkg.executor.zygote" in command and fields and int(fields[1]) == pid:
+                found.add(child)
+    return found
+
+
+def test_a_killed_zygote_is_restarted_and_queries_go_on(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """gunicorn restarts dead workers; the main process restarts the evaluators' zygote too, at
+    once, and every worker's queries carry on with it (here each worker's first query after the
+    restart needs a new evaluator)."""
+    log = tmp_path / "serve.log"
+    served = start_server(built_settings.store_root, log, "--workers", "2")
+    try:
+        [dead] = zygotes(served.process.pid)
+        killed_at = time.monotonic()
+        os.kill(dead, signal.SIGKILL)
+        assert logged_lines(log, lambda line: "restarted it" in line), log.read_text()[-2000:]
+        restarted_after = time.monotonic() - killed_at
+        [new] = zygotes(served.process.pid)
+        assert new != dead
+        assert restarted_after < 5.0, restarted_after
+        answers = [
+            requests.get(served.url + "/sparql", params={"query": CHEAP}, headers=JSON, timeout=30)
+            for _ in range(20)
+        ]
+        assert [answer.status_code for answer in answers] == [200] * 20, answers[-1].text
+        assert requests.get(served.url + "/healthz", timeout=30).json()["status"] == "ok"
+    finally:
+        stop_server(served)

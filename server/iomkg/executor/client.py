@@ -43,12 +43,14 @@ from iomkg.service import (
     QueryTimeout,
     UpdateRequest,
 )
-from iomkg.store.base import StoreError
+from iomkg.store.base import StoreError, StoreUnavailable
 from iomkg.store.oxigraph import OxigraphStore
 
 STALL_SECONDS = 60.0  # longest wait for the next body chunk before the evaluator is deemed hung
 START_TIMEOUT_SECONDS = 3600.0  # loading a very large dataset into memory
 SPAWN_WAIT_SECONDS = 0.5  # longest wait for a replacement when the zygote is busy (an update)
+ZYGOTE_STOP_SECONDS = 10.0  # the zygote's time to stop on SIGTERM before it is killed
+NOT_RUNNING = "the query evaluators are not running (being restarted?): try again in a few seconds"
 
 
 class IsolatedExecutor:
@@ -90,6 +92,7 @@ class IsolatedExecutor:
         except BaseException:
             shutil.rmtree(self._folder, ignore_errors=True)
             raise
+        self._config = config
         self._control_path = config.control
         self._owner = os.getpid()
         self._pool = Pool(self.workers)
@@ -108,26 +111,26 @@ class IsolatedExecutor:
             return "file", source
         raise StoreError(f"no store or RDF file at {source}")
 
-    def _start_zygote(self, config: ZygoteConfig) -> subprocess.Popen[bytes]:
+    def _start_zygote(self, config: ZygoteConfig) -> ZygoteProcess:
         process = subprocess.Popen(
             [sys.executable, "-c", ZYGOTE_COMMAND, config.to_json()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             env=zygote_environment(os.environ),
         )
+        zygote = ZygoteProcess(process)
         assert process.stdout is not None
         if not wire.wait_readable(process.stdout.fileno(), START_TIMEOUT_SECONDS):
-            process.kill()
-            process.wait()
+            zygote.stop()
             raise StoreError("the query evaluators did not start in time")
         line = process.stdout.readline().decode(errors="replace").strip()
         process.stdout.close()
         if not line.startswith("ready"):
-            process.wait()
+            zygote.stop()
             raise StoreError(
                 f"the query evaluators could not load the dataset: {line[6:] or 'crashed'}"
             )
-        return process
+        return zygote
 
     # Settings ----------------------------------------------------------------------------------
     def _limit(self, timeout: float | None) -> float:
@@ -162,7 +165,10 @@ class IsolatedExecutor:
         limit = self._limit(timeout)
         # A connection of its own: an update can take long and must not hold up spawns.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(self._control_path)
+            try:
+                sock.connect(self._control_path)
+            except OSError as error:
+                raise StoreUnavailable(NOT_RUNNING) from error
             channel = wire.Channel(sock)
             channel.send(wire.frame(wire.UPDATE, wire.dumps((request, limit))))
             try:
@@ -234,15 +240,27 @@ class IsolatedExecutor:
                 pool.control = None
         if os.getpid() != self._owner:
             return
-        if self._zygote.poll() is None:
-            self._zygote.terminate()
-            try:
-                self._zygote.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._zygote.kill()
-                self._zygote.wait()
+        self._zygote.stop()
         self._generation_map.close()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+    def revive_if_gone(self) -> bool:
+        """Start the zygote again if it has died (SIGKILL, the OOM killer): whether it had
+        (False too in a process that is not the owner: only the owner can).
+
+        The new zygote loads the dataset from its source (an on-disk store has every update
+        written) and marks a new generation, so that each process retires the dead zygote's
+        evaluators as it next takes them; until it is ready they answer as before, and only
+        new evaluators fail (:class:`StoreUnavailable`). Called by the server's main loop.
+        A failed restart raises :class:`StoreError`.
+        """
+        if os.getpid() != self._owner or self._pool.closed or not self._zygote.exited():
+            return False
+        self._zygote.stop()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._config.control)  # the dead one's: the new one binds the same path
+        self._zygote = self._start_zygote(self._config)
+        return True
 
     def __enter__(self) -> IsolatedExecutor:
         return self
@@ -253,6 +271,10 @@ class IsolatedExecutor:
     def evaluator_pids(self) -> list[int]:
         """The pids of this process's evaluators (for tests and diagnostics)."""
         return self._pool.pids()
+
+    def zygote_pid(self) -> int:
+        """The pid of the zygote (for tests and diagnostics)."""
+        return self._zygote.process.pid
 
     # Blocking steps ---------------------------------------------------------------------------
     def _checkout(self, deadline: float, limit: float) -> Evaluator:
@@ -295,7 +317,8 @@ class IsolatedExecutor:
         ``wait`` bounds the time the zygote may take (it answers nothing while it applies an
         update); past it, the control connection is dropped, so that the late answer goes
         nowhere (the evaluator forked for it sees its socket closed and exits), and
-        ``TimeoutError`` is raised.
+        ``TimeoutError`` is raised. A kept connection that fails is tried once more afresh:
+        the zygote it led to may have been replaced (:meth:`revive_if_gone`).
         """
         pool = self._pool
         deadline = None if wait is None else time.monotonic() + wait
@@ -304,38 +327,13 @@ class IsolatedExecutor:
         try:
             if pool.closed:
                 raise StoreError("the query executor was closed")
-            if pool.control is None:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    sock.connect(self._control_path)
-                except OSError as error:
-                    sock.close()
-                    raise StoreError("the query evaluators are not running") from error
-                pool.control = wire.Channel(sock)
-            sock = pool.control.sock
-            data, fds = b"", []
+            kept = pool.control is not None
             try:
-                sock.settimeout(None)
-                sock.sendall(wire.frame(wire.SPAWN))
-                while len(data) < wire.FRAME.size + wire.SPAWNED.size:
-                    if deadline is not None:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            raise TimeoutError
-                        sock.settimeout(remaining)
-                    more, more_fds, _flags, _address = socket.recv_fds(sock, 4096, 2)
-                    fds += more_fds
-                    if not more:
-                        raise EOFError
-                    data += more
-            except (OSError, EOFError) as error:  # TimeoutError included
-                for fd in fds:
-                    os.close(fd)
-                pool.control.close()
-                pool.control = None
-                if isinstance(error, TimeoutError):
+                data, fds = self._ask_for_evaluator(deadline)
+            except StoreUnavailable:
+                if not kept:
                     raise
-                raise StoreError("the query evaluators are not running") from error
+                data, fds = self._ask_for_evaluator(deadline)
         finally:
             pool.control_lock.release()
         frame_type = data[0]
@@ -347,6 +345,44 @@ class IsolatedExecutor:
         evaluator = Evaluator(pid, fds[1], wire.Channel(socket.socket(fileno=fds[0])), generation)
         pool.add(evaluator)
         return evaluator
+
+    def _ask_for_evaluator(self, deadline: float | None) -> tuple[bytes, list[int]]:
+        """Send SPAWN on the control connection (made if there is none) and read the answer:
+        (frame, its descriptors). Holds ``pool.control_lock``."""
+        pool = self._pool
+        if pool.control is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self._control_path)
+            except OSError as error:
+                sock.close()
+                raise StoreUnavailable(NOT_RUNNING) from error
+            pool.control = wire.Channel(sock)
+        sock = pool.control.sock
+        data, fds = b"", []
+        try:
+            sock.settimeout(None)
+            sock.sendall(wire.frame(wire.SPAWN))
+            while len(data) < wire.FRAME.size + wire.SPAWNED.size:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    sock.settimeout(remaining)
+                more, more_fds, _flags, _address = socket.recv_fds(sock, 4096, 2)
+                fds += more_fds
+                if not more:
+                    raise EOFError
+                data += more
+        except (OSError, EOFError) as error:  # TimeoutError included
+            for fd in fds:
+                os.close(fd)
+            pool.control.close()
+            pool.control = None
+            if isinstance(error, TimeoutError):
+                raise
+            raise StoreUnavailable(NOT_RUNNING) from error
+        return data, fds
 
     def _retire(self, evaluator: Evaluator) -> None:
         """Close an idle evaluator (it exits when its socket closes); its place stays taken."""
@@ -464,6 +500,36 @@ class IsolatedExecutor:
             evaluator.close()  # only this process's descriptors; the parent's stay open
         if inherited.control is not None:
             inherited.control.close()
+
+
+class ZygoteProcess:
+    """The zygote's process, known by a pidfd: its pid alone could be reaped by someone else
+    (gunicorn's arbiter reaps every child it has) and then reused by another process."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.pidfd: int | None = os.pidfd_open(process.pid)
+
+    def exited(self) -> bool:
+        return self.pidfd is None or wire.wait_readable(self.pidfd, 0)
+
+    def stop(self) -> None:
+        """SIGTERM (its evaluators are killed with it), SIGKILL if it lingers; reap it if
+        nobody has; close the pidfd. Nothing the second time."""
+        pidfd, self.pidfd = self.pidfd, None
+        if pidfd is None:
+            return
+        try:
+            if not wire.wait_readable(pidfd, 0):
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+                if not wire.wait_readable(pidfd, ZYGOTE_STOP_SECONDS):
+                    wire.kill(pidfd)
+            with contextlib.suppress(ChildProcessError):
+                os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
+            self.process.returncode = -1  # reaped here or by someone else: never by its pid
+        finally:
+            os.close(pidfd)
 
 
 #: glibc's per-thread cache of freed blocks, per size (default 7), for the zygote and so for

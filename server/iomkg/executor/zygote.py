@@ -202,6 +202,10 @@ class Zygote:
         self.dataset = Dataset.of(self.store)
         self.listener.bind(config.control)
         self.listener.listen(128)
+        # One past the last zygote's (if this one replaces a dead one): callers retire its
+        # evaluators.
+        self.generation = wire.GENERATION.unpack_from(self.generation_map)[0] + 1
+        wire.GENERATION.pack_into(self.generation_map, 0, self.generation)
 
     # Loading ---------------------------------------------------------------------------------
     def _load(self) -> ox.Store:

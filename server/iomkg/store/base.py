@@ -20,6 +20,11 @@ class StoreError(RuntimeError):
     """The store could not be opened, read or written; the message says which and why."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot answer for now (its query evaluators are being restarted); the same
+    request will work shortly. Answered 503 with ``Retry-After``."""
+
+
 class UpdateFailed(StoreError):
     """A well-formed update that cannot be applied (``CREATE GRAPH`` of an existing graph, …);
     nothing was changed. The client's fault, not the server's: answered 400."""

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from iomkg.config import Settings
 from iomkg.protocol import ProtocolError
 from iomkg.service import AsyncQueryExecutor, InProcessExecutor, QueryExecutor, QueryTimeout
-from iomkg.store.base import GraphStore
+from iomkg.store.base import GraphStore, StoreUnavailable
 from iomkg.store.releases import Releases
 from iomkg.web import api, downloads, ops, pages, resources, sparql
 from iomkg.web.common import EXTENSION, WebContext, error_response
@@ -163,6 +163,11 @@ def _install_errors(app: Flask, settings: Settings) -> None:
     @app.errorhandler(QueryTimeout)
     def _timeout(error: QueryTimeout) -> Response:
         # A page (resource, VoID, home) whose own queries ran past the limit.
+        return error_response(503, str(error), {"Retry-After": "5"})
+
+    @app.errorhandler(StoreUnavailable)
+    def _unavailable(error: StoreUnavailable) -> Response:
+        # Its query evaluators are being restarted (iomkg.serving): a moment's matter.
         return error_response(503, str(error), {"Retry-After": "5"})
 
     @app.errorhandler(Exception)

@@ -6,14 +6,15 @@ executor errors with the same statuses and words, and a cut result with the same
 * ``X-Row-Limit: N`` and ``Warning: 199 iomkg "…"`` when the executor cut a result at the
   server's row limit (``IOMKG_MAX_ROWS``); absent when the result is complete.
 * ``503`` with a message naming the time limit (and ``Retry-After``) when a query outlived
-  ``IOMKG_QUERY_TIMEOUT``.
+  ``IOMKG_QUERY_TIMEOUT``, and with one that says to try again when the store is unavailable
+  for a moment (its query evaluators are being restarted).
 """
 
 from __future__ import annotations
 
 from iomkg import sparqltext
 from iomkg.service import AsyncQueryResponse, NotAcceptable, QueryResponse, QueryTimeout
-from iomkg.store.base import QuerySyntaxError, StoreError, UpdateFailed
+from iomkg.store.base import QuerySyntaxError, StoreError, StoreUnavailable, UpdateFailed
 
 ROW_LIMIT_HEADER = "X-Row-Limit"
 #: How long a client told 503 (time limit) should wait before trying again.
@@ -51,6 +52,8 @@ def failure_status(error: Exception) -> tuple[int, str]:
         )
     if isinstance(error, UpdateFailed):
         return 400, str(error)
+    if isinstance(error, StoreUnavailable):
+        return 503, str(error)
     if isinstance(error, StoreError):
         return 500, f"the store failed: {error}"
     raise error
