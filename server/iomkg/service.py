@@ -26,11 +26,18 @@ CHUNK_BYTES = 64 * 1024
 
 
 class QueryTimeout(Exception):
-    """The query ran past its time limit and was stopped."""
+    """The query ran past its time limit and was stopped, or (``queued``) never ran: every
+    evaluator stayed busy with others' queries until the limit, which counts from arrival."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, queued: bool = False) -> None:
         self.seconds = seconds
-        super().__init__(f"the query ran longer than the {seconds:g} s limit and was stopped")
+        self.queued = queued
+        super().__init__(
+            f"the query waited the whole {seconds:g} s limit for a free query evaluator and "
+            "did not run: the server is busy"
+            if queued
+            else f"the query ran longer than the {seconds:g} s limit and was stopped"
+        )
 
 
 class NotAcceptable(Exception):

@@ -176,11 +176,13 @@ def test_waiting_for_an_evaluator_counts_towards_the_limit(
         runaway = asyncio.ensure_future(executor.run_query_async(ask(EXPLOSIVE)))
         await asyncio.sleep(0.2)
         started = time.monotonic()
-        with pytest.raises(QueryTimeout):
+        with pytest.raises(QueryTimeout, match=r"waited the whole 0\.5 s limit") as queued:
             await executor.run_query_async(ask(CHEAP), timeout=0.5)  # the only one is busy
         waited = time.monotonic() - started
-        with pytest.raises(QueryTimeout):
+        assert queued.value.queued  # told apart from a query that ran too long:
+        with pytest.raises(QueryTimeout, match=r"ran longer than the 1\.5 s limit") as ran:
             await runaway
+        assert not ran.value.queued
         return waited
 
     with IsolatedExecutor(settings_for(tmp_path, query_timeout=1.5), store_path, workers=1) as ex:

@@ -3,6 +3,8 @@ callers' evaluators, control connections and updates carry on with the new one."
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -15,7 +17,8 @@ from iomkg.store.base import StoreUnavailable
 from tests.processes import gone_soon
 
 from .conftest import EX, settings_for
-from .test_isolation import bindings
+from .test_async import body_async
+from .test_isolation import ask, bindings
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 INSERT = UpdateRequest(f"INSERT DATA {{ GRAPH <{EX}graph/0> {{ <{EX}new> <{EX}p> 'after' }} }}")
@@ -57,3 +60,27 @@ def test_a_kept_control_connection_to_a_dead_zygote_is_made_again(
         assert executor.revive_if_gone()
         assert int(bindings(executor, COUNT)[0]["n"]["value"]) > 0  # from a fresh evaluator
         assert len(executor.evaluator_pids()) == 1
+
+
+def test_a_query_given_an_evaluator_that_died_idle_runs_on_another(
+    store_path: Path, tmp_path: Path
+) -> None:
+    """An idle evaluator killed unseen (the OOM killer picks the largest process) cannot take
+    the next request: that request never ran, so it goes to a new evaluator, not to a 500."""
+
+    with IsolatedExecutor(settings_for(tmp_path), store_path, workers=1) as executor:
+        for run in ("thread", "event loop"):
+            bindings(executor, COUNT)
+            [idle] = executor.evaluator_pids()
+            os.kill(idle, signal.SIGKILL)
+            assert gone_soon(idle)
+            if run == "thread":
+                assert int(bindings(executor, COUNT)[0]["n"]["value"]) > 0
+            else:
+                assert (
+                    json.loads(asyncio.run(body_async(executor, ask("ASK { ?s ?p ?o }"))))[
+                        "boolean"
+                    ]
+                    is True
+                )
+            assert executor.evaluator_pids() != [idle]

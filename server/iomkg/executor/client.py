@@ -150,8 +150,7 @@ class IsolatedExecutor:
         deadline = time.monotonic() + limit
         max_rows = self._row_cap(request)
         payload = wire.encode_query(request, limit, max_rows)
-        evaluator = self._checkout(deadline, limit)
-        frame_type, data = self._exchange(evaluator, payload, deadline, limit)
+        evaluator, frame_type, data = self._run(payload, deadline, limit)
         kind, truncated, row_limit = self._head(evaluator, frame_type, data)
         return QueryResponse(
             kind,
@@ -184,10 +183,8 @@ class IsolatedExecutor:
         """Run a small read method of the store (``named_graphs``, ``quad_count``) isolated."""
         limit = self._limit(timeout)
         deadline = time.monotonic() + limit
-        evaluator = self._checkout(deadline, limit)
-        frame_type, data = self._exchange(
-            evaluator, wire.frame(wire.CALL, wire.dumps((name, args, limit))), deadline, limit
-        )
+        payload = wire.frame(wire.CALL, wire.dumps((name, args, limit)))
+        evaluator, frame_type, data = self._run(payload, deadline, limit)
         self._pool.release(evaluator)
         if frame_type == wire.ERROR:
             raise wire.rebuild_exception(data)
@@ -204,7 +201,11 @@ class IsolatedExecutor:
         max_rows = self._row_cap(request)
         payload = wire.encode_query(request, limit, max_rows)
         evaluator = await self._checkout_async(deadline, limit)
-        frame_type, data = await self._exchange_async(evaluator, payload, deadline, limit)
+        try:
+            frame_type, data = await self._exchange_async(evaluator, payload, deadline, limit)
+        except _DeadBeforeRequest:  # see _run
+            evaluator = await self._checkout_async(deadline, limit)
+            frame_type, data = await self._exchange_async(evaluator, payload, deadline, limit)
         kind, truncated, row_limit = self._head(evaluator, frame_type, data)
         body = _AsyncBody(self, evaluator)
         return AsyncQueryResponse(
@@ -281,7 +282,7 @@ class IsolatedExecutor:
         try:
             evaluator = self._pool.take(deadline)
         except TimeoutError:
-            raise QueryTimeout(limit) from None
+            raise QueryTimeout(limit, queued=True) from None
         if evaluator is not None:
             if evaluator.generation == self._current_generation():
                 evaluator.use_from_thread()
@@ -291,10 +292,24 @@ class IsolatedExecutor:
             return self._spawn(wait=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             self._pool.free_place()
-            raise QueryTimeout(limit) from None
+            raise QueryTimeout(limit, queued=True) from None
         except BaseException:
             self._pool.free_place()
             raise
+
+    def _run(self, payload: bytes, deadline: float, limit: float) -> tuple[Evaluator, int, bytes]:
+        """Take an evaluator, send it ``payload``, read the first answer frame.
+
+        An idle evaluator may have died unseen (killed, the OOM killer): the request then
+        cannot even be sent, so it never ran, and goes to another evaluator (once).
+        """
+        evaluator = self._checkout(deadline, limit)
+        try:
+            frame_type, data = self._exchange(evaluator, payload, deadline, limit)
+        except _DeadBeforeRequest:
+            evaluator = self._checkout(deadline, limit)
+            frame_type, data = self._exchange(evaluator, payload, deadline, limit)
+        return evaluator, frame_type, data
 
     def _exchange(
         self, evaluator: Evaluator, payload: bytes, deadline: float, limit: float
@@ -303,6 +318,10 @@ class IsolatedExecutor:
         killed (and replaced) and the caller gets :class:`QueryTimeout`."""
         try:
             evaluator.channel.send(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self._kill(evaluator, replace=True)
+            raise _DeadBeforeRequest from None
+        try:
             return evaluator.channel.read_frame(deadline)
         except TimeoutError:
             self._kill(evaluator, replace=True)
@@ -412,7 +431,7 @@ class IsolatedExecutor:
         try:
             evaluator = await self._pool.take_async(deadline)
         except TimeoutError:
-            raise QueryTimeout(limit) from None
+            raise QueryTimeout(limit, queued=True) from None
         if evaluator is not None:
             if evaluator.generation == self._current_generation():
                 evaluator.use_from_loop()
@@ -426,7 +445,7 @@ class IsolatedExecutor:
             evaluator = await asyncio.shield(starting)
         except TimeoutError:
             self._pool.free_place()
-            raise QueryTimeout(limit) from None
+            raise QueryTimeout(limit, queued=True) from None
         except asyncio.CancelledError:  # the caller is gone, the start goes on: hand it on
             starting.add_done_callback(self._adopt)
             raise
@@ -449,11 +468,17 @@ class IsolatedExecutor:
     ) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
         channel = evaluator.channel
+        try:  # a request fits the socket's buffer at once, as a rule
+            sent = channel.sock.send(payload)
+        except BlockingIOError:
+            sent = 0
+        except (BrokenPipeError, ConnectionResetError):  # it died idle: see _run
+            await self._kill_async(evaluator)
+            raise _DeadBeforeRequest from None
+        except OSError as error:
+            await self._kill_async(evaluator)
+            raise StoreError("the query evaluator stopped unexpectedly") from error
         try:
-            try:  # a request fits the socket's buffer at once, as a rule
-                sent = channel.sock.send(payload)
-            except BlockingIOError:
-                sent = 0
             if sent < len(payload):
                 async with asyncio.timeout_at(deadline):
                     await loop.sock_sendall(channel.sock, payload[sent:])
@@ -500,6 +525,10 @@ class IsolatedExecutor:
             evaluator.close()  # only this process's descriptors; the parent's stay open
         if inherited.control is not None:
             inherited.control.close()
+
+
+class _DeadBeforeRequest(Exception):
+    """The evaluator taken had died while idle: the request was not sent (see ``_run``)."""
 
 
 class ZygoteProcess:

@@ -45,6 +45,11 @@ def failure_status(error: Exception) -> tuple[int, str]:
         return 400, str(error)
     if isinstance(error, NotAcceptable):
         return 406, str(error)
+    if isinstance(error, QueryTimeout) and error.queued:
+        return 503, (
+            f"{error}; try again shortly (the server's query time limit is {error.seconds:g} s, "
+            "IOMKG_QUERY_TIMEOUT)"
+        )
     if isinstance(error, QueryTimeout):
         return 503, (
             f"{error} (the server's query time limit is {error.seconds:g} s, IOMKG_QUERY_TIMEOUT); "
