@@ -214,7 +214,12 @@ def serve(settings: Settings) -> None:
     """Serve the current build until gunicorn is stopped (SIGINT or SIGTERM)."""
     release = current_release(settings)
     ensure_port_free(settings.host, settings.port)
-    executor = IsolatedExecutor(settings, release.store_path, workers=EVALUATORS_PER_WORKER)
+    hold = release.hold()  # a later build must not prune what this server reads and writes
+    try:
+        executor = IsolatedExecutor(settings, release.store_path, workers=EVALUATORS_PER_WORKER)
+    except BaseException:
+        hold.close()
+        raise
     try:
         server = GunicornServer(
             make_app_factory(settings, executor, release),
@@ -225,3 +230,4 @@ def serve(settings: Settings) -> None:
         server.run()
     finally:
         executor.close()
+        hold.close()

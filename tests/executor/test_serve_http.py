@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 import requests
 
 from iomkg.config import Settings
+from iomkg.store.releases import Releases
 from tests.logs import logged_lines
 from tests.processes import cpu_ticks, descendants, running, stat_fields
 from tests.servers import RunningServer, server_command, start_server, stop_server
@@ -213,3 +215,19 @@ def test_a_killed_zygote_is_restarted_and_queries_go_on(
         assert requests.get(served.url + "/healthz", timeout=30).json()["status"] == "ok"
     finally:
         stop_server(served)
+
+
+def test_the_served_release_is_held_against_pruning_until_the_server_stops(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """A build made while the server runs prunes old releases, never the one being served."""
+    root = tmp_path / "store"
+    shutil.copytree(built_settings.store_root, root, symlinks=True)
+    served_release = Releases(root).current()
+    assert served_release is not None and not served_release.in_use()
+    served = start_server(root, tmp_path / "serve.log")
+    try:
+        assert served_release.in_use()
+    finally:
+        stop_server(served)
+    assert not served_release.in_use()

@@ -8,10 +8,16 @@ Layout under the store root (``--store``, default ``var/store``)::
 
 A failed build removes its half-made folder and never touches ``current``, so the previous
 store and dumps stay byte-for-byte as they were.
+
+A server holds the release it serves (:meth:`Release.hold`, a shared ``flock`` on its
+``.in-use`` file): a new build becomes ``current`` for the next start, but is never a reason to
+delete what a running server reads and writes. The lock goes with the last process holding it,
+however that process ends, so a killed server leaves nothing to clean up.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
@@ -21,7 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-KEEP_RELEASES = 2  # the current one and the one a still-running server may have open
+KEEP_RELEASES = 2  # the newest builds kept (besides any a running server holds)
+IN_USE_FILE = ".in-use"
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,51 @@ class Release:
     @property
     def name(self) -> str:
         return self.path.name
+
+    def hold(self) -> ReleaseHold:
+        """Mark this release as in use until the hold is closed (or the holder ends). A release
+        this user cannot write to cannot be marked, nor pruned by this user's builds."""
+        try:
+            descriptor = os.open(self.path / IN_USE_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            try:
+                descriptor = os.open(self.path / IN_USE_FILE, os.O_RDONLY)
+            except OSError:
+                return ReleaseHold(None)
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        return ReleaseHold(descriptor)
+
+    def in_use(self) -> bool:
+        """Whether a running server holds this release."""
+        try:
+            descriptor = os.open(self.path / IN_USE_FILE, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(descriptor)
+        return False
+
+
+class ReleaseHold:
+    """A server's hold on its release (see the module docstring); inherited by forked workers."""
+
+    def __init__(self, descriptor: int | None) -> None:
+        self._descriptor = descriptor
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+    def __enter__(self) -> ReleaseHold:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class Releases:
@@ -76,6 +128,7 @@ class Releases:
         if final.path.exists():  # the same inputs built twice in one second
             final = Release(final.path.with_name(final.path.name + "-" + uuid.uuid4().hex[:6]))
         staging.path.rename(final.path)
+        os.utime(final.path)  # its time of publication: the order builds are pruned in
         link = self.root / f".current-{uuid.uuid4().hex}"
         link.symlink_to(Path("releases") / final.name)
         os.replace(link, self._current)
@@ -83,10 +136,10 @@ class Releases:
         return final
 
     def _prune(self, keep: Release) -> None:
-        finished = sorted(
+        finished = sorted(  # by name alone, builds of the same second would go by label
             (path for path in self._releases.iterdir() if not path.name.startswith(".")),
-            key=lambda path: path.name,
+            key=lambda path: (path.stat().st_mtime_ns, path.name),
         )
         for old in finished[:-KEEP_RELEASES]:
-            if old != keep.path:
+            if old != keep.path and not Release(old).in_use():
                 shutil.rmtree(old, ignore_errors=True)
