@@ -16,6 +16,7 @@ class Answer:
     headers: list[tuple[str, str]]  # lower-case names, in the order sent
     body: bytes
     parts: int  # body messages sent
+    complete: bool = True  # the last body message said no more would come
 
     def header(self, name: str) -> str | None:
         found = [value for key, value in self.headers if key == name.lower()]
@@ -84,9 +85,10 @@ async def call_async(
     status = 0
     sent_headers: list[tuple[str, str]] = []
     chunks: list[bytes] = []
+    complete = False
 
     async def send(message: dict[str, Any]) -> None:
-        nonlocal status
+        nonlocal status, complete
         if message["type"] == "http.response.start":
             status = message["status"]
             sent_headers.extend(
@@ -95,6 +97,7 @@ async def call_async(
             )
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
+            complete = not message.get("more_body", False)
 
     await app(scope, receive, send)
-    return Answer(status, sent_headers, b"".join(chunks), len(chunks))
+    return Answer(status, sent_headers, b"".join(chunks), len(chunks), complete)

@@ -28,6 +28,7 @@ from iomkg.service import (
     QueryTimeout,
 )
 from iomkg.store import OxigraphStore
+from iomkg.store.base import StoreError
 from iomkg.web import create_asgi_app
 from iomkg.web.gateway import WATCH_AFTER_SECONDS, Gateway
 from tests.web.asgi import Answer, call, call_async
@@ -132,6 +133,29 @@ class _Pieces:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class _DiesAfterFirstPiece(_Pieces):
+    """An evaluator that dies after the first chunk (the OOM killer, say)."""
+
+    async def __anext__(self) -> bytes:
+        if len(self.pieces) < self.total:
+            raise StoreError("the query evaluator stopped sending its answer")
+        return await super().__anext__()
+
+    def __init__(self, body: bytes, size: int) -> None:
+        super().__init__(body, size)
+        self.total = len(self.pieces)
+
+
+class DyingExecutor(InProcessExecutor):
+    async def run_query_async(
+        self, request: QueryRequest, timeout: float | None = None
+    ) -> AsyncQueryResponse:
+        answer = await super().run_query_async(request, timeout)
+        assert answer.whole is not None
+        pieces = _DiesAfterFirstPiece(answer.whole, 7)
+        return AsyncQueryResponse(answer.kind, answer.format, pieces, False, None)
 
 
 def gateway_for(settings: Settings, store: OxigraphStore, executor: Any, tmp_path: Path) -> Gateway:
@@ -451,3 +475,19 @@ def test_a_cancelled_request_is_logged_as_499(
         asyncio.run(leave_midway())
     [line] = [r.getMessage() for r in caplog.records if r.name == "iomkg.access"]
     assert '"GET /sparql?query=ASK' in line and '" 499 - ' in line
+
+
+def test_an_answer_cut_by_a_dying_evaluator_is_left_unfinished(
+    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 200 is out when the evaluator dies: the answer is not ended (the client sees it cut,
+    not a short but well-formed body), a warning says why, and nothing is raised to uvicorn
+    (which would log a traceback)."""
+    gateway = gateway_for(
+        Settings(store_dir=tmp_path / "none"), seed_store, DyingExecutor(seed_store), tmp_path
+    )
+    with caplog.at_level(logging.INFO):
+        answer = call(gateway, "GET", "/sparql", urlencode({"query": SELECT}).encode())
+    assert answer.status == 200 and len(answer.body) == 7
+    assert not answer.complete
+    assert any("an answer was cut short" in record.getMessage() for record in caplog.records)

@@ -37,6 +37,7 @@ from werkzeug.http import parse_accept_header
 from iomkg import formats, protocol
 from iomkg.config import Settings
 from iomkg.service import AsyncQueryExecutor, AsyncQueryResponse
+from iomkg.store.base import StoreError
 from iomkg.web.common import TEXT
 from iomkg.web.cors import CorsPolicy
 from iomkg.web.ops import ACCESS_LOGGER, answered_by_server, log_access
@@ -230,6 +231,12 @@ class Gateway:
                     chunk = await chunks.__anext__()
                 except StopAsyncIteration:
                     break
+                except StoreError as error:
+                    # The evaluator died mid-answer. The status is out: all that is left is not
+                    # to end the answer properly, so that the client sees it cut (the server
+                    # closes the connection).
+                    logging.getLogger(__name__).warning("iomkg: an answer was cut short: %s", error)
+                    return "-", waited
                 finally:
                     waited += time.perf_counter() - started
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
