@@ -99,9 +99,7 @@ def settings_of(context: click.Context) -> Settings:
 @contextmanager
 def open_current(settings: Settings, *, read_only: bool = True) -> Iterator[OxigraphStore]:
     """The store of the current build; a clear error when there is none yet."""
-    release = Releases(settings.store_root).current()
-    if release is None:
-        raise StoreError(f"no build in {settings.store_root} yet: run `iomkg build` first")
+    release = Releases(settings.store_root).require_current()
     yield OxigraphStore.open(release.store_path, read_only=read_only)
 
 

@@ -156,10 +156,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 
 def current_release(settings: Settings) -> Release:
-    release = Releases(settings.store_root).current()
-    if release is None:
-        raise StoreError(f"no build in {settings.store_root} yet: run `iomkg build` first")
-    return release
+    return Releases(settings.store_root).require_current()
 
 
 def make_app_factory(

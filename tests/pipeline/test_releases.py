@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from iomkg.store.base import StoreError
 from iomkg.store.releases import KEEP_RELEASES, Release, Releases
 
 
@@ -66,3 +70,19 @@ def test_a_hold_ends_with_its_process_however_it_ends(tmp_path: Path) -> None:
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def test_no_current_release_is_explained(tmp_path: Path) -> None:
+    """Three ways to have nothing to serve, three messages that say which and what to do."""
+    with pytest.raises(StoreError, match=r"no build in .* yet: run `iomkg build` first"):
+        Releases(tmp_path / "empty").require_current()
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a store")
+    with pytest.raises(StoreError, match="is a file, not a store folder"):
+        Releases(a_file).require_current()
+
+    releases = Releases(tmp_path / "store")
+    shutil.rmtree(publish(releases, "gone").path)
+    with pytest.raises(StoreError, match=r"points at releases/.*-gone, which is not there"):
+        releases.require_current()

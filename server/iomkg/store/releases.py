@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from iomkg.store.base import StoreError
+
 KEEP_RELEASES = 2  # the newest builds kept (besides any a running server holds)
 IN_USE_FILE = ".in-use"
 
@@ -109,6 +111,20 @@ class Releases:
             return None
         target = self._current.resolve()
         return Release(target) if target.is_dir() else None
+
+    def require_current(self) -> Release:
+        """The release that is served; :class:`StoreError` saying what is wrong if none is."""
+        release = self.current()
+        if release is not None:
+            return release
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root} is a file, not a store folder: give --store a folder")
+        if self._current.is_symlink():
+            raise StoreError(
+                f"{self._current} points at {os.readlink(self._current)}, which is not there "
+                "(removed?): run `iomkg build` to make a new build"
+            )
+        raise StoreError(f"no build in {self.root} yet: run `iomkg build` first")
 
     @contextmanager
     def staging(self) -> Iterator[Release]:

@@ -55,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             update_token=args.update_token,
             allow_anonymous_updates=args.allow_anonymous_updates,
         )
-        release = Releases(settings.store_root).current()
-        if release is None:
-            raise StoreError(f"no build in {settings.store_root} yet: run `iomkg build` first")
+        release = Releases(settings.store_root).require_current()
         writable = settings.update_token is not None or settings.allow_anonymous_updates
         store = OxigraphStore.open(release.store_path, read_only=not writable)
     except (SettingsError, StoreError) as error:
