@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from iomkg.service import QueryTimeout
 from iomkg.store.base import StoreError, StoreUnavailable
 from iomkg.web.outcomes import failure_headers, failure_status
@@ -21,7 +23,13 @@ def test_a_query_that_never_got_an_evaluator_is_told_to_try_again() -> None:
     assert "LIMIT" not in message
 
 
-def test_a_store_restarting_is_503_and_a_broken_one_500() -> None:
+def test_a_store_restarting_is_503_and_a_broken_one_500_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     assert failure_status(StoreUnavailable("restarting"))[0] == 503
     assert failure_headers(503) == {"Retry-After": "60"}
+    assert not caplog.records
     assert failure_status(StoreError("broken")) == (500, "the store failed: broken")
+    assert [record.getMessage() for record in caplog.records] == [
+        "the store failed on a request: broken"
+    ]

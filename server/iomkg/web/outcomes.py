@@ -12,6 +12,8 @@ executor errors with the same statuses and words, and a cut result with the same
 
 from __future__ import annotations
 
+import logging
+
 from iomkg import sparqltext
 from iomkg.service import AsyncQueryResponse, NotAcceptable, QueryResponse, QueryTimeout
 from iomkg.store.base import QuerySyntaxError, StoreError, StoreUnavailable, UpdateFailed
@@ -60,6 +62,9 @@ def failure_status(error: Exception) -> tuple[int, str]:
     if isinstance(error, StoreUnavailable):
         return 503, str(error)
     if isinstance(error, StoreError):
+        # The server's fault, not the client's: the log must say what it was (an evaluator
+        # killed, a store that cannot be opened), not only the access line's 500.
+        logging.getLogger(__name__).error("the store failed on a request: %s", error)
         return 500, f"the store failed: {error}"
     raise error
 
