@@ -231,3 +231,39 @@ def test_the_served_release_is_held_against_pruning_until_the_server_stops(
     finally:
         stop_server(served)
     assert not served_release.in_use()
+
+
+def test_a_killed_workers_running_query_is_stopped_at_once(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """A worker killed mid-query (the OOM killer, a crash) cannot kill its evaluator: the
+    evaluator sees its caller gone and stops, rather than burn a core for the whole limit."""
+    log = tmp_path / "serve.log"
+    served = start_server(built_settings.store_root, log, "--workers", "1", "--query-timeout", "30")
+    try:
+        [zygote] = zygotes(served.process.pid)
+        [worker] = {pid for pid in descendants(served.process.pid) if pid != zygote} - descendants(
+            zygote
+        )
+
+        def ask_and_lose_the_worker() -> None:
+            with contextlib.suppress(requests.RequestException):  # its worker is killed
+                requests.get(
+                    served.url + "/sparql", params={"query": EXPLOSIVE}, headers=JSON, timeout=10
+                )
+
+        runaway = threading.Thread(target=ask_and_lose_the_worker, daemon=True)
+        runaway.start()
+        deadline = time.monotonic() + 5
+        while not (evaluators := descendants(zygote)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the query is running
+        assert evaluators and cpu_seconds(evaluators) > 0.1
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while {pid for pid in evaluators if running(pid)} and time.monotonic() - killed_at < 5:
+            time.sleep(0.05)
+        assert not {pid for pid in evaluators if running(pid)}
+        assert time.monotonic() - killed_at < 1.0
+    finally:
+        stop_server(served)

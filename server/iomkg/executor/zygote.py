@@ -18,6 +18,7 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from iomkg.service import UpdateRequest
 from iomkg.store.base import StoreError
 from iomkg.store.oxigraph import OxigraphStore
 
+PEER_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 BACKSTOP_SECONDS = 5.0  # an evaluator stops itself this long after its limit, if nobody killed it
 ZYGOTE_COMMAND = "import sys; from iomkg.executor.zygote import main; sys.exit(main(sys.argv[1:]))"
 
@@ -182,6 +184,23 @@ def is_data_only(update: UpdateRequest) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Caller:
+    """A process the zygote started evaluators for: its pidfd, and theirs."""
+
+    pidfd: int
+    evaluators: set[int]
+
+
+def _peer_pid(connection: socket.socket) -> int:
+    """The pid of the process at the other end of a Unix socket (0 if the kernel won't say)."""
+    credentials = connection.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_CREDENTIALS.size
+    )
+    pid: int = PEER_CREDENTIALS.unpack(credentials)[0]
+    return pid
+
+
 class Zygote:
     """Holds the master copy, forks evaluators, applies updates. Single-threaded."""
 
@@ -192,7 +211,10 @@ class Zygote:
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.clients: dict[int, wire.Channel] = {}
+        self.client_pids: dict[int, int] = {}  # a client connection's fd -> its process's pid
         self.evaluators: dict[int, int] = {}  # pidfd -> pid
+        self.callers: dict[int, _Caller] = {}  # a process that asked for evaluators, by pid
+        self.caller_of: dict[int, int] = {}  # an evaluator's pidfd -> the pid it works for
         fd = os.open(config.generation, os.O_RDWR)
         try:
             self.generation_map = mmap.mmap(fd, wire.GENERATION.size)
@@ -257,14 +279,20 @@ class Zygote:
                     connection, _ = self.listener.accept()
                     connection.setblocking(True)
                     self.clients[connection.fileno()] = wire.Channel(connection)
+                    self.client_pids[connection.fileno()] = _peer_pid(connection)
                     self.selector.register(connection, selectors.EVENT_READ, "client")
                 elif key.data == "client":
                     client = self.clients.get(key.fd)
                     if client is not None:
                         self._serve_client(client)
+                elif key.data == "caller":  # a caller's pidfd: it has exited
+                    self._caller_gone(key.fd)
                 else:  # an evaluator's pidfd: it has exited
                     self.selector.unregister(key.fd)
                     self.evaluators.pop(key.fd, None)
+                    caller = self.callers.get(self.caller_of.pop(key.fd, 0))
+                    if caller is not None:
+                        caller.evaluators.discard(key.fd)
                     os.close(key.fd)
             if os.getppid() != self.parent:  # the owner died
                 return
@@ -292,7 +320,34 @@ class Zygote:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(channel.sock)
         self.clients.pop(channel.sock.fileno(), None)
+        self.client_pids.pop(channel.sock.fileno(), None)
         channel.close()
+
+    def _track(self, evaluator: int, caller_pid: int) -> None:
+        """Note which process an evaluator works for, watching that process (once)."""
+        caller = self.callers.get(caller_pid)
+        if caller is None:
+            try:
+                pidfd = os.pidfd_open(caller_pid)
+            except OSError:  # gone already: the evaluator's socket closes, and it exits
+                return
+            caller = self.callers[caller_pid] = _Caller(pidfd, set())
+            self.selector.register(pidfd, selectors.EVENT_READ, "caller")
+        caller.evaluators.add(evaluator)
+        self.caller_of[evaluator] = caller_pid
+
+    def _caller_gone(self, pidfd: int) -> None:
+        """A process that had evaluators has exited (a web worker killed, or restarted by
+        gunicorn): kill them. An idle one would exit by itself, its socket closed; a busy one
+        would not notice until its query is evaluated, and burn a core until the backstop."""
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        for pid, caller in list(self.callers.items()):
+            if caller.pidfd == pidfd:
+                del self.callers[pid]
+                for evaluator in caller.evaluators:
+                    with contextlib.suppress(OSError):
+                        signal.pidfd_send_signal(evaluator, signal.SIGKILL)
 
     def _spawn(self, channel: wire.Channel) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -305,6 +360,8 @@ class Zygote:
                     client.close()
                 for pidfd in self.evaluators:
                     os.close(pidfd)
+                for caller in self.callers.values():
+                    os.close(caller.pidfd)
                 self.generation_map.close()
                 ours.close()
             finally:
@@ -313,6 +370,7 @@ class Zygote:
         pidfd = os.pidfd_open(pid)
         self.evaluators[pidfd] = pid
         self.selector.register(pidfd, selectors.EVENT_READ, "evaluator")
+        self._track(pidfd, self.client_pids.get(channel.sock.fileno(), 0))
         try:
             socket.send_fds(
                 channel.sock,
