@@ -41,7 +41,8 @@ Processes
   :class:`~iomkg.service.QueryTimeout`. Other callers' evaluators are not involved. Each evaluator
   also arms ``ITIMER_REAL`` with the default ``SIGALRM`` action (terminate) at the limit plus
   :data:`BACKSTOP_SECONDS`, so it stops even if its caller died without killing it. Waiting for
-  a free evaluator counts towards the limit.
+  a free evaluator counts towards the limit (a caller that never got one hears so:
+  ``QueryTimeout.queued``).
 * **Row cap.** The evaluator reads at most ``max_rows + 1`` solutions or triples and serialises
   the first ``max_rows`` into a spool (memory up to :data:`SPILL_BYTES`, then a temporary file)
   before it sends the head: ``truncated`` and ``row_limit`` are known before the first byte of
@@ -67,7 +68,17 @@ Processes
   file) has no disk: updates change the master copy (a file source refuses them).
 
 The zygote exits when its owner closes the executor or dies; an evaluator exits when its socket
-is closed (its caller closed the executor or died).
+is closed (its caller closed the executor or died). A busy evaluator would not see its socket
+closed until its query is evaluated, so the zygote also watches each caller process (a pidfd,
+from the control connection's ``SO_PEERCRED``) and kills its evaluators when it exits.
+
+If the zygote itself dies (``SIGKILL``, the OOM killer), the owner starts a new one
+(:meth:`IsolatedExecutor.revive_if_gone`, called by the server's main loop once a second): it
+loads the dataset again and bumps the generation, so callers retire the dead zygote's evaluators,
+and their control connections are made again at the first failure. Meanwhile the evaluators
+that exist answer as before; asking for a new one raises
+:class:`~iomkg.store.base.StoreUnavailable` (503, "try again"). An idle evaluator that died
+unseen is found when a request cannot be sent to it: the request goes to another.
 
 Modules: ``wire`` (frames, pickles, pidfds), ``writers`` (capped serialisation), ``zygote`` (the
 zygote and evaluator processes), ``pool`` (one process's evaluators), ``client``
