@@ -105,19 +105,6 @@ class AsyncSlowExecutor(SlowExecutor):
         raise QueryTimeout(timeout or 30.0)
 
 
-class StreamingExecutor(InProcessExecutor):
-    """The in-process executor, but giving every body in small chunks (as a big answer comes)."""
-
-    async def run_query_async(
-        self, request: QueryRequest, timeout: float | None = None
-    ) -> AsyncQueryResponse:
-        answer = await super().run_query_async(request, timeout)
-        assert answer.whole is not None
-        return AsyncQueryResponse(
-            answer.kind, answer.format, _Pieces(answer.whole, 7), answer.truncated, answer.row_limit
-        )
-
-
 class _Pieces:
     def __init__(self, body: bytes, size: int) -> None:
         self.pieces = [body[start : start + size] for start in range(0, len(body), size)]
@@ -138,24 +125,39 @@ class _Pieces:
 class _DiesAfterFirstPiece(_Pieces):
     """An evaluator that dies after the first chunk (the OOM killer, say)."""
 
+    def __init__(self, body: bytes, size: int) -> None:
+        super().__init__(body, size)
+        self.total = len(self.pieces)
+
     async def __anext__(self) -> bytes:
         if len(self.pieces) < self.total:
             raise StoreError("the query evaluator stopped sending its answer")
         return await super().__anext__()
 
-    def __init__(self, body: bytes, size: int) -> None:
-        super().__init__(body, size)
-        self.total = len(self.pieces)
 
+class StreamingExecutor(InProcessExecutor):
+    """The in-process executor, but giving every body in small chunks (as a big answer comes)."""
 
-class DyingExecutor(InProcessExecutor):
+    pieces: type[_Pieces] = _Pieces
+
     async def run_query_async(
         self, request: QueryRequest, timeout: float | None = None
     ) -> AsyncQueryResponse:
         answer = await super().run_query_async(request, timeout)
         assert answer.whole is not None
-        pieces = _DiesAfterFirstPiece(answer.whole, 7)
-        return AsyncQueryResponse(answer.kind, answer.format, pieces, False, None)
+        return AsyncQueryResponse(
+            answer.kind,
+            answer.format,
+            self.pieces(answer.whole, 7),
+            answer.truncated,
+            answer.row_limit,
+        )
+
+
+class DyingExecutor(StreamingExecutor):
+    """A streaming executor whose evaluator dies after the first chunk."""
+
+    pieces = _DiesAfterFirstPiece
 
 
 def gateway_for(settings: Settings, store: OxigraphStore, executor: Any, tmp_path: Path) -> Gateway:
