@@ -47,9 +47,11 @@ async def call_async(
     body_parts: int,
     *,
     leave_after: float | None = None,
+    leave_before_last_part: bool = False,
 ) -> Answer:
     """As :func:`call`; with ``leave_after``, the client disconnects after that many seconds
-    (``receive()`` then answers ``http.disconnect``, as uvicorn's does)."""
+    (``receive()`` then answers ``http.disconnect``, as uvicorn's does); with
+    ``leave_before_last_part``, it disconnects instead of sending the body's last part."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -71,6 +73,8 @@ async def call_async(
 
     async def receive() -> dict[str, Any]:
         nonlocal received
+        if leave_before_last_part and received == len(pieces) - 1:
+            return {"type": "http.disconnect"}
         if received < len(pieces):
             received += 1
             return {

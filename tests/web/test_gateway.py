@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pyoxigraph as ox
 import pytest
 
 from iomkg import formats
@@ -493,3 +494,42 @@ def test_an_answer_cut_by_a_dying_evaluator_is_left_unfinished(
     assert answer.status == 200 and len(answer.body) == 7
     assert not answer.complete
     assert any("an answer was cut short" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [(SPARQL_QUERY, ASK.encode()), ("application/sparql-update", b"INSERT DATA { <a> <b> <c> }")],
+    ids=["query", "update"],
+)
+def test_a_client_that_leaves_during_its_body_is_logged_as_499(
+    content_type: str, body: bytes, framing: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What arrived is not run (a complete update, here: a chunked body says nothing of its
+    length), and the one line says 499 (the gateway answers a query with a length)."""
+    settings = Settings(store_dir=tmp_path / "none", allow_anonymous_updates=True)
+    store = OxigraphStore(ox.Store())  # of its own: the update must not run, but if it did
+    gateway = gateway_for(settings, store, None, tmp_path)
+    framed = (
+        ("Transfer-Encoding", "chunked")
+        if framing == "chunked"
+        else ("Content-Length", str(len(body) + 1))
+    )
+    headers = [("Content-Type", content_type), framed]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="iomkg.access"):
+        asyncio.run(
+            call_async(
+                gateway,
+                "POST",
+                "/sparql",
+                b"",
+                headers,
+                body + b" ",
+                2,
+                leave_before_last_part=True,
+            )
+        )
+    assert len(store.raw) == 0
+    [line] = [r.getMessage() for r in caplog.records if r.name == "iomkg.access"]
+    assert '"POST /sparql" 499 - ' in line

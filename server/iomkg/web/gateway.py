@@ -40,7 +40,15 @@ from iomkg.service import AsyncQueryExecutor, AsyncQueryResponse
 from iomkg.store.base import StoreError
 from iomkg.web.common import TEXT
 from iomkg.web.cors import CorsPolicy
-from iomkg.web.ops import ACCESS_LOGGER, answered_by_server, log_access
+from iomkg.web.ops import (
+    ACCESS_LOGGER,
+    ANSWERED_BY_SERVER,
+    CLIENT_GONE,
+    CLIENT_LEFT,
+    answered_by_server,
+    client_left,
+    log_access,
+)
 from iomkg.web.outcomes import failure_headers, failure_status, row_limit_headers
 
 Scope = dict[str, Any]
@@ -51,7 +59,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 QUERY_BODY_TYPES = (protocol.FORM, protocol.SPARQL_QUERY)
-CLIENT_GONE = 499  # the status nginx logs for a request whose client left before the answer
 WATCH_AFTER_SECONDS = 0.1  # a request watches for its client leaving once it has run this long
 CHUNKED_READ_BYTES = 64 * 1024  # a chunked body is read for Flask in pieces of this size
 
@@ -149,8 +156,11 @@ class Gateway:
         ):
             await self.flask(scope, receive, send)
             return
+        started = time.perf_counter()
         body = await _read_body(receive)
-        if body is None:  # the client went away
+        if body is None:  # the client went away (its answer, if the server sent one, is logged)
+            if not scope.get(ANSWERED_BY_SERVER):
+                self._log(scope, CLIENT_GONE, "-", time.perf_counter() - started, 0.0)
             return
         http = protocol.HttpRequest(
             "POST",
@@ -422,10 +432,6 @@ def _without_date(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
-#: Set in a request's scope when its client left (or was dropped) before the request ended.
-CLIENT_LEFT = "iomkg.client_left"
-
-
 def _noting_departure(app: ASGIApp) -> ASGIApp:
     """``app``, with :data:`CLIENT_LEFT` set in the scope when ``receive`` says the client left.
 
@@ -474,7 +480,7 @@ def _sized_body(app: WSGIApp, max_bytes: int) -> WSGIApp:
             while size <= max_bytes and (part := stream.read(CHUNKED_READ_BYTES)):
                 parts.append(part)
                 size += len(part)
-            if environ.get("asgi.scope", {}).get(CLIENT_LEFT):
+            if client_left(environ):
                 if not answered_by_server(environ):
                     _log_environ(environ, CLIENT_GONE, time.perf_counter() - started)
                 start_response(

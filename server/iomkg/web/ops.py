@@ -50,10 +50,22 @@ def timing() -> RequestTiming:
 ANSWERED_BY_SERVER = "iomkg.answered_by_server"
 
 
+#: Set in a request's ASGI scope when its client left (or was dropped) before the request ended.
+CLIENT_LEFT = "iomkg.client_left"
+#: The status nginx logs for a request whose client left before the answer.
+CLIENT_GONE = 499
+
+
 def answered_by_server(environ: dict[str, Any]) -> bool:
     """Whether the HTTP server answered this request itself (see :data:`ANSWERED_BY_SERVER`)."""
     scope = environ.get("asgi.scope")
     return isinstance(scope, dict) and bool(scope.get(ANSWERED_BY_SERVER))
+
+
+def client_left(environ: dict[str, Any]) -> bool:
+    """Whether the client left before its request ended (see :data:`CLIENT_LEFT`)."""
+    scope = environ.get("asgi.scope")
+    return isinstance(scope, dict) and bool(scope.get(CLIENT_LEFT))
 
 
 def install_access_log(app: Flask) -> None:
@@ -76,13 +88,14 @@ def install_access_log(app: Flask) -> None:
         def _write() -> None:
             if answered_by_server(environ):
                 return
+            gone = client_left(environ)  # Werkzeug answered a cut body 400, to nobody
             log_access(
                 logger,
                 client,
                 method,
                 full_path,
-                status,
-                "-" if no_body else response.headers.get("Content-Length", "-"),
+                CLIENT_GONE if gone else status,
+                "-" if no_body or gone else response.headers.get("Content-Length", "-"),
                 time.perf_counter() - record.started,
                 record.query,
             )
