@@ -40,6 +40,8 @@ from iomkg.store.releases import Release, Releases
 
 #: Queries each worker process may have running in evaluators at once (more wait their turn).
 EVALUATORS_PER_WORKER = 4
+#: Failed restarts of the evaluators' zygote in a row before the server gives up and stops.
+RESTART_ATTEMPTS = 5
 #: Requests each worker's Flask app (pages, API, updates) serves at once.
 FLASK_THREADS_PER_WORKER = 4
 
@@ -108,14 +110,32 @@ class EvaluatorKeepingArbiter(Arbiter):  # type: ignore[misc]
     def __init__(self, app: GunicornServer) -> None:
         super().__init__(app)
         self.executor = app.executor
+        self.failed_restarts = 0
 
     def manage_workers(self) -> None:
         try:
             revived = self.executor.revive_if_gone()
         except StoreError as error:
-            raise HaltServer(f"the query evaluators could not be restarted: {error}", 1) from error
-        if revived:
-            self.log.error("iomkg: the query evaluators' process had stopped: restarted it")
+            # Killed again while loading (memory is at its peak then), say: try again on the
+            # next turn of the loop, and give up only when it keeps failing.
+            self.failed_restarts += 1
+            if self.failed_restarts >= RESTART_ATTEMPTS:
+                raise HaltServer(
+                    f"the query evaluators could not be restarted ({RESTART_ATTEMPTS} attempts): "
+                    f"{error}",
+                    1,
+                ) from error
+            self.log.error(
+                "iomkg: the query evaluators could not be restarted (attempt %d of %d, the next "
+                "in a second): %s",
+                self.failed_restarts,
+                RESTART_ATTEMPTS,
+                error,
+            )
+        else:
+            if revived:
+                self.log.error("iomkg: the query evaluators' process had stopped: restarted it")
+            self.failed_restarts = 0
         super().manage_workers()
 
 

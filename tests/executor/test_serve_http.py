@@ -267,3 +267,34 @@ def test_a_killed_workers_running_query_is_stopped_at_once(
         assert time.monotonic() - killed_at < 1.0
     finally:
         stop_server(served)
+
+
+def test_a_zygote_killed_again_while_it_loads_does_not_stop_the_server(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """Memory peaks while a new zygote loads the dataset: a second OOM kill then is likely, and
+    the server must try again rather than give up."""
+    log = tmp_path / "serve.log"
+    served = start_server(built_settings.store_root, log, "--workers", "1")
+    try:
+        [first] = zygotes(served.process.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while not (loading := zygotes(served.process.pid) - {first}):
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.005)
+        [second] = loading
+        os.kill(second, signal.SIGKILL)  # most likely still loading (it takes ~0.4 s here)
+        assert logged_lines(log, lambda line: "restarted it" in line)
+        deadline = time.monotonic() + 10
+        while len(replacement := zygotes(served.process.pid) - {first, second}) != 1:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.05)
+        assert served.process.poll() is None
+        answer = requests.get(
+            served.url + "/sparql", params={"query": CHEAP}, headers=JSON, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        assert replacement
+    finally:
+        stop_server(served)
