@@ -7,14 +7,17 @@ import asyncio
 import json
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 
 from iomkg.executor import IsolatedExecutor
 from iomkg.service import UpdateRequest
-from iomkg.store.base import StoreUnavailable
-from tests.processes import gone_soon
+from iomkg.store.base import StoreError, StoreUnavailable
+from tests.processes import descendants, gone_soon
 
 from .conftest import EX, settings_for
 from .test_async import body_async
@@ -84,3 +87,45 @@ def test_a_query_given_an_evaluator_that_died_idle_runs_on_another(
                     is True
                 )
             assert executor.evaluator_pids() != [idle]
+
+
+def test_a_zygote_killed_mid_update_takes_its_writer_with_it(
+    fresh_store: Path, tmp_path: Path
+) -> None:
+    """The writer child must not commit on its own after its zygote died (past the limit, while
+    the new zygote serves the store as it was): it is killed with it, nothing is applied, and
+    what is served is what is on disk."""
+    slow = UpdateRequest(
+        f"INSERT {{ GRAPH <{EX}graph/0> {{ <{EX}x> <{EX}n> ?a }} }} "
+        "WHERE { GRAPH ?g { ?a ?b ?c . ?d ?e ?f . ?h ?i ?j } }"
+    )
+    with IsolatedExecutor(settings_for(tmp_path), fresh_store, workers=1) as executor:
+        bindings(executor, COUNT)
+        evaluators = set(executor.evaluator_pids())
+        zygote = executor.zygote_pid()
+        outcome: list[BaseException] = []
+
+        def update() -> None:
+            try:
+                executor.run_update(slow, timeout=30)
+            except BaseException as error:
+                outcome.append(error)
+
+        updating = threading.Thread(target=update)
+        updating.start()
+        deadline = time.monotonic() + 5
+        while not (writers := descendants(zygote) - evaluators):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.3)  # the writer is at work
+        os.kill(zygote, signal.SIGKILL)
+        updating.join(timeout=5)
+        assert not updating.is_alive()
+        [error] = outcome
+        assert isinstance(error, StoreError) and "check before sending it again" in str(error)
+        assert all(gone_soon(pid) for pid in writers)
+        assert executor.revive_if_gone()
+        written = f"SELECT (COUNT(*) AS ?n) WHERE {{ <{EX}x> ?p ?o }}"
+        assert bindings(executor, written)[0]["n"]["value"] == "0"
+    disk = ox.Store.read_only(str(fresh_store))
+    assert not list(disk.quads_for_pattern(ox.NamedNode(EX + "x"), None, None, None))

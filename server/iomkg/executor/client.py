@@ -173,7 +173,10 @@ class IsolatedExecutor:
             try:
                 frame_type, data = channel.read_frame()
             except EOFError:
-                raise StoreError("the query evaluators stopped during the update") from None
+                raise StoreError(
+                    "the query evaluators stopped during the update, which was most likely not "
+                    "applied: check before sending it again"
+                ) from None
         if frame_type == wire.TIMEOUT:
             raise QueryTimeout(limit)
         if frame_type == wire.ERROR:

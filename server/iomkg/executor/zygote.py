@@ -11,6 +11,7 @@ story: time limits, row caps, copy-on-write memory, updates.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import mmap
 import os
@@ -35,6 +36,7 @@ from iomkg.store.base import StoreError
 from iomkg.store.oxigraph import OxigraphStore
 
 PEER_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 BACKSTOP_SECONDS = 5.0  # an evaluator stops itself this long after its limit, if nobody killed it
 ZYGOTE_COMMAND = "import sys; from iomkg.executor.zygote import main; sys.exit(main(sys.argv[1:]))"
 
@@ -192,6 +194,20 @@ class _Caller:
     evaluators: set[int]
 
 
+def _die_with_parent(parent: int) -> None:
+    """Be killed when ``parent`` dies (Linux's ``PR_SET_PDEATHSIG``).
+
+    For the writer child: a zygote killed mid-update must not leave its writer to commit on its
+    own, past the time limit and unseen, while the zygote that replaces it serves the store as
+    it was; killed with its parent, it commits nothing (RocksDB transactions are atomic).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
 def _peer_pid(connection: socket.socket) -> int:
     """The pid of the process at the other end of a Unix socket (0 if the kernel won't say)."""
     credentials = connection.getsockopt(
@@ -207,6 +223,7 @@ class Zygote:
     def __init__(self, config: ZygoteConfig) -> None:
         self.config = config
         self.parent = os.getppid()
+        self.own_pid = os.getpid()
         self.generation = 0
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -435,6 +452,7 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             try:
+                _die_with_parent(self.own_pid)
                 os.close(result_read)
                 self.selector.close()
                 self.listener.close()
