@@ -38,10 +38,14 @@ uvicorn's worker also lacks gunicorn's check that the arbiter is still there: ki
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import functools
 import logging
 import os
 import signal
+import sys
+import termios
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +61,8 @@ MAX_REQUEST_LINE = 8190
 MAX_HEAD_BYTES = 64 * 1024
 #: How long a refused connection stays half-open, so that the client reads the refusal.
 LINGER_SECONDS = 2.0
+#: Linux's ``SIOCOUTQ`` (the same number as ``TIOCOUTQ``): bytes in a socket's send queue.
+_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
 #: How often a worker looks for the arbiter that started it (uvicorn's notify tick).
 PARENT_CHECK_SECONDS = 1.0
 
@@ -117,6 +123,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_began = time.perf_counter()
         self._read_timer: asyncio.TimerHandle | None = None  # the head's or the body's limit
         self._send_timer: asyncio.TimerHandle | None = None  # the answer's, while writes wait
+        self._undelivered_then = 0  # what the client had not taken when the timer was armed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -210,10 +217,22 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._send_refusal()
 
     def pause_writing(self) -> None:
-        """The client takes the answer more slowly than it is made: it has the limit to catch up."""
+        """The client takes the answer more slowly than it is made: from now on, it must take
+        some of it within each period of the limit."""
         super().pause_writing()
         if self._send_timer is None:
+            self._undelivered_then = self._undelivered()
             self._send_timer = self.loop.call_later(self.limits.timeout, self._send_timed_out)
+
+    def _undelivered(self) -> int:
+        """Bytes of answers the client has not taken yet: the transport's buffer, and the
+        kernel's send queue (unsent or unacknowledged; where the kernel says: ``SIOCOUTQ``)."""
+        size = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and _OUTQ is not None:
+            with contextlib.suppress(OSError, ValueError):
+                size += int.from_bytes(fcntl.ioctl(sock.fileno(), _OUTQ, bytes(4)), sys.byteorder)
+        return size
 
     def resume_writing(self) -> None:
         if self._send_timer is not None:
@@ -223,9 +242,15 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _send_timed_out(self) -> None:
         """Drop a client that took nothing for the limit: the app sees it gone (uvicorn's
-        ``connection_lost``), so a streamed answer's evaluator is stopped and freed."""
+        ``connection_lost``), so a streamed answer's evaluator is stopped and freed. A client
+        that took some, however little, has the limit again (as nginx's ``send_timeout``)."""
         self._send_timer = None
         if self.transport.is_closing():
+            return
+        undelivered = self._undelivered()
+        if undelivered < self._undelivered_then:
+            self._undelivered_then = undelivered
+            self._send_timer = self.loop.call_later(self.limits.timeout, self._send_timed_out)
             return
         self.logger.warning(
             "iomkg: %s took none of its answer for %g s: connection closed",

@@ -217,3 +217,31 @@ def test_an_update_whose_body_is_cut_short_changes_nothing(
         timeout=10,
     )
     assert asked.json() == {"head": {}, "boolean": False}
+
+
+def test_a_slow_but_steady_reader_is_not_dropped(impatient_server: LiveServer) -> None:
+    """A client that keeps taking its answer, a little at a time (8 KB/s here: the server's
+    buffers take far longer than the limit to drain), keeps its connection; once it stops, it
+    is dropped within a few limits."""
+    request = (
+        f"GET /sparql?query={requests.utils.quote(HUGE)}&steady HTTP/1.1\r\nHost: x\r\n"
+        "Accept: text/csv\r\n\r\n"
+    ).encode()
+    with socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(("127.0.0.1", impatient_server.port))
+        client.sendall(request)
+        client.settimeout(10)
+        started = time.monotonic()
+        while time.monotonic() - started < CLIENT_TIMEOUT * 8:
+            assert client.recv(4096)
+            time.sleep(0.5)
+        # (a dropped client would not know yet: the kernel still delivers what it had queued)
+        assert not logged_lines(impatient_server.log, lambda line: "&steady" in line, seconds=0)
+        stopped = time.monotonic()
+        assert logged_lines(
+            impatient_server.log,
+            lambda line: "&steady" in line and " 499 " in line,
+            seconds=CLIENT_TIMEOUT * 10,
+        )
+        assert time.monotonic() - stopped < CLIENT_TIMEOUT * 4
