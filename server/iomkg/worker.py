@@ -20,12 +20,14 @@ app's answers do. The request body's size is the app's business (its limit is
 uvicorn has no time limits on a client either, but its idle keep-alive one: a client that sends
 a request head a byte at a time, or never reads its answer, holds a connection (and, for a
 streamed answer, a query evaluator) for ever. :class:`LimitedHttpProtocol` gives each client
-``--client-timeout`` seconds (:class:`ClientLimits`), as nginx's ``client_header_timeout``,
-``client_body_timeout`` and ``send_timeout`` do:
+``--client-timeout`` seconds (:class:`ClientLimits`), as nginx's ``client_header_timeout``
+and ``send_timeout`` and Apache's ``mod_reqtimeout`` do:
 
 * to send a whole request head, from the moment the connection opens or the head's first byte
   arrives: past it, 408 (or, if not a byte came, the connection is closed without a word);
-* to send the whole body once the head is in, while the app waits for it: past it, 408;
+* to send the body once the head is in, plus a second for every :data:`MIN_BODY_RATE` bytes of
+  it received (so that a steady upload is not cut), while the app waits for it: past it, 408
+  (and a body the app answered without is not waited for past it either);
 * to take the next part of an answer once the server has a full buffer for it: past it, the
   connection is dropped, the app sees its client gone (the gateway stops the query: 499).
 
@@ -59,6 +61,8 @@ from iomkg.web.ops import ACCESS_LOGGER, ANSWERED_BY_SERVER, log_access
 MAX_REQUEST_LINE = 8190
 #: The most bytes a request head may take before it is complete.
 MAX_HEAD_BYTES = 64 * 1024
+#: Bytes a second of request body that earn it a second more than the client timeout.
+MIN_BODY_RATE = 500
 #: How long a refused connection stays half-open, so that the client reads the refusal.
 LINGER_SECONDS = 2.0
 #: Linux's ``SIOCOUTQ`` (the same number as ``TIOCOUTQ``): bytes in a socket's send queue.
@@ -94,8 +98,8 @@ class ClientLimits:
     def body_refusal(self) -> tuple[int, str]:
         return (
             408,
-            f"the request body did not arrive within {self.timeout:g} s of its head: "
-            "send it at once, or send a smaller one",
+            f"the request body did not arrive in time ({self.timeout:g} s after the head, and "
+            f"a second more for every {MIN_BODY_RATE} bytes of it): send it at once",
         )
 
 
@@ -122,6 +126,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.url = b""  # uvicorn's, reset at each request's first byte (on_message_begin)
         self._head_began = time.perf_counter()
         self._read_timer: asyncio.TimerHandle | None = None  # the head's or the body's limit
+        self._body_began = 0.0  # when the current request's head was complete (loop time)
+        self._body_bytes = 0  # of the current request's body, received so far
         self._send_timer: asyncio.TimerHandle | None = None  # the answer's, while writes wait
         self._undelivered_then = 0  # what the client had not taken when the timer was armed
 
@@ -172,9 +178,15 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._stop_read_timer()
+        self._body_began = self.loop.time()
+        self._body_bytes = 0
         super().on_headers_complete()
         # Cancelled at once by on_message_complete when there is no body (a timer costs ~1 µs).
         self._read_timer = self.loop.call_later(self.limits.timeout, self._body_timed_out)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._stop_read_timer()
@@ -198,17 +210,28 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._send_refusal()
 
     def _body_timed_out(self) -> None:
-        """408 for a body that stalls while the app waits for it; nothing if the app answered
-        already (it did not need the body), and a new wait if the app is the slow one (the
-        body it has not read fills the buffer, and reading is paused)."""
+        """408 for a body that has not arrived in time while the app waits for it.
+
+        In time means within the limit plus a second for every :data:`MIN_BODY_RATE` bytes
+        received (as Apache's ``mod_reqtimeout``): a steady upload however slow is never cut, a
+        trickle is. If the app answered without the body, the rest of it is still owed (the
+        connection cannot serve another request before), so past the time the connection is
+        closed; if the app is the slow one (the body it has not read fills the buffer, and
+        reading is paused), or its answer is under way, the body may take its time.
+        """
         self._read_timer = None
         cycle = self.cycle
         if self._refused or self.transport.is_closing() or cycle is None:
             return
-        if cycle.response_started or cycle.response_complete:
+        allowed = self.limits.timeout + self._body_bytes / MIN_BODY_RATE
+        remaining = self._body_began + allowed - self.loop.time()
+        if (cycle.response_started and not cycle.response_complete) or self.flow.read_paused:
+            remaining = max(remaining, self.limits.timeout)
+        if remaining > 0:
+            self._read_timer = self.loop.call_later(remaining, self._body_timed_out)
             return
-        if self.flow.read_paused:
-            self._read_timer = self.loop.call_later(self.limits.timeout, self._body_timed_out)
+        if cycle.response_complete:
+            self.transport.close()  # answered already: nothing to say, the rest is not wanted
             return
         cycle.disconnected = True  # the app's wait for the body ends, its answer goes nowhere
         cycle.scope[ANSWERED_BY_SERVER] = True  # type: ignore[literal-required]
@@ -264,7 +287,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         raise _Refused  # httptools stops and raises a parser error: see send_400_response
 
     def send_400_response(self, msg: str) -> None:
-        """uvicorn's answer to a parser error; ours when the error was a refused limit."""
+        """uvicorn's answer to a parser error; ours when the error was a refused limit. An
+        error in a body the app is reading (a malformed chunk) is answered and logged here: the
+        app, which sees its client gone, must not log the request again."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.scope[ANSWERED_BY_SERVER] = True  # type: ignore[literal-required]
         if self._refusal is None:
             super().send_400_response(msg)
             self._log_unseen(400, len(msg))

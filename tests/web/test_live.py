@@ -504,6 +504,24 @@ def test_request_head_limits(
     assert healthy.status_code == 200  # the worker serves on
 
 
+@pytest.mark.parametrize("content_type", ["application/sparql-query", "application/sparql-update"])
+def test_a_malformed_chunk_is_400_and_logged_once(
+    live_server: LiveServer, content_type: str
+) -> None:
+    marker = f"/sparql?bad-chunk-{content_type.rsplit('-', 1)[1]}"
+    answer = raw_exchange(
+        live_server,
+        (
+            f"POST {marker} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nASK {\r\nZZZ\r\n"
+        ).encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert logged_lines(live_server.log, lambda line: f'"POST {marker}" 400 ' in line)
+    time.sleep(0.5)  # the app, which sees its client gone, must not log a line of its own
+    assert len(logged_lines(live_server.log, lambda line: marker in line, seconds=0)) == 1
+
+
 def test_a_malformed_request_is_400_and_logged(live_server: LiveServer) -> None:
     answer = raw_exchange(live_server, b"NOT HTTP AT ALL\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
