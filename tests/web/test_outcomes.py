@@ -27,7 +27,9 @@ def test_a_store_restarting_is_503_and_a_broken_one_500_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert failure_status(StoreUnavailable("restarting"))[0] == 503
-    assert failure_headers(503) == {"Retry-After": "60"}
+    assert failure_headers(503, StoreUnavailable("restarting")) == {"Retry-After": "5"}
+    assert failure_headers(503, QueryTimeout(2.0, queued=True)) == {"Retry-After": "5"}
+    assert failure_headers(503, QueryTimeout(2.0)) == {"Retry-After": "60"}
     assert not caplog.records
     assert failure_status(StoreError("broken")) == (500, "the store failed: broken")
     assert [record.getMessage() for record in caplog.records] == [

@@ -145,7 +145,7 @@ def run(name: str) -> Response:
         answer = context.executor.run_query(query_request, timeout=settings.query_timeout)
     except Exception as error:  # the executor's refusals; anything unexpected is re-raised (500)
         status, message = failure_status(error)
-        return _error(status, message, headers=failure_headers(status) or None)
+        return _error(status, message, headers=failure_headers(status, error) or None)
     finally:
         timing().query += time.perf_counter() - started
     response = Response(answer.chunks, content_type=answer.format.content_type)

@@ -267,7 +267,7 @@ class Gateway:
         headers = [
             (b"content-type", TEXT.encode("latin-1")),
             (b"content-length", str(len(body)).encode("latin-1")),
-            *_encoded(failure_headers(status).items()),
+            *_encoded(failure_headers(status, error).items()),
             *self.common_headers,
             *cors,
         ]

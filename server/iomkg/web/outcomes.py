@@ -21,6 +21,8 @@ from iomkg.store.base import QuerySyntaxError, StoreError, StoreUnavailable, Upd
 ROW_LIMIT_HEADER = "X-Row-Limit"
 #: How long a client told 503 (time limit) should wait before trying again.
 RETRY_AFTER_SECONDS = "60"
+#: How long a client told 503 because the server was busy or restarting should wait.
+RETRY_SOON_SECONDS = "5"
 
 
 def row_limit_headers(
@@ -69,6 +71,10 @@ def failure_status(error: Exception) -> tuple[int, str]:
     raise error
 
 
-def failure_headers(status: int) -> dict[str, str]:
-    """Extra headers of a failure answer: when to try again after a time limit."""
-    return {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else {}
+def failure_headers(status: int, error: Exception | None = None) -> dict[str, str]:
+    """Extra headers of a failure answer: when to try again after a 503. Soon when the server
+    was busy or restarting its evaluators; later when the query itself ran out of time."""
+    if status != 503:
+        return {}
+    soon = isinstance(error, StoreUnavailable) or (isinstance(error, QueryTimeout) and error.queued)
+    return {"Retry-After": RETRY_SOON_SECONDS if soon else RETRY_AFTER_SECONDS}

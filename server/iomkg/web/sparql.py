@@ -136,7 +136,7 @@ def _update(call: protocol.UpdateCall) -> Response:
 def failure_response(error: Exception) -> Response:
     """The HTTP answer for what the executor raised; anything unexpected stays a 500 (re-raised)."""
     status, message = failure_status(error)
-    return error_response(status, message, failure_headers(status))
+    return error_response(status, message, failure_headers(status, error))
 
 
 # The HTML page ---------------------------------------------------------------------------------
