@@ -236,6 +236,36 @@ def wrk(server: Server, paths: Path, accept: str, connections: int, seconds: flo
     )
 
 
+#: Requests a measurement must complete to count; one that completes fewer (a query that takes
+#: seconds, with several in flight) is measured again over a longer window.
+MIN_REQUESTS = 16
+MAX_SECONDS = 120.0
+
+
+def longer_window(requests: int, seconds: float) -> float | None:
+    """The window to measure again over when ``requests`` in ``seconds`` are too few to count
+    (None when they are enough, or the window is as long as it gets).
+
+    >>> longer_window(500, 5.0) is None
+    True
+    >>> longer_window(0, 5.0), longer_window(4, 5.0), longer_window(3, 100.0)
+    (20.0, 20.0, 120.0)
+    """
+    if requests >= MIN_REQUESTS or seconds >= MAX_SECONDS:
+        return None
+    factor = max(4.0, MIN_REQUESTS / requests) if requests else 4.0
+    return min(MAX_SECONDS, seconds * factor)
+
+
+def measure(server: Server, paths: Path, accept: str, connections: int, seconds: float) -> Measure:
+    """:func:`wrk`, over a longer window if the first completed too few requests to count."""
+    measured = wrk(server, paths, accept, connections, seconds)
+    while (window := longer_window(measured.requests, seconds)) is not None:
+        seconds = window
+        measured = wrk(server, paths, accept, connections, seconds)
+    return measured
+
+
 def answer_size(server: Server, path: str, accept: str) -> int:
     """Rows (SELECT) or triples (CONSTRUCT) of one answer: both servers must agree."""
     request = urllib.request.Request(server.base + path, headers={"Accept": accept})
@@ -416,7 +446,7 @@ def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
                     server = servers[key]
                     wrk(server, paths[key, query.name], query.accept, args.connections, args.warmup)
                     measured[key].append(
-                        wrk(
+                        measure(
                             server,
                             paths[key, query.name],
                             query.accept,
@@ -459,8 +489,9 @@ def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
 
 def markdown(result: SizeResult) -> str:
     load = (
-        f"wrk -t1 -c{result.connections} -d{result.duration:g}s, {result.rounds} rounds "
-        "alternating between the servers (medians), each after a warm-up"
+        f"wrk -t1 -c{result.connections} -d{result.duration:g}s (longer, up to "
+        f"{MAX_SECONDS:g} s, where fewer than {MIN_REQUESTS} requests complete in it), "
+        f"{result.rounds} rounds alternating between the servers (medians), each after a warm-up"
     )
     lines = [
         f"### {result.size}: {result.quads:,} triples",
