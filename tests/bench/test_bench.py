@@ -79,6 +79,7 @@ def test_a_measurement_with_too_few_requests_is_made_again_over_a_longer_window(
     assert run.longer_window(8, 20.0) == 80.0
     assert run.longer_window(1, 100.0) == run.MAX_SECONDS
     assert run.longer_window(0, run.MAX_SECONDS) is None  # as long as it gets
+    assert run.longer_window(1, 2.0, enough=3) == 8.0  # one query alone that takes 1.7 s
 
 
 def test_the_generator_gives_the_same_bytes_for_the_same_arguments(tmp_path: Path) -> None:
