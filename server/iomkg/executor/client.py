@@ -93,7 +93,6 @@ class IsolatedExecutor:
             shutil.rmtree(self._folder, ignore_errors=True)
             raise
         self._config = config
-        self._control_path = config.control
         self._owner = os.getpid()
         self._pool = Pool(self.workers)
         reference = weakref.ref(self)
@@ -165,7 +164,7 @@ class IsolatedExecutor:
         # A connection of its own: an update can take long and must not hold up spawns.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             try:
-                sock.connect(self._control_path)
+                sock.connect(self._config.control)
             except OSError as error:
                 raise StoreUnavailable(NOT_RUNNING) from error
             channel = wire.Channel(sock)
@@ -375,7 +374,7 @@ class IsolatedExecutor:
         if pool.control is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                sock.connect(self._control_path)
+                sock.connect(self._config.control)
             except OSError as error:
                 sock.close()
                 raise StoreUnavailable(NOT_RUNNING) from error
