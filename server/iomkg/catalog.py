@@ -530,6 +530,34 @@ def load_catalog(settings: Settings) -> Catalog:
     return Catalog.load(settings.queries_dir, settings.base_iri)
 
 
+class CatalogFiles:
+    """The catalogue of ``queries/``, parsed once and again only when a file there is added,
+    changed or removed (a server keeps one; each request costs a ``stat`` per file).
+
+    Thread-safe enough for its use: two threads that see a change at once both parse it, and
+    the last one's catalogue is kept; both are right.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._signature: tuple[tuple[str, int], ...] | None = None
+        self._catalog: Catalog | None = None
+
+    def current(self) -> Catalog:
+        folder = self.settings.queries_dir
+        signature = tuple(
+            sorted(
+                (path.name, path.stat().st_mtime_ns)
+                for path in folder.glob("*.rq")
+                if path.is_file()
+            )
+        )
+        if self._catalog is None or signature != self._signature:
+            self._catalog = load_catalog(self.settings)
+            self._signature = signature
+        return self._catalog
+
+
 def load_checks(settings: Settings) -> Catalog:
     """The quality checks, ``queries/checks/*-violation.rq`` (parameterless SELECT queries)."""
     folder = settings.queries_dir / "checks"

@@ -1,18 +1,19 @@
 """The web front end: :func:`create_app` wires settings, store and executor into Flask blueprints.
 
-Blueprints only parse HTTP and render; the work is done by the core (``protocol``, ``service``,
-``resources``, ``descriptions``, ``dumps``). Cross-cutting rules live here:
+Blueprints only parse HTTP and render; the work is done by the core (``endpoint`` for
+``/sparql`` and the saved-query API, ``resources``, ``descriptions``, ``dumps``). Cross-cutting
+rules live here, for the pages (the endpoint core sets its own answers' headers alike):
 
 * ``Vary: Accept`` on every response (most URLs negotiate; caches must never mix formats),
   ``X-Content-Type-Options: nosniff``, and a Content-Security-Policy on pages that allows
   nothing but this server's stylesheet (defence in depth behind Jinja's escaping).
-* CORS for reads, by the rules of :mod:`iomkg.web.cors`: ``Access-Control-Allow-Origin`` on
+* CORS for reads, by the rules of :mod:`iomkg.cors`: ``Access-Control-Allow-Origin`` on
   answers to GET/HEAD/POST reads and a preflight answer for ``OPTIONS``; never on updates.
 * A request body past ``settings.max_request_bytes`` is refused with 413.
 
 :func:`create_asgi_app` puts :class:`~iomkg.web.gateway.Gateway` in front of the Flask app for
-``iomkg serve``: it answers plain query requests itself, with the same headers as the hooks here
-(keep its header list in step with them), and hands the rest to Flask.
+``iomkg serve``: it answers ``/sparql`` and the saved-query API through the same endpoint core
+on the event loop, and hands the rest to Flask.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from iomkg import catalog, descriptions, endpoint
 from iomkg.config import Settings
+from iomkg.cors import CorsPolicy
 from iomkg.protocol import ProtocolError
-from iomkg.service import AsyncQueryExecutor, InProcessExecutor, QueryExecutor, QueryTimeout
+from iomkg.service import AsyncQueryExecutor, InProcessExecutor, QueryTimeout
 from iomkg.store.base import GraphStore, StoreUnavailable
 from iomkg.store.releases import Releases
 from iomkg.web import api, downloads, ops, pages, resources, sparql
-from iomkg.web.common import EXTENSION, WebContext, error_response
-from iomkg.web.cors import CorsPolicy
+from iomkg.web.common import CORE_REPLY, EXTENSION, StatisticsCache, WebContext, error_response
 from iomkg.web.gateway import Gateway
 
 #: Pages load nothing but this server's stylesheet, run no script and cannot be framed.
@@ -42,7 +44,7 @@ PAGE_POLICY = (
 def create_app(
     settings: Settings,
     store: GraphStore,
-    executor: QueryExecutor | None = None,
+    executor: AsyncQueryExecutor | None = None,
     dumps_dir: Path | None = None,
 ) -> Flask:
     """A Flask app serving ``store``; queries go through ``executor`` (in-process by default).
@@ -55,8 +57,20 @@ def create_app(
     if dumps_dir is None:
         release = Releases(settings.store_root).current()
         dumps_dir = release.dumps_path if release is not None else None
+    executor = executor or InProcessExecutor(store)
+    saved_queries = catalog.CatalogFiles(settings)
+    statistics = StatisticsCache()
+    core = endpoint.Endpoint(
+        settings,
+        executor,
+        saved_queries=saved_queries.current,
+        describe=lambda endpoint_url, void_url: descriptions.service_description(
+            store, settings, endpoint_url, void_url
+        ),
+        on_update=statistics.clear,  # another worker's update shows within the cache's life
+    )
     app.extensions[EXTENSION] = WebContext(
-        settings, store, executor or InProcessExecutor(store), dumps_dir
+        settings, store, executor, dumps_dir, core, saved_queries, statistics
     )
     for blueprint in (
         pages.blueprint,
@@ -96,7 +110,8 @@ def create_asgi_app(
     gateway's own queries are not counted there.
     """
     app = create_app(settings, store, executor, dumps_dir)
-    return Gateway(app, settings, executor, flask_threads=flask_threads)
+    core = app.extensions[EXTENSION].endpoint
+    return Gateway(app, settings, core, flask_threads=flask_threads)
 
 
 def _install_cors(app: Flask, settings: Settings) -> None:
@@ -125,7 +140,7 @@ def _install_cors(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _allow_reads(response: Response) -> Response:
-        if not is_preflight() and not ops.timing().update:
+        if not is_preflight() and CORE_REPLY not in request.environ:  # the core's own say
             for name, value in policy.read_headers(request.headers.get("Origin")):
                 response.headers[name] = value
         if not policy.any_origin:

@@ -16,47 +16,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from iomkg import __version__, catalog, formats, protocol
+from iomkg import __version__, catalog, formats
+from iomkg.endpoint import PageWanted, failure
 from iomkg.views import ResultTable, result_table
-from iomkg.web.common import accept, error_response, html_response, web
+from iomkg.web.common import core_request, core_response, html_response, web
 from iomkg.web.ops import timing
-from iomkg.web.outcomes import failure_headers, failure_status
-from iomkg.web.sparql import HTML_ROWS, add_row_limit_headers
+from iomkg.web.sparql import HTML_ROWS
 
 blueprint = Blueprint("api", __name__)
 
-CATALOG_EXTENSION = "iomkg.catalog"
 JSON = "application/json"
 
 
-# The catalogue, loaded once per app (and again when a file of queries/ changes) -------------
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    signature: tuple[tuple[str, int], ...]
-    catalog: catalog.Catalog
-
-
 def saved_queries() -> catalog.Catalog:
-    """This app's catalogue, re-read only when a ``queries/*.rq`` file is added, changed or gone."""
-    settings = web().settings
-    folder = settings.queries_dir
-    signature = tuple(
-        sorted(
-            (path.name, path.stat().st_mtime_ns) for path in folder.glob("*.rq") if path.is_file()
-        )
-    )
-    loaded: _Loaded | None = current_app.extensions.get(CATALOG_EXTENSION)
-    if loaded is None or loaded.signature != signature:
-        loaded = _Loaded(signature, catalog.load_catalog(settings))
-        current_app.extensions[CATALOG_EXTENSION] = loaded
-    return loaded.catalog
+    """This app's catalogue (re-read when a ``queries/*.rq`` file is added, changed or gone)."""
+    return web().catalog.current()
 
 
 @blueprint.app_template_global("api_saved_queries")
@@ -100,57 +78,11 @@ def openapi() -> Response:
 @blueprint.route("/api/queries/<name>")
 def run(name: str) -> Response:
     """Run one saved query with the query string's parameters, in the negotiated format."""
-    context = web()
-    settings = context.settings
-    if len(request.query_string) > settings.max_request_bytes:
-        return _error(414, f"the URL is longer than the {settings.max_request_bytes}-byte limit")
-    try:
-        pairs = protocol.parse_params(request.query_string)
-    except protocol.ProtocolError as error:
-        return _error(error.status, error.message)
-    try:
-        raw = _single_values(pairs)
-    except catalog.ParameterError as error:
-        return _error(400, str(error), parameter=error.parameter)
-    queries = saved_queries()
-    try:
-        saved = queries.get_query(name)
-    except catalog.UnknownQuery as error:
-        return _error(404, str(error))
-    try:  # only the formats of the query's kind: format=ttl on a SELECT is a 406, as on /sparql
-        choice = protocol.choose_formats(pairs, accept(), {saved.kind: formats.TABLES[saved.kind]})
-    except protocol.ProtocolError as error:
-        return _error(error.status, error.message)
-    if choice.html:
-        return _page(saved, raw)
-    chosen = choice.graph if saved.kind == "graph" else choice.results
-    if chosen is None:
-        refusal = protocol.not_acceptable(saved.kind)
-        return _error(refusal.status, refusal.message)
-    try:
-        bound = catalog.prepare(settings, name, raw, queries)
-    except catalog.ParameterError as error:
-        return _error(400, str(error), parameter=error.parameter)
-    except catalog.ServiceNotAllowed as error:
-        return _error(403, str(error))
-    query_request = catalog.query_request(
-        bound,
-        settings,
-        results_format=choice.results,
-        graph_format=choice.graph,
-        max_rows=settings.max_rows,
-    )
-    started = time.perf_counter()
-    try:
-        answer = context.executor.run_query(query_request, timeout=settings.query_timeout)
-    except Exception as error:  # the executor's refusals; anything unexpected is re-raised (500)
-        status, message = failure_status(error)
-        return _error(status, message, headers=failure_headers(status, error) or None)
-    finally:
-        timing().query += time.perf_counter() - started
-    response = Response(answer.chunks, content_type=answer.format.content_type)
-    add_row_limit_headers(response, answer)
-    return response
+    outcome = web().endpoint.answer_saved(name, core_request())
+    if isinstance(outcome, PageWanted):
+        assert outcome.saved is not None
+        return _page(outcome.saved, outcome.values)
+    return core_response(outcome)
 
 
 # The HTML page of one query -----------------------------------------------------------------
@@ -186,7 +118,7 @@ def _page(saved: catalog.SavedQuery, raw: Mapping[str, str]) -> Response:
     except catalog.ServiceNotAllowed as problem:
         error, status = str(problem), 403
     except Exception as problem:
-        status, error = failure_status(problem)
+        status, error, _headers = failure(problem)
     entry = _entry(saved)
     return html_response(
         "api_query.html",
@@ -247,40 +179,9 @@ def run_url(name: str, params: Mapping[str, str]) -> str:
     return url_for("api.run", **arguments)
 
 
-def _single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Parameters other than the format override; a repeated one is a 400 naming it."""
-    values: dict[str, str] = {}
-    for key, value in pairs:
-        if key in protocol.FORMAT_PARAMETERS:
-            continue
-        if key in values:
-            raise catalog.ParameterError(key, "give it once, not several times")
-        values[key] = value
-    return values
-
-
 def _json(document: Any, status: int = 200) -> Response:
     response = jsonify(document)
     response.status_code = status
-    return response
-
-
-def _error(
-    status: int,
-    message: str,
-    *,
-    parameter: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """JSON for programs (the OpenAPI ``Error`` schema); the HTML error page for a browser."""
-    if formats.prefers_html(accept(), formats.RESULT_FORMATS, formats.GRAPH_FORMATS):
-        return error_response(status, message, headers)
-    body: dict[str, str] = {"error": message}
-    if parameter is not None:
-        body["parameter"] = parameter
-    response = _json(body, status)
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
     return response
 
 

@@ -17,10 +17,10 @@ from typing import Any, TypeVar, cast
 import pyoxigraph as ox
 from flask import Response, current_app, render_template, request
 
-from iomkg import formats, protocol
+from iomkg import catalog, endpoint, formats, protocol
 from iomkg.config import Settings
 from iomkg.formats import Format
-from iomkg.service import QueryExecutor
+from iomkg.service import AsyncQueryExecutor
 from iomkg.store.base import GraphStore, QueryResult
 from iomkg.views import LinkMap
 from iomkg.vocab import output_prefixes
@@ -36,14 +36,15 @@ class WebContext:
 
     settings: Settings
     store: GraphStore
-    executor: QueryExecutor
+    executor: AsyncQueryExecutor
     dumps_dir: Path | None
+    endpoint: endpoint.Endpoint
+    catalog: catalog.CatalogFiles
+    statistics: StatisticsCache
     links: LinkMap = field(init=False)
-    statistics: StatisticsCache = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "links", LinkMap(self.settings.base_iri))
-        object.__setattr__(self, "statistics", StatisticsCache())
 
 
 T = TypeVar("T")
@@ -158,3 +159,51 @@ def rdf_response(
 
 def html_response(template: str, status: int = 200, **context: object) -> Response:
     return Response(render_template(template, **context), status=status, content_type=HTML)
+
+
+# The endpoint core's requests and replies, from and to Flask ---------------------------------
+
+#: Set in the WSGI environ when a response is the endpoint core's: it carries its own CORS and
+#: access-log record, which the app-wide hooks then leave alone.
+CORE_REPLY = "iomkg.core_reply"
+
+
+def core_request() -> endpoint.Request:
+    """The current Flask request as the endpoint core takes it (the body read once, raw)."""
+    return endpoint.Request(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        content_type=request.headers.get("Content-Type"),
+        body=request.get_data(cache=False) if request.method == "POST" else b"",  # 413 past it
+        accept=request.headers.get("Accept"),
+        authorization=request.headers.get("Authorization"),
+        origin=request.headers.get("Origin"),
+        host=request.host,
+        scheme=request.scheme,
+        client=request.remote_addr or "-",
+    )
+
+
+def core_response(reply: endpoint.Reply) -> Response:
+    """A core :class:`~iomkg.endpoint.Reply` as a Flask response (a refusal to a browser as the
+    error page)."""
+    request.environ[CORE_REPLY] = reply.record
+    headers = [(name, value) for name, value in reply.headers if name.lower() != "content-type"]
+    if reply.for_browser:
+        response = Response(
+            render_template("error.html", status=reply.status, message=reply.message),
+            status=reply.status,
+            content_type=HTML,
+        )
+    else:
+        body = reply.body
+        if not isinstance(body, bytes | Iterable):
+            raise TypeError("an event loop's body cannot be sent by Flask")
+        response = Response(body, status=reply.status, content_type=reply.header("Content-Type"))
+    for name, value in headers:
+        if name.lower() == "vary":
+            response.vary.update(item.strip() for item in value.split(","))
+        else:
+            response.headers[name] = value
+    return response

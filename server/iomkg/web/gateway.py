@@ -1,29 +1,21 @@
-"""The ASGI app ``iomkg serve`` runs: plain SPARQL queries answered on the event loop, the rest
-by Flask.
+"""The ASGI app ``iomkg serve`` runs: ``/sparql`` and ``/api/queries/NAME`` answered on the event
+loop through the endpoint core (:mod:`iomkg.endpoint`), everything else by Flask.
 
 Why: a query's CPU is spent in an evaluator process (``iomkg.executor``); what is left in the
-web worker is HTTP. A thread per request (gunicorn's gthread worker) and Flask's request and
-response machinery cost several times what Oxigraph spends on a cheap lookup. An event loop
-costs a fraction of that and waits on any number of evaluators at once, so gunicorn runs an
-ASGI worker (:mod:`iomkg.worker`) and this gateway answers the commonest request in full:
-
-* ``GET /sparql?query=…`` and ``POST /sparql`` with a form or ``application/sparql-query``
-  body (``Content-Length`` within the limit), from a client that does not prefer HTML, that
-  parse to a query; cross-origin ones get the CORS headers of :mod:`iomkg.web.cors`.
-
-It adds no protocol logic of its own: the request goes through
-:func:`iomkg.protocol.parse_request` and the executor exactly as in ``/sparql``, failures are
-told as :mod:`iomkg.web.outcomes` says, and the answer carries the headers and access-log line
-of the Flask route (``tests/web/test_gateway.py`` compares them); small answers, which come
-whole from the evaluator, go out with a ``Content-Length``. Everything else (pages, updates,
-descriptions, the saved-query API, downloads, protocol errors) goes to the Flask app, run in a
-thread pool by ``a2wsgi``; a POST body already read is handed on to it.
+web worker is HTTP. A thread per request and Flask's request and response machinery cost
+several times what Oxigraph spends on a cheap lookup; an event loop costs a fraction of that
+and waits on any number of evaluators at once. So this adapter turns the ASGI request into the
+core's :class:`~iomkg.endpoint.Request`, awaits the core, and sends its
+:class:`~iomkg.endpoint.Reply`: the answers are the Flask routes' by construction, as both call
+the same core. It hands to Flask (run in a thread pool by ``a2wsgi``; a POST body already read
+is handed on) what is not the core's: pages, browsers (a client that prefers HTML gets pages
+and error pages), bodies without a length or over the limit (Flask refuses or reads them), and
+every other path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import logging
 import time
@@ -31,15 +23,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
 
-from iomkg import formats, protocol
 from iomkg.config import Settings
-from iomkg.service import AsyncQueryExecutor, AsyncQueryResponse
+from iomkg.endpoint import Endpoint, PageWanted, Reply, Request, Work, prefers_html
 from iomkg.store.base import StoreError
 from iomkg.web.common import TEXT
-from iomkg.web.cors import CorsPolicy
 from iomkg.web.ops import (
     ACCESS_LOGGER,
     ANSWERED_BY_SERVER,
@@ -49,7 +37,6 @@ from iomkg.web.ops import (
     client_left,
     log_access,
 )
-from iomkg.web.outcomes import failure_headers, failure_status, row_limit_headers
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -58,183 +45,131 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-QUERY_BODY_TYPES = (protocol.FORM, protocol.SPARQL_QUERY)
 WATCH_AFTER_SECONDS = 0.1  # a request watches for its client leaving once it has run this long
 CHUNKED_READ_BYTES = 64 * 1024  # a chunked body is read for Flask in pieces of this size
-
-
-@functools.lru_cache(maxsize=256)
-def _accept(header: str | None) -> tuple[tuple[str, float], ...]:
-    """``Accept`` parsed as the Flask route does (``request.accept_mimetypes``), cached."""
-    return tuple((value, quality) for value, quality in parse_accept_header(header, MIMEAccept))
-
-
-@functools.lru_cache(maxsize=256)
-def _wants_html(accept: tuple[tuple[str, float], ...]) -> bool:
-    """Would Flask answer this client's errors with a page? (Then Flask takes the request.)"""
-    return formats.prefers_html(accept, formats.RESULT_FORMATS, formats.GRAPH_FORMATS)
-
-
-def _plain_client(headers: dict[bytes, bytes]) -> tuple[tuple[str, float], ...] | None:
-    """The client's ``Accept``, unless it is a browser's (pages and error pages are Flask's)."""
-    accept = _accept(_text(headers.get(b"accept")))
-    return None if _wants_html(accept) else accept
+SAVED_QUERY_PATH = "/api/queries/"
 
 
 class Gateway:
     """The ASGI app: see the module docstring. ``flask_app`` is the WSGI app of
-    :func:`iomkg.web.create_app`; ``flask_threads`` the requests Flask serves at once."""
+    :func:`iomkg.web.create_app` (whose endpoint core this shares); ``flask_threads`` the
+    requests Flask serves at once."""
 
     def __init__(
         self,
         flask_app: WSGIApp,
         settings: Settings,
-        executor: AsyncQueryExecutor,
+        core: Endpoint,
         *,
         flask_threads: int,
     ) -> None:
         self.settings = settings
-        self.executor = executor
-        self.cors = CorsPolicy.of(settings)
+        self.core = core
         # a2wsgi types WSGI environs and ASGI messages as TypedDicts; here they are plain dicts.
         wsgi_app: Any = _sized_body(flask_app, settings.max_request_bytes)
         self.flask = _noting_departure(
             _without_date(cast(ASGIApp, WSGIMiddleware(wsgi_app, workers=flask_threads)))
         )
-        #: Headers Flask's after-request hooks add to every such answer (Vary, nosniff).
-        self.common_headers = [
-            (b"vary", self.cors.vary.encode("latin-1")),
-            (b"x-content-type-options", b"nosniff"),
-        ]
         self.logger = logging.getLogger(ACCESS_LOGGER)
-        self._made_headers: dict[str, tuple[tuple[bytes, bytes], ...]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        if scope["type"] != "http" or scope.get("path") != "/sparql":
+        path = scope.get("path", "")
+        if scope["type"] != "http" or (path != "/sparql" and not path.startswith(SAVED_QUERY_PATH)):
             await self.flask(scope, receive, send)
             return
-        method = scope.get("method")
-        if method == "GET":
-            await self._get(scope, receive, send)
-        elif method == "POST":
-            await self._post(scope, receive, send)
-        else:
-            await self.flask(scope, receive, send)
-
-    # Requests ----------------------------------------------------------------------------------
-    async def _get(self, scope: Scope, receive: Receive, send: Send) -> None:
-        query_string: bytes = scope.get("query_string", b"")
         headers = _headers(scope)
-        accept = _plain_client(headers)
-        if (
-            accept is None
-            or not query_string
-            or len(query_string) > self.settings.max_request_bytes
-        ):
+        accept = _text(headers.get(b"accept"))
+        method = scope.get("method", "GET")
+        if prefers_html(accept) or method not in ("GET", "HEAD", "POST"):
             await self.flask(scope, receive, send)
             return
-        origin = _text(headers.get(b"origin"))
-        http = protocol.HttpRequest("GET", query_string, accept=accept, origin=origin)
-        if not await self._answer(scope, http, receive, send):
-            await self.flask(scope, receive, send)
-
-    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
-        accept = _plain_client(headers)
-        content_type = _text(headers.get(b"content-type"))
-        length = _length(headers.get(b"content-length"))
-        if (
-            accept is None
-            or content_type is None
-            or content_type.split(";", 1)[0].strip().lower() not in QUERY_BODY_TYPES
-            or length is None
-            or length > self.settings.max_request_bytes
-            or len(scope.get("query_string", b"")) > self.settings.max_request_bytes
-        ):
-            await self.flask(scope, receive, send)
-            return
+        body = b""
         started = time.perf_counter()
-        body = await _read_body(receive)
-        if body is None:  # the client went away (its answer, if the server sent one, is logged)
-            if not scope.get(ANSWERED_BY_SERVER):
-                self._log(scope, CLIENT_GONE, "-", time.perf_counter() - started, 0.0)
-            return
-        http = protocol.HttpRequest(
-            "POST",
-            scope.get("query_string", b""),
-            content_type,
-            body,
+        if method == "POST":
+            length = _length(headers.get(b"content-length"))
+            if length is None or length > self.settings.max_request_bytes:
+                await self.flask(scope, receive, send)  # chunked, or too large: Flask's to say
+                return
+            read = await _read_body(receive)
+            if read is None:  # the client went away (its answer, if the server sent one, is logged)
+                if not scope.get(ANSWERED_BY_SERVER):
+                    self._log_gone(scope, time.perf_counter() - started)
+                return
+            body = read
+        client = scope.get("client")
+        server = scope.get("server")
+        host = _text(headers.get(b"host")) or (f"{server[0]}:{server[1]}" if server else None)
+        request = Request(
+            method=method,
+            path=path,
+            query_string=scope.get("query_string", b""),
+            content_type=_text(headers.get(b"content-type")),
+            body=body,
             accept=accept,
+            authorization=_text(headers.get(b"authorization")),
             origin=_text(headers.get(b"origin")),
+            host=host,
+            scheme=scope.get("scheme", "http"),
+            client=client[0] if client else "-",
         )
-        if not await self._answer(scope, http, receive, send):
-            await self.flask(scope, _replay(body, receive), send)
+        if path == "/sparql":
+            step = self.core.sparql(request)
+        else:
+            step = self.core.saved_query(path[len(SAVED_QUERY_PATH) :], request)
+        if isinstance(step, PageWanted) or (isinstance(step, Reply) and step.for_browser):
+            await self.flask(scope, _replay(body, receive) if body else receive, send)
+            return
+        await self._answer(step, receive, send, method == "HEAD")
 
-    async def _answer(
-        self, scope: Scope, http: protocol.HttpRequest, receive: Receive, send: Send
-    ) -> bool:
-        """Answer ``http`` if it is a plain query; False (nothing sent) hands it to Flask.
-
-        The access-log line is written whatever happens: a client that went away before the
-        answer (its request is cancelled, see :class:`_ClientWatch`, and the evaluator is
-        killed) is logged as nginx logs it, 499.
-        """
-        started = time.perf_counter()
-        try:
-            call = protocol.parse_request(http, self.settings)
-        except protocol.ProtocolError:
-            return False
-        if not isinstance(call, protocol.QueryCall) or call.html:
-            return False
-        cors = _encoded(self.cors.read_headers(http.origin)) if http.origin is not None else []
-        status, size, query_seconds = CLIENT_GONE, "-", 0.0
+    async def _answer(self, step: Reply | Work, receive: Receive, send: Send, head: bool) -> None:
+        """Run the work (if any) and send the reply. The access-log line is written whatever
+        happens: a client that went away before the answer (its request is cancelled, see
+        :class:`_ClientWatch`) is logged as nginx logs it, 499."""
+        record = step.record
+        status, size = CLIENT_GONE, "-"
         watch = _ClientWatch(receive)
         try:
-            try:
-                answer = await self.executor.run_query_async(
-                    call.request, timeout=self.settings.query_timeout
-                )
-            except Exception as error:
-                query_seconds = time.perf_counter() - started
-                status, size = await self._failure(error, send, cors)
-                return True
-            query_seconds = time.perf_counter() - started
-            status = 200
-            size, waited = await self._send_answer(answer, send, cors)
-            query_seconds += waited
-            return True
+            reply = step if isinstance(step, Reply) else await self.core.run_async(step)
+            status = reply.status
+            size = await self._send(reply, send, head)
         except asyncio.CancelledError:
             if not watch.left:
                 raise  # the server is stopping: not ours to swallow
             watch.uncancel()
             status = CLIENT_GONE  # also when it left in the middle of the body
-            return True
         finally:
             watch.stop()
-            self._log(scope, status, size, time.perf_counter() - started, query_seconds)
+            log_access(
+                self.logger,
+                record.client,
+                record.method,
+                record.target,
+                status,
+                size,
+                time.perf_counter() - record.started,
+                record.query_seconds,
+            )
 
-    # Responses ---------------------------------------------------------------------------------
-    async def _send_answer(
-        self, answer: AsyncQueryResponse, send: Send, cors: list[tuple[bytes, bytes]]
-    ) -> tuple[str, float]:
-        """Send a query's answer; (Content-Length or "-", seconds spent waiting for chunks)."""
-        headers = self._content_headers(answer.format.content_type)
-        if answer.truncated:
-            headers += _encoded(row_limit_headers(answer, self.settings.max_rows))
-        headers += cors
-        if answer.whole is not None:
-            length = str(len(answer.whole))
-            headers.append((b"content-length", length.encode("latin-1")))
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": answer.whole})
-            return length, 0.0
-        waited = 0.0
-        chunks = answer.chunks
+    async def _send(self, reply: Reply, send: Send, head: bool) -> str:
+        """Send a reply; its Content-Length, or "-" for a streamed body."""
+        headers = _encoded(reply.headers)
+        body = reply.body
+        if isinstance(body, bytes):
+            length = str(len(body))
+            if reply.status != 204:
+                headers.append((b"content-length", length.encode("latin-1")))
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if head else body})
+            return length
+        if not hasattr(body, "__anext__"):
+            raise TypeError("the gateway sends an event loop's body")
+        chunks = cast(Any, body)
+        record = reply.record
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             while True:
                 started = time.perf_counter()
                 try:
@@ -246,58 +181,29 @@ class Gateway:
                     # to end the answer properly, so that the client sees it cut (the server
                     # closes the connection).
                     logging.getLogger(__name__).warning("iomkg: an answer was cut short: %s", error)
-                    return "-", waited
+                    return "-"
                 finally:
-                    waited += time.perf_counter() - started
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    record.query_seconds += time.perf_counter() - started
+                if not head:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         finally:
             await chunks.aclose()  # nothing if it was read to the end
-        return "-", waited
+        return "-"
 
-    async def _failure(
-        self, error: Exception, send: Send, cors: list[tuple[bytes, bytes]]
-    ) -> tuple[int, str]:
-        try:
-            status, message = failure_status(error)
-        except Exception:
-            logging.getLogger(__name__).exception("unhandled error on a query")
-            status, message = 500, "internal server error: the server log has the details"
-        body = (message.rstrip("\n") + "\n").encode("utf-8")
-        headers = [
-            (b"content-type", TEXT.encode("latin-1")),
-            (b"content-length", str(len(body)).encode("latin-1")),
-            *_encoded(failure_headers(status, error).items()),
-            *self.common_headers,
-            *cors,
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return status, str(len(body))
-
-    def _content_headers(self, content_type: str) -> list[tuple[bytes, bytes]]:
-        """A fresh list of the headers every answer in ``content_type`` has (made once each)."""
-        made = self._made_headers.get(content_type)
-        if made is None:
-            made = ((b"content-type", content_type.encode("latin-1")), *self.common_headers)
-            self._made_headers[content_type] = made
-        return list(made)
-
-    def _log(self, scope: Scope, status: int, size: str, total: float, query: float) -> None:
-        """The line Flask's access-log hook writes, for a request it never saw."""
+    def _log_gone(self, scope: Scope, seconds: float) -> None:
+        """The line of a request whose client left before its body was in."""
         client = scope.get("client")
-        full_path = f"{scope.get('path')}?" + scope.get("query_string", b"").decode(
-            "utf-8", "replace"
-        )
+        query = scope.get("query_string", b"").decode("latin-1")
         log_access(
             self.logger,
             client[0] if client else "-",
             scope.get("method", "-"),
-            full_path,
-            status,
-            size,
-            total,
-            query,
+            scope.get("path", "") + ("?" + query if query else ""),
+            CLIENT_GONE,
+            "-",
+            seconds,
+            0.0,
         )
 
 

@@ -15,7 +15,15 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
 from iomkg import descriptions, dumps, formats, resources
-from iomkg.web.common import html_response, negotiate_rdf, not_acceptable, rdf_response, web
+from iomkg.endpoint import AccessRecord
+from iomkg.web.common import (
+    CORE_REPLY,
+    html_response,
+    negotiate_rdf,
+    not_acceptable,
+    rdf_response,
+    web,
+)
 
 ACCESS_LOGGER = "iomkg.access"
 #: client, "method path?query", status, bytes (or -), total and query milliseconds
@@ -32,7 +40,6 @@ class RequestTiming:
 
     started: float = field(default_factory=time.perf_counter)
     query: float = 0.0
-    update: bool = False
 
 
 def timing() -> RequestTiming:
@@ -84,6 +91,7 @@ def install_access_log(app: Flask) -> None:
         status = response.status_code
         no_body = request.method == "HEAD"  # the headers say a length, but no body is sent
         environ = request.environ
+        core: AccessRecord | None = environ.get(CORE_REPLY)  # its time grows as the body streams
 
         def _write() -> None:
             if answered_by_server(environ):
@@ -97,7 +105,7 @@ def install_access_log(app: Flask) -> None:
                 CLIENT_GONE if gone else status,
                 "-" if no_body or gone else response.headers.get("Content-Length", "-"),
                 time.perf_counter() - record.started,
-                record.query,
+                record.query + (core.query_seconds if core is not None else 0.0),
             )
 
         response.call_on_close(_write)
