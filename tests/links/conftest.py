@@ -129,7 +129,7 @@ def decide(review: Path, decisions: dict[tuple[str, str], str]) -> None:
 
 
 ACCEPTED = {
-    ("id/country/GR", "Q990001"): "accept",
+    ("id/country/SG", "Q990001"): "accept",
     ("id/organisation/pfp", "Q990002"): "accept",
     ("id/organisation/bamf", "Q990003"): "accept",
     ("id/organisation/ch-sdc", "Q990005"): "accept",

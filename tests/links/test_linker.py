@@ -67,19 +67,19 @@ def test_candidates_and_their_evidence(project: Settings, wikidata: Endpoint) ->
     result = search(project, wikidata)
     rows = found(result)
     assert set(rows) == {
-        ("id/country/GR", "Q990001"),
+        ("id/country/SG", "Q990001"),
         ("id/organisation/pfp", "Q990002"),
         ("id/organisation/bamf", "Q990003"),
         ("id/organisation/iom-development-fund", "Q990006"),
         ("id/organisation/iom-development-fund", "Q990007"),
         ("id/organisation/un-system", "Q1065"),
     }
-    greece = rows[("id/country/GR", "Q990001")]
-    assert (greece.method, greece.matched, greece.value) == ("iso3166-alpha2", "P297", '"GR"')
-    assert greece.object_label == "Greece" and greece.object_types == "Q990100"
+    singapore = rows[("id/country/SG", "Q990001")]
+    assert (singapore.method, singapore.matched, singapore.value) == ("iso3166-alpha2", "P297", '"SG"')
+    assert singapore.object_label == "Singapore" and singapore.object_types == "Q990100"
     p297 = "<http://www.wikidata.org/prop/direct/P297>"
-    assert greece.query == f'SELECT ?item WHERE {{ ?item {p297} "GR" }}'
-    assert greece.endpoint == wikidata.url and greece.found == "2025-01-31" and greece.note == ""
+    assert singapore.query == f'SELECT ?item WHERE {{ ?item {p297} "SG" }}'
+    assert singapore.endpoint == wikidata.url and singapore.found == "2025-01-31" and singapore.note == ""
     pfp = rows[("id/organisation/pfp", "Q990002")]
     expected = ("exact-label", "rdfs:label", '"Partnership for Peace"@en')
     assert (pfp.method, pfp.matched, pfp.value) == expected
@@ -93,7 +93,7 @@ def test_nothing_already_linked_is_searched_again(project: Settings, wikidata: E
     result = search(project, wikidata)
     searched = {entity.iri.removeprefix(BASE) for entity in result.searched}
     assert "id/country/NO" not in searched and "id/organisation/iom" not in searched
-    assert {"id/country/GR", "id/organisation/pfp", "id/organisation/bamf"} <= searched
+    assert {"id/country/SG", "id/organisation/pfp", "id/organisation/bamf"} <= searched
     assert not any(c.object.endswith("/Q990004") for c in result.candidates)  # Norway's decoy
 
 
@@ -115,7 +115,7 @@ def test_review_file_round_trip_keeps_decisions(
     assert review.read_text(encoding="utf-8").splitlines()[0] == ",".join(linking.REVIEW_COLUMNS)
     decide(
         review,
-        {("id/country/GR", "Q990001"): "accept", ("id/organisation/pfp", "Q990002"): "reject"},
+        {("id/country/SG", "Q990001"): "accept", ("id/organisation/pfp", "Q990002"): "reject"},
     )
     again = linking.render_review(result.candidates, linking.read_review(review))
     assert again == review.read_text(encoding="utf-8")
@@ -140,19 +140,19 @@ def test_the_review_cycle_links_and_records_provenance(linked_project: LinkedPro
     graph = Graph().parse(accepted, format="turtle", publicID=BASE)
     links = {(str(s).removeprefix(BASE), str(o)) for s, o in graph.subject_objects(OWL.sameAs)}
     assert links == {
-        ("id/country/GR", "http://www.wikidata.org/entity/Q990001"),
+        ("id/country/SG", "http://www.wikidata.org/entity/Q990001"),
         ("id/organisation/pfp", "http://www.wikidata.org/entity/Q990002"),
         ("id/organisation/bamf", "http://www.wikidata.org/entity/Q990003"),
         ("id/organisation/ch-sdc", "http://www.wikidata.org/entity/Q990005"),
     }
-    record = URIRef(BASE + "id/linkset/wikidata/link/country/GR")
+    record = URIRef(BASE + "id/linkset/wikidata/link/country/SG")
     assert (record, RDF.type, RDF.Statement) in graph
-    assert graph.value(record, RDF.subject) == URIRef(BASE + "id/country/GR")
+    assert graph.value(record, RDF.subject) == URIRef(BASE + "id/country/SG")
     assert str(graph.value(record, DCTERMS.source)).startswith("http://127.0.0.1:")
     for when in (DCTERMS.created, DCTERMS.dateAccepted):  # found, accepted: the day of the run
         assert graph.value(record, when) == Literal(date.today().isoformat(), datatype=XSD.date)
     comment = str(graph.value(record, URIRef("http://www.w3.org/2000/01/rdf-schema#comment")))
-    assert 'P297 "GR"' in comment and "SELECT ?item" in comment
+    assert 'P297 "SG"' in comment and "SELECT ?item" in comment
     method = URIRef(BASE + "ontology#linkMethod")
     assert str(graph.value(record, method)).startswith("identifier match on ISO 3166-1")
     linkset_methods = {str(m) for m in graph.objects(URIRef(BASE + "id/linkset/wikidata"), method)}
@@ -174,7 +174,7 @@ def test_the_accepted_links_pass_the_build(linked_project: LinkedProject) -> Non
             f"e.g. {linked_project.outside[0].describe()}"
         )
     summary = pipeline.build(linked_project.settings)
-    assert summary.links_per_target == {"geonames": 34, "wikidata": 43}
+    assert summary.links_per_target == {"geonames": 156, "wikidata": 165}
 
 
 def test_accepting_twice_changes_nothing(linked_project: LinkedProject) -> None:
@@ -204,7 +204,7 @@ def test_conflicting_rows_are_refused_and_nothing_is_written(
             ("id/organisation/un-system", "Q1065"): "accept",  # already the UN's item
             ("id/organisation/iom-development-fund", "Q990006"): "accept",  # two items, one subject
             ("id/organisation/iom-development-fund", "Q990007"): "accept",
-            ("id/country/GR", "Q990001"): "accept",
+            ("id/country/SG", "Q990001"): "accept",
         },
     )
     before = digest(project.data_dir)

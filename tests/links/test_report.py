@@ -33,14 +33,14 @@ def test_the_report_after_the_review_cycle(linked_project: LinkedProject) -> Non
     lines = result.output.splitlines()
     assert lines[:4] == [
         "coverage (linked/total):",
-        "  wikidata  countries        35/35   100%",
+        "  wikidata  countries       157/157  100%",
         "  wikidata  organisations     8/18    44%",
-        "  geonames  countries        34/35    97%",
+        "  geonames  countries       156/157   99%",
     ]
     assert "duplicates (one external id, several resources): none" in lines
     assert "malformed links: none" in lines
     assert "retired identifiers: not checked (give --endpoint to ask Wikidata)" in lines
-    assert f"  geonames  country       <{BASE}id/country/GR>  Greece" in lines
+    assert f"  geonames  country       <{BASE}id/country/SG>  Singapore" in lines
     un_system = f"<{BASE}id/organisation/un-system>  United Nations System"
     assert f"  wikidata  organisation  {un_system}" in lines
 
@@ -90,7 +90,7 @@ def test_the_cli_exits_1_when_retired_links_are_found(
     result = run(linked_project.settings, "links", "--endpoint", wikidata.url, "--pause", "0")
     assert result.exit_code == 1
     assert "retired identifiers: " in result.output
-    assert "Q990001" not in result.output.split("retired identifiers:")[1]  # Greece's item lives
+    assert "Q990001" not in result.output.split("retired identifiers:")[1]  # Singapore's item lives
 
 
 def current_store(linked_project: LinkedProject) -> OxigraphStore:
@@ -111,8 +111,8 @@ def _void(store: OxigraphStore, subject: str, predicate: str) -> list[str]:
 def test_the_figures_are_in_each_link_sets_void(linked_project: LinkedProject) -> None:
     store = current_store(linked_project)
     void = "http://rdfs.org/ns/void#"
-    assert _void(store, "id/linkset/wikidata", void + "triples") == ["43"]
-    assert _void(store, "id/linkset/geonames", void + "triples") == ["34"]
+    assert _void(store, "id/linkset/wikidata", void + "triples") == ["165"]
+    assert _void(store, "id/linkset/geonames", void + "triples") == ["156"]
     assert _void(store, "id/linkset/wikidata", void + "classPartition") == [
         BASE + "id/linkset/wikidata/countries",
         BASE + "id/linkset/wikidata/organisations",
@@ -120,7 +120,7 @@ def test_the_figures_are_in_each_link_sets_void(linked_project: LinkedProject) -
     assert _void(store, "id/linkset/wikidata/organisations", void + "entities") == ["8"]
     assert _void(store, "id/linkset/wikidata/organisations", void + "class") == [ORGANISATION.value]
     [words] = _void(store, "id/linkset/geonames/countries", "http://purl.org/dc/terms/description")
-    assert words == "34 of 35 countries (97%) link to GeoNames; not linked: Greece."
+    assert words == "156 of 157 countries (99%) link to GeoNames; not linked: Singapore."
     linkset = ox.NamedNode(BASE + "id/linkset/wikidata")
     quads = store.raw.quads_for_pattern(linkset, None, None, None)
     graphs = {quad.graph_name.value for quad in quads}
