@@ -31,7 +31,12 @@ ORG = "http://www.w3.org/ns/org#"
 DCT = "http://purl.org/dc/terms/"
 PROV = "http://www.w3.org/ns/prov#"
 
-TRIPLES_PER_PROJECT = 154  # measured average, used to size the graph for a target
+SHARED_FILE = f"{ID}file/synthetic-reference.csv"  # what the reference data is derived from
+REFERENCE_SOURCE = f"{ID}source/synthetic-offices"  # the document the sites are taken from
+# measured averages, used to size the graph for a target
+TRIPLES_PER_PROJECT = 169  # with its activities, fundings, amounts, figures and excerpt
+TRIPLES_PER_ORGANISATION = 14  # with its site
+REFERENCE_TRIPLES = 529  # schemes, codelists, countries
 
 COUNTRIES = [
     ("AF", "AFG", "Afghanistan"),
@@ -197,8 +202,15 @@ class Scale:
 
     @classmethod
     def for_triples(cls, triples: int) -> Scale:
-        projects = max(4, triples // TRIPLES_PER_PROJECT)
-        return cls(projects=projects, organisations=max(20, min(2000, projects // 4)))
+        def organisations(projects: int) -> int:
+            return max(20, min(2000, projects // 4))
+
+        per_project = TRIPLES_PER_PROJECT + TRIPLES_PER_ORGANISATION / 4
+        projects = max(4, round((triples - REFERENCE_TRIPLES) / per_project))
+        if organisations(projects) in (20, 2000):  # at a bound: the rest is projects
+            spare = triples - REFERENCE_TRIPLES - TRIPLES_PER_ORGANISATION * organisations(projects)
+            projects = max(4, round(spare / TRIPLES_PER_PROJECT))
+        return cls(projects=projects, organisations=organisations(projects))
 
 
 def project_iri(index: int) -> str:
@@ -259,6 +271,23 @@ def _concept(w: _Writer, scheme: str, slug: str, label: str) -> Iterator[ox.Quad
     yield w.text(concept, SKOS + "prefLabel", label)
     yield w.iri(concept, SKOS + "inScheme", f"{ID}scheme/{scheme}")
     yield w.text(concept, SKOS + "notation", slug, language=None)
+    yield w.text(concept, SKOS + "definition", f"The synthetic {scheme.replace('-', ' ')} {label}.")
+    if scheme == "donor-role":
+        yield w.iri(concept, SKOS + "broadMatch", f"{ID}codelist/iati/OrganisationRole/1")
+
+
+def _codelist(w: _Writer, name: str, codes: list[tuple[str, str]]) -> Iterator[ox.Quad]:
+    """An IATI codelist scheme and its concepts, derived from (a stand-in for) its shared/ file."""
+    scheme = f"{ID}codelist/iati/{name}"
+    yield w.iri(scheme, RDF + "type", SKOS + "ConceptScheme")
+    yield w.text(scheme, SKOS + "prefLabel", f"IATI {name} codelist")
+    yield w.iri(scheme, PROV + "wasDerivedFrom", SHARED_FILE)
+    for code, label in codes:
+        concept = f"{scheme}/{code}"
+        yield w.iri(concept, RDF + "type", SKOS + "Concept")
+        yield w.text(concept, SKOS + "prefLabel", label)
+        yield w.iri(concept, SKOS + "inScheme", scheme)
+        yield w.text(concept, SKOS + "notation", code, language=None)
 
 
 def _reference(w: _Writer, rng: random.Random, scale: Scale) -> Iterator[ox.Quad]:
@@ -272,18 +301,21 @@ def _reference(w: _Writer, rng: random.Random, scale: Scale) -> Iterator[ox.Quad
         yield w.text(f"{ID}scheme/{scheme}", SKOS + "prefLabel", scheme.replace("-", " "))
         for slug in slugs:
             yield from _concept(w, scheme, slug, slug.replace("-", " "))
-    for code, name in ((str(n), f"status {n}") for n in range(1, 7)):
-        yield w.iri(f"{ID}codelist/iati/ActivityStatus/{code}", RDF + "type", SKOS + "Concept")
-        yield w.text(f"{ID}codelist/iati/ActivityStatus/{code}", SKOS + "prefLabel", name)
-    for code in CURRENCIES:
-        yield w.iri(f"{ID}codelist/iati/Currency/{code}", RDF + "type", SKOS + "Concept")
-        yield w.text(f"{ID}codelist/iati/Currency/{code}", SKOS + "notation", code, language=None)
+    yield w.iri(SHARED_FILE, RDF + "type", PROV + "Entity")
+    yield w.text(SHARED_FILE, SKOS + "prefLabel", "synthetic-reference.csv")
+    yield w.iri(REFERENCE_SOURCE, RDF + "type", IOMO + "SourceDocument")
+    yield w.text(REFERENCE_SOURCE, DCT + "title", "Synthetic directory of offices")
+    yield w.text(REFERENCE_SOURCE, DCT + "identifier", "synthetic-offices.txt", language=None)
+    yield from _codelist(w, "ActivityStatus", [(str(n), f"status {n}") for n in range(1, 7)])
+    yield from _codelist(w, "Currency", [(code, f"currency {code}") for code in CURRENCIES])
+    yield from _codelist(w, "OrganisationRole", [("1", "Funding")])
     for alpha2, alpha3, name in COUNTRIES:
         country = country_iri(alpha2)
         yield w.iri(country, RDF + "type", SCHEMA + "Country")
         yield w.text(country, SKOS + "prefLabel", name)
         yield w.typed(country, SKOS + "notation", alpha2, IOMO + "iso3166Alpha2")
         yield w.text(country, IOMO + "iso3166Alpha3", alpha3, language=None)
+        yield w.iri(country, PROV + "wasDerivedFrom", SHARED_FILE)
     for index in range(scale.organisations):
         org = organisation_iri(index)
         country = rng.choice(COUNTRIES)
@@ -296,13 +328,16 @@ def _reference(w: _Writer, rng: random.Random, scale: Scale) -> Iterator[ox.Quad
         yield w.text(org, SKOS + "altLabel", "".join(part[0] for part in name.split()[:4]).upper())
         yield w.typed(org, SCHEMA + "foundingDate", str(rng.randint(1945, 2015)), XSD + "gYear")
         yield w.text(org, IOMO + "iatiOrganisationId", f"XM-SYN-{index:05d}", language=None)
+        yield w.iri(org, PROV + "wasDerivedFrom", SHARED_FILE)
         if index >= 10:  # chains of sub-organisations, up to a dozen levels deep
             yield w.iri(
                 org, ORG + "subOrganizationOf", organisation_iri(rng.randrange(index // 2, index))
             )
-        site = f"{ID}site/synthetic-{index:05d}"
+        site = f"{ID}site/synthetic-{index:05d}-{country[0].lower()}"
         yield w.iri(org, ORG + "hasSite", site)
         yield w.iri(site, RDF + "type", ORG + "Site")
+        yield w.text(site, SKOS + "prefLabel", f"Office {index} in {country[2]}")
+        yield w.iri(site, PROV + "wasDerivedFrom", REFERENCE_SOURCE)
         yield w.iri(site, ORG + "siteOf", org)
         yield w.iri(site, SCHEMA + "location", country_iri(country[0]))
 
@@ -312,9 +347,11 @@ def _date(rng: random.Random, first_year: int, last_year: int) -> tuple[int, str
     return year, f"{year:04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
 
 
-def _amount(w: _Writer, rng: random.Random, subject: str, low: int, high: int) -> Iterator[ox.Quad]:
-    amount = subject + "/amount"
+def _amount(
+    w: _Writer, rng: random.Random, amount: str, low: int, high: int, excerpt: str
+) -> Iterator[ox.Quad]:
     currency = rng.choice(CURRENCIES)
+    yield w.iri(amount, PROV + "wasDerivedFrom", excerpt)
     yield w.iri(amount, RDF + "type", SCHEMA + "MonetaryAmount")
     yield w.typed(
         amount,
@@ -342,20 +379,25 @@ def _project(w: _Writer, rng: random.Random, scale: Scale, index: int) -> Iterat
         yield w.iri(source, RDF + "type", IOMO + "SourceDocument")
         yield w.text(source, DCT + "title", f"Synthetic programme sheet {index // 10}")
         yield w.text(source, DCT + "identifier", f"synthetic-{index // 10:05d}.txt", language=None)
+    acronym = f"P{index:06d}"
+    description = (
+        f"The {label.lower()} helps {rng.choice(COUNTED)} with {rng.choice(NOUNS)} and "
+        f"{rng.choice(NOUNS)} across {country_name}."
+    )
     yield w.iri(excerpt, RDF + "type", IOMO + "Excerpt")
     yield w.iri(excerpt, DCT + "isPartOf", source)
     yield w.typed(excerpt, IOMO + "line", str(index % 10 + 1), XSD + "positiveInteger")
-    yield w.text(excerpt, PROV + "value", f"{label} ran from {start} to {end}.", language=None)
+    yield w.text(
+        excerpt,
+        PROV + "value",
+        f"{label} ({acronym}) ran from {start} to {end}. {description}",
+        language=None,
+    )
 
     yield w.iri(project, RDF + "type", IOMO + "Project")
     yield w.text(project, SKOS + "prefLabel", f"{label} {index}")
-    yield w.text(project, SKOS + "altLabel", f"P{index:06d}", language=None)
-    yield w.text(
-        project,
-        DCT + "description",
-        f"The {label.lower()} helps {rng.choice(COUNTED)} with {rng.choice(NOUNS)} and "
-        f"{rng.choice(NOUNS)} across {country_name}.",
-    )
+    yield w.text(project, SKOS + "altLabel", acronym)
+    yield w.text(project, DCT + "description", description)
     yield w.typed(project, SCHEMA + "startDate", start, XSD + "date")
     yield w.typed(project, SCHEMA + "endDate", end, XSD + "date")
     status = 4 if end_year < 2024 else rng.randint(1, 3)
@@ -369,7 +411,7 @@ def _project(w: _Writer, rng: random.Random, scale: Scale, index: int) -> Iterat
     yield w.iri(project, IOMO + "beneficiary", organisation_iri(rng.randrange(scale.organisations)))
     yield w.iri(project, IOMO + "budget", project + "/budget")
     yield w.iri(project, PROV + "wasDerivedFrom", excerpt)
-    yield from _amount(w, rng, project + "/budget", 100_000, 20_000_000)
+    yield from _amount(w, rng, project + "/budget", 100_000, 20_000_000, excerpt)
 
     items = [project]
     for number in range(rng.randint(2, 6)):
@@ -400,7 +442,9 @@ def _project(w: _Writer, rng: random.Random, scale: Scale, index: int) -> Iterat
         items.append(activity)
 
     for item in [project, *rng.sample(items[1:], k=min(2, len(items) - 1))]:
+        start_of_item = _date(rng, start_year, end_year)[1]
         donors = rng.sample(range(len(DONOR_COUNTRIES) + 40), k=rng.randint(1, 3))
+        funders: set[str] = set()
         for position, donor_index in enumerate(donors):
             if donor_index < len(DONOR_COUNTRIES):
                 donor_slug, donor = (
@@ -410,6 +454,9 @@ def _project(w: _Writer, rng: random.Random, scale: Scale, index: int) -> Iterat
             else:
                 org_index = (donor_index * 37) % scale.organisations
                 donor_slug, donor = f"synthetic-{org_index:05d}", organisation_iri(org_index)
+            if donor in funders:  # two draws of one organisation: one funding
+                continue
+            funders.add(donor)
             funding = f"{ID}funding/{item.rsplit('/', 1)[1]}-{donor_slug}"
             role = (
                 "lead-nation"
@@ -417,6 +464,9 @@ def _project(w: _Writer, rng: random.Random, scale: Scale, index: int) -> Iterat
                 else rng.choice(DONOR_ROLES)
             )
             yield w.iri(funding, RDF + "type", IOMO + "Funding")
+            yield w.text(
+                funding, SKOS + "prefLabel", f"{donor_slug} funding {item.rsplit('/', 1)[1]}"
+            )
             yield w.iri(funding, SCHEMA + "funder", donor)
             yield w.iri(funding, SCHEMA + "fundedItem", item)
             yield w.iri(funding, IOMO + "donorRole", f"{ID}concept/donor-role/{role}")
@@ -424,17 +474,19 @@ def _project(w: _Writer, rng: random.Random, scale: Scale, index: int) -> Iterat
                 funding, IOMO + "iatiOrganisationRole", f"{ID}codelist/iati/OrganisationRole/1"
             )
             yield w.iri(funding, SCHEMA + "amount", funding + "/amount")
-            yield w.typed(
-                funding, SCHEMA + "startDate", _date(rng, start_year, end_year)[1], XSD + "date"
-            )
+            yield w.typed(funding, SCHEMA + "startDate", min(start_of_item, end), XSD + "date")
             yield w.typed(funding, SCHEMA + "endDate", end, XSD + "date")
             yield w.iri(funding, PROV + "wasDerivedFrom", excerpt)
-            yield from _amount(w, rng, funding, 10_000, 5_000_000)
+            yield from _amount(w, rng, funding + "/amount", 10_000, 5_000_000, excerpt)
 
     for item in rng.sample(items, k=min(len(items), rng.randint(1, 4))):
         what = rng.choice(INDICATORS)
         figure = f"{ID}figure/{item.rsplit('/', 1)[1]}-{what}"
         yield w.iri(figure, RDF + "type", IOMO + "Figure")
+        yield w.text(
+            figure, SKOS + "prefLabel", f"{item.rsplit('/', 1)[1]}: {what.replace('-', ' ')}"
+        )
+        yield w.iri(figure, PROV + "wasDerivedFrom", excerpt)
         yield w.typed(
             figure, SCHEMA + "value", str(rng.randint(5, 250_000)), XSD + "nonNegativeInteger"
         )

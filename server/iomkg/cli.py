@@ -23,6 +23,7 @@ from iomkg import catalog, formats, linking, pipeline, sparqltext
 from iomkg.config import Settings, SettingsError
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
+from iomkg.validator import UnsupportedShapes
 from iomkg.vocab import output_prefixes, prefixes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,6 +72,8 @@ def reports_errors(command: F) -> F:
             _fail(f"{error} (fix the file{unchanged})", 2)
         except QuerySyntaxError as error:
             _fail(f"the SPARQL does not parse: {error}", 2)
+        except UnsupportedShapes as error:
+            _fail(str(error), 2)
         except (
             StoreError,
             SettingsError,
@@ -138,14 +141,25 @@ def main() -> None:
 # build / validate --------------------------------------------------------------------------
 
 
+VALIDATOR_OPTION = click.option(
+    "--validator",
+    type=click.Choice(pipeline.VALIDATORS),
+    default="sparql",
+    show_default=True,
+    help="sparql: the shapes compiled to SPARQL on pyoxigraph (fast); pyshacl: the reference, "
+    "with the same report.",
+)
+
+
 @cli.command()
+@VALIDATOR_OPTION
 @click.pass_context
 @reports_errors
-def build(context: click.Context) -> None:
+def build(context: click.Context, validator: str) -> None:
     """Parse ontology and data, validate with SHACL, run the quality checks, then load the store and
     write the dumps. Nothing is replaced unless everything passes (exit 0); SHACL violations or
     failed checks exit 1, unreadable files exit 2."""
-    summary = pipeline.build(settings_of(context))
+    summary = pipeline.build(settings_of(context), validator)
     for line in render_summary(summary):
         click.echo(line)
 
@@ -170,15 +184,16 @@ def render_summary(summary: pipeline.BuildSummary) -> Iterator[str]:
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@VALIDATOR_OPTION
 @click.pass_context
 @reports_errors
-def validate(context: click.Context, files: tuple[Path, ...]) -> None:
+def validate(context: click.Context, files: tuple[Path, ...], validator: str) -> None:
     """Validate the project's ontology and data with SHACL, and report; changes nothing.
 
     FILES, when given, are validated together with the project's graphs (a file at the same path as
     a project file replaces it). Exit 0 conforms, 1 violations, 2 a file does not parse.
     """
-    parsed, violations = pipeline.validate(settings_of(context), files)
+    parsed, violations = pipeline.validate(settings_of(context), files, validator)
     if violations:
         raise pipeline.ValidationFailed(violations)
     click.echo(f"conforms: {parsed.triple_count()} triples in {len(parsed.quads)} graphs")

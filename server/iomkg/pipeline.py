@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import rdflib
-from rdflib.namespace import SH
 
 from iomkg import catalog
 from iomkg.config import Settings
-from iomkg.shacl import top_level_results, validate_graph
+from iomkg.shacl import ShaclResult, pyshacl_results, to_rdflib, validate_graph
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Release, Releases
+from iomkg.validator import as_stated, compile_shapes, for_validation
 from iomkg.vocab import output_prefixes, prefixes
 
 RDF_SUFFIXES = {
@@ -224,22 +224,6 @@ def _term_key(term: object) -> str:
 
 # Conversion to rdflib (for pySHACL and JSON-LD) ---------------------------------------------
 
-_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-
-
-def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> rdflib.term.Node:
-    """The rdflib term for a pyoxigraph term (plain strings stay plain, as rdflib parses them)."""
-    if isinstance(term, ox.NamedNode):
-        return rdflib.URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return rdflib.BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return rdflib.Literal(term.value, lang=term.language)
-        datatype = term.datatype.value
-        return rdflib.Literal(term.value, datatype=None if datatype == _XSD_STRING else datatype)
-    raise TypeError(f"RDF-star triples are not supported here: {term}")
-
 
 def to_rdflib_graph(quads: Iterable[ox.Quad]) -> rdflib.Graph:
     graph = rdflib.Graph()
@@ -276,33 +260,52 @@ def load_shapes(settings: Settings) -> rdflib.Graph:
     return to_rdflib_graph(quads)
 
 
-def validate_parsed(parsed: ParsedSources, shapes: rdflib.Graph) -> list[Violation]:
+VALIDATORS = ("sparql", "pyshacl")
+
+
+def validation_store(quads: Iterable[ox.Quad]) -> ox.Store:
+    """An in-memory store of ``quads`` as :mod:`iomkg.validator` validates them."""
+    store = ox.Store()
+    store.bulk_extend(for_validation(quads))
+    return store
+
+
+def shacl_results(
+    store: ox.Store, shapes: rdflib.Graph, validator: str = "sparql"
+) -> list[ShaclResult]:
+    """Every SHACL result for the union of ``store``'s graphs: by the shapes compiled to SPARQL
+    (the default), or by pySHACL over an rdflib copy of the same graph (the reference)."""
+    if validator == "sparql":
+        return compile_shapes(shapes).validate(store)
+    if validator == "pyshacl":
+        data = rdflib.Graph()
+        for quad in store:
+            data.add((as_stated(quad.subject), as_stated(quad.predicate), as_stated(quad.object)))
+        _conforms, report = validate_graph(data, shapes)
+        return pyshacl_results(report)
+    raise ValueError(f"unknown validator {validator!r}: use one of {', '.join(VALIDATORS)}")
+
+
+def validate_parsed(
+    parsed: ParsedSources, shapes: rdflib.Graph, validator: str = "sparql"
+) -> list[Violation]:
     """SHACL-validate the union of all graphs (with the ontology: ``sh:class`` sees subclasses)."""
-    data = to_rdflib_graph(quad for quads in parsed.quads.values() for quad in quads)
-    conforms, report = validate_graph(data, shapes)
-    if conforms:
-        return []
-    return _violations(report, parsed)
+    store = validation_store(quad for quads in parsed.quads.values() for quad in quads)
+    return _violations(shacl_results(store, shapes, validator), parsed)
 
 
-def _violations(report: rdflib.Graph, parsed: ParsedSources) -> list[Violation]:
+def _violations(results: Iterable[ShaclResult], parsed: ParsedSources) -> list[Violation]:
     found = []
-    for result in top_level_results(report):
-        focus = report.value(result, SH.focusNode)
-        path = report.value(result, SH.resultPath)
-        message = report.value(result, SH.resultMessage)
-        severity = report.value(result, SH.resultSeverity)
-        value = report.value(result, SH.value)
-        shape = report.value(result, SH.sourceShape)
-        focus_key = str(focus)
+    for result in results:
+        focus_key = str(result.focus)
         found.append(
             Violation(
                 focus_node=focus_key,
-                path=str(path) if isinstance(path, rdflib.URIRef) else None,
-                message=str(message) if message is not None else "violates a shape",
-                shape=str(shape) if isinstance(shape, rdflib.URIRef) else None,
-                severity=str(severity).rsplit("#", 1)[-1] if severity is not None else "Violation",
-                value=str(value) if value is not None else None,
+                path=str(result.path) if isinstance(result.path, rdflib.URIRef) else None,
+                message=result.messages[0] if result.messages else "violates a shape",
+                shape=str(result.shape) if isinstance(result.shape, rdflib.URIRef) else None,
+                severity=str(result.severity).rsplit("#", 1)[-1],
+                value=str(result.value) if result.value is not None else None,
                 files=tuple(sorted(parsed.subject_files.get(focus_key, ()))),
             )
         )
@@ -311,13 +314,13 @@ def _violations(report: rdflib.Graph, parsed: ParsedSources) -> list[Violation]:
 
 
 def validate(
-    settings: Settings, extra_files: Sequence[Path] = ()
+    settings: Settings, extra_files: Sequence[Path] = (), validator: str = "sparql"
 ) -> tuple[ParsedSources, list[Violation]]:
     """Parse and SHACL-validate the project's sources (and ``extra_files``); raise if unparsable."""
     sources = with_extra_files(settings, discover_sources(settings), extra_files)
     parsed = parse_sources(sources, settings.base_iri)
     add_derived(parsed, settings)
-    return parsed, validate_parsed(parsed, load_shapes(settings))
+    return parsed, validate_parsed(parsed, load_shapes(settings), validator)
 
 
 # Derived statements ------------------------------------------------------------------------
@@ -421,7 +424,7 @@ def summarize(
     return BuildSummary(release, triples, classes, dict(sorted(links.items())), timings or {})
 
 
-def build(settings: Settings) -> BuildSummary:
+def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
     """Parse, validate, check, load and dump into a new release, then make it current.
 
     Raises :class:`SourceParseError`, :class:`ValidationFailed` or :class:`ChecksFailed`;
@@ -435,7 +438,7 @@ def build(settings: Settings) -> BuildSummary:
     timings["parse"] = time.perf_counter() - started
 
     step = time.perf_counter()
-    violations = validate_parsed(parsed, shapes)
+    violations = validate_parsed(parsed, shapes, validator)
     timings["validate"] = time.perf_counter() - step
     if violations:
         raise ValidationFailed(violations)

@@ -14,6 +14,9 @@ from types import ModuleType
 import pyoxigraph as ox
 import pytest
 
+from iomkg.validator import compile_shapes, for_validation
+from tests.shapes.harness import parse_turtle, shape_files
+
 BENCH = Path(__file__).resolve().parents[2] / "server" / "bench"
 
 
@@ -113,6 +116,16 @@ def test_the_generated_graph_uses_the_projects_vocabulary(tmp_path: Path) -> Non
         "http://www.w3.org/ns/org#Organization",
     ):
         assert types[expected] > 0, expected
+
+
+def test_the_generated_graph_conforms_to_the_shapes() -> None:
+    """Benchmarks measure a build that passes: the generated graph breaks no shape."""
+    generate = load_bench("generate")
+    shapes = parse_turtle(shape_files())
+    store = ox.Store()
+    store.bulk_extend(for_validation(generate.generate(8000)))
+    results = compile_shapes(shapes).validate(store)
+    assert not results, results[:5]
 
 
 @pytest.mark.slow

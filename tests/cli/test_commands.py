@@ -77,6 +77,19 @@ def test_validate_reports_and_exit_codes(project_copy: Settings, tmp_path: Path)
     assert not project_copy.store_root.exists()  # validate never builds
 
 
+def test_validate_with_pyshacl_reports_the_same_violations(
+    project_copy: Settings, tmp_path: Path
+) -> None:
+    """``--validator pyshacl`` (the reference) and the default (the compiled shapes) say the
+    same, word for word, on the project's data with a broken file added."""
+    invalid = tmp_path / "funding-without-funder.ttl"
+    invalid.write_text("<id/funding/x> a <ontology#Funding> .\n", encoding="utf-8")
+    compiled = run(project_copy, "validate", str(invalid))
+    reference = run(project_copy, "validate", "--validator", "pyshacl", str(invalid))
+    assert compiled.exit_code == reference.exit_code == 1
+    assert compiled.stderr == reference.stderr and "id/funding/x" in compiled.stderr
+
+
 def test_query_formats(built: Settings) -> None:
     select = f"SELECT ?label WHERE {{ <{NTF}> skos:prefLabel ?label }}"
     table = run(built, "query", "-q", select)

@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
+import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
-from rdflib import RDF, RDFS, BNode, Graph, Namespace, URIRef
+from rdflib import RDF, RDFS, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH
 from rdflib.term import Node
+
+from iomkg.shacl import ShaclResult, pyshacl_results
+from iomkg.validator import CompiledShapes, compile_shapes, for_validation
 
 BASE = "https://w3id.org/iomkg/"
 IOMSH = Namespace(BASE + "shapes#")
@@ -82,12 +86,19 @@ class Result:
 def validate(data: Graph, shapes: Graph) -> list[Result]:
     """Validate as the build does (inference none, SHACL-AF on); every result, sorted.
 
+    pySHACL is the oracle: the build's own validator (the shapes compiled to SPARQL on
+    pyoxigraph, :mod:`iomkg.validator`) validates the same graph, and its report must be
+    pySHACL's result for result (focus node, path, shape, component, severity, value, messages),
+    or this raises. So every fixture is also an agreement test of the two, in both directions.
+
     ``inplace`` spares pySHACL a copy of ``data``: the shapes hold no SHACL rules, so nothing
     is written to it, and the callers build a fresh graph for each validation anyway.
     """
+    store = oxigraph_store(data)  # before pySHACL runs: inplace may add to ``data``
     _conforms, report, _text = shacl_validate(
         data, shacl_graph=shapes, inference="none", advanced=True, inplace=True
     )
+    assert_same_report(compiled(shapes).validate(store), pyshacl_results(report))
     results = []
     # Only the report's own results: nested ones (sh:detail) explain a result, they are not one.
     for node in report.objects(
@@ -107,6 +118,60 @@ def validate(data: Graph, shapes: Graph) -> list[Result]:
             )
         )
     return sorted(results)
+
+
+_COMPILED: dict[int, tuple[Graph, CompiledShapes]] = {}
+
+
+def compiled(shapes: Graph) -> CompiledShapes:
+    """The shapes compiled once per shapes graph (the tests reuse one graph per module)."""
+    held = _COMPILED.get(id(shapes))
+    if held is None or held[0] is not shapes:
+        held = _COMPILED[id(shapes)] = (shapes, compile_shapes(shapes))
+    return held[1]
+
+
+def oxigraph_term(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """The pyoxigraph term of an rdflib term (blank nodes keep their labels)."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        datatype = ox.NamedNode(str(term.datatype)) if term.datatype is not None else None
+        return ox.Literal(str(term), datatype=datatype)
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def oxigraph_store(data: Graph) -> ox.Store:
+    """``data`` in a store as :mod:`iomkg.validator` validates it."""
+    store = ox.Store()
+    store.bulk_extend(
+        for_validation(
+            ox.Quad(oxigraph_term(s), oxigraph_term(p), oxigraph_term(o))  # type: ignore[arg-type]
+            for s, p, o in data
+        )
+    )
+    return store
+
+
+def assert_same_report(compiled_results: list[ShaclResult], oracle: list[ShaclResult]) -> None:
+    """The compiled validator's report is pySHACL's, result for result."""
+    mine = [r.key() for r in compiled_results]
+    theirs = [r.key() for r in oracle]
+    if mine != theirs:
+        only_mine = sorted(set(mine) - set(theirs))
+        only_theirs = sorted(set(theirs) - set(mine))
+        lines = [f"only the compiled validator: {k}" for k in only_mine[:20]]
+        lines += [f"only pySHACL: {k}" for k in only_theirs[:20]]
+        if not lines:
+            lines = ["the same results, not the same number of times"]
+        raise AssertionError(
+            f"the compiled validator's report differs from pySHACL's "
+            f"({len(mine)} against {len(theirs)} results):\n" + "\n".join(lines)
+        )
 
 
 def _name(node: Node | None) -> str:
