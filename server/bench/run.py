@@ -411,7 +411,7 @@ def make_servers(
 
 
 def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
-    from iomkg.serving import EVALUATORS_PER_WORKER
+    from iomkg.serving import QUERIES_PER_WORKER
 
     ours_store, theirs_store, quads = prepare(size, SIZES[size], args.seed, args.out)
     scale = generate.Scale.for_triples(SIZES[size])
@@ -423,7 +423,7 @@ def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
         args.connections,
         args.duration,
         args.workers,
-        EVALUATORS_PER_WORKER,
+        QUERIES_PER_WORKER,
         os.cpu_count() or 0,
         args.rounds,
     )

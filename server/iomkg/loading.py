@@ -55,8 +55,8 @@ def load_files(settings: Settings, files: list[Path], graph: str | None) -> int:
             del store
             releases.publish(staging, "loaded")
         return total
-    store = OxigraphStore.open(release.store_path)
-    _bulk_load(store, formats, graph, settings.base_iri)
+    # A new version of the store, so that a server reading the current one is not disturbed.
+    release.versions.change(lambda store: _bulk_load(store, formats, graph, settings.base_iri))
     return total
 
 

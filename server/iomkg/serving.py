@@ -1,14 +1,15 @@
 """``iomkg serve``: the current build over HTTP with gunicorn, every query in a killable process.
 
-The arbiter (this process) starts the query evaluators' zygote once (:class:`IsolatedExecutor`,
-which loads the build's store into memory), then gunicorn forks ``settings.workers`` worker
-processes. Each runs :class:`iomkg.worker.IomkgWorker` (uvicorn's event loop and C HTTP parser,
-on uvloop, with gunicorn's request limits) and the app of
-:func:`iomkg.web.create_asgi_app`: the gateway answers plain query requests on the event loop,
-awaiting evaluators of its own from the zygote (:data:`EVALUATORS_PER_WORKER` at once), and
-hands everything else to the Flask app in a pool of :data:`FLASK_THREADS_PER_WORKER` threads.
-Flask's store is an :class:`ExecutorStore`, so pages and the health check read through the same
-time-limited evaluators as ``/sparql`` and see updates at once.
+The arbiter (this process) starts the query evaluators' master once (:class:`IsolatedExecutor`:
+it opens nothing but sockets; its evaluator opens the build's store read-only, in
+milliseconds), then gunicorn forks ``settings.workers`` worker processes. Each runs
+:class:`iomkg.worker.IomkgWorker` (uvicorn's event loop and C HTTP parser, on uvloop, with
+gunicorn's request limits) and the app of :func:`iomkg.web.create_asgi_app`: the gateway
+answers ``/sparql`` and the saved-query API on the event loop through the endpoint core,
+awaiting the evaluator (:data:`QUERIES_PER_WORKER` queries at once), and hands everything else
+to the Flask app in a pool of :data:`FLASK_THREADS_PER_WORKER` threads. Flask's store is an
+:class:`ExecutorStore`, so pages and the health check read through the same time-limited
+evaluator as ``/sparql`` and see updates at once.
 
 Each worker listens on a socket of its own (``SO_REUSEPORT``), so the kernel spreads new
 connections over the workers; with one shared socket, the first worker to wake would take a
@@ -38,9 +39,9 @@ from iomkg.executor import ExecutorStore, IsolatedExecutor
 from iomkg.store.base import StoreError
 from iomkg.store.releases import Release, Releases
 
-#: Queries each worker process may have running in evaluators at once (more wait their turn).
-EVALUATORS_PER_WORKER = 4
-#: Failed restarts of the evaluators' zygote in a row before the server gives up and stops.
+#: Queries each worker process may have running at once in the evaluator (more wait their turn).
+QUERIES_PER_WORKER = 4
+#: Failed restarts of the evaluators' master in a row before the server gives up and stops.
 RESTART_ATTEMPTS = 5
 #: Requests each worker's Flask app (pages, API, updates) serves at once.
 FLASK_THREADS_PER_WORKER = 4
@@ -98,9 +99,9 @@ def _announce(settings: Settings) -> Callable[[Any], None]:
 
 
 class EvaluatorKeepingArbiter(Arbiter):  # type: ignore[misc]
-    """gunicorn's arbiter, which also keeps the query evaluators' zygote running.
+    """gunicorn's arbiter, which also keeps the query evaluators' master running.
 
-    gunicorn restarts a worker that dies, but knows nothing of the zygote; killed (SIGKILL, the
+    gunicorn restarts a worker that dies, but knows nothing of the master; killed (SIGKILL, the
     OOM killer), it would leave the workers unable to start an evaluator, every query failing
     until someone restarted the server. The arbiter's loop (once a second, and on every child's
     exit) checks it, and starts it again as it does a worker: logged, and with the dataset as
@@ -116,8 +117,8 @@ class EvaluatorKeepingArbiter(Arbiter):  # type: ignore[misc]
         try:
             revived = self.executor.revive_if_gone()
         except StoreError as error:
-            # Killed again while loading (memory is at its peak then), say: try again on the
-            # next turn of the loop, and give up only when it keeps failing.
+            # Killed again while it starts, say: try again on the next turn of the loop, and
+            # give up only when it keeps failing.
             self.failed_restarts += 1
             if self.failed_restarts >= RESTART_ATTEMPTS:
                 raise HaltServer(
@@ -233,7 +234,7 @@ def serve(settings: Settings) -> None:
     ensure_port_free(settings.host, settings.port)
     hold = release.hold()  # a later build must not prune what this server reads and writes
     try:
-        executor = IsolatedExecutor(settings, release.store_path, workers=EVALUATORS_PER_WORKER)
+        executor = IsolatedExecutor(settings, release.versions.base, workers=QUERIES_PER_WORKER)
     except BaseException:
         hold.close()
         raise

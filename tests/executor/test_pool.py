@@ -1,10 +1,9 @@
-"""One process's pool of evaluators, taken by threads and coroutines: order, time limits, no
-evaluator or free place ever lost. (No processes here: the pool only keeps sockets and pidfds.)"""
+"""One process's pool of connections, taken by threads and coroutines: order, time limits, no
+connection or free place ever lost. (No processes here: the pool only keeps sockets.)"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
@@ -13,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from iomkg.executor import wire
-from iomkg.executor.pool import Evaluator, Pool, PoolClosed, _LoopWaiter
+from iomkg.executor.pool import Connection as Evaluator
+from iomkg.executor.pool import Pool, PoolClosed, _LoopWaiter
 
 
 @pytest.fixture
@@ -24,9 +24,7 @@ def evaluators() -> Iterator[list[Evaluator]]:
     def make(number: int) -> Evaluator:
         ours, theirs = socket.socketpair()
         ends.append(theirs)
-        pidfd, other = os.pipe()  # a descriptor to close, standing in for the pidfd
-        os.close(other)
-        evaluator = Evaluator(10_000 + number, pidfd, wire.Channel(ours), 0)
+        evaluator = Evaluator(10_000 + number, wire.Channel(ours), 0)
         made.append(evaluator)
         return evaluator
 
@@ -145,7 +143,7 @@ def test_a_freed_place_goes_to_a_waiter(evaluators: list[Evaluator]) -> None:
     thread.start()
     while not pool.waiters:
         time.sleep(0.001)
-    pool.forget(evaluators[0])  # killed...
+    pool.drop(evaluators[0])  # its evaluator died...
     pool.free_place()  # ...and not replaced: its place is handed on
     thread.join()
     assert got == [None] and pool.live == 1  # the waiter now starts one in that place

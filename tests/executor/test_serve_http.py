@@ -89,7 +89,7 @@ def test_every_request_has_an_access_log_line(server: RunningServer) -> None:
 def test_stopping_the_server_stops_every_process_it_started(server: RunningServer) -> None:
     assert len(booted_workers(server.log)) == 2
     started = descendants(server.process.pid)
-    assert len(started) >= 4  # two workers, the zygote, evaluators
+    assert len(started) >= 4  # two workers, the master, its evaluator
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
     deadline = time.monotonic() + 5
@@ -151,14 +151,14 @@ def test_the_workers_stop_when_the_main_process_is_killed(
     built_settings: Settings, tmp_path: Path
 ) -> None:
     """SIGKILL reaches the arbiter alone; its workers notice it gone (uvicorn's worker would not)
-    and stop, so that no orphan keeps the port. The evaluators' zygote stops on its own."""
+    and stop, so that no orphan keeps the port. The evaluators' master stops on its own."""
     log = tmp_path / "serve.log"
     served = start_server(built_settings.store_root, log, "--workers", "2")
     started: set[int] = set()
     try:
         assert len(booted_workers(log)) == 2  # the first one answered; the second may be late
         started = descendants(served.process.pid)
-        assert len(started) >= 3  # two workers and the zygote
+        assert len(started) >= 3  # two workers and the master
         served.process.kill()
         served.process.wait(timeout=10)
         deadline = time.monotonic() + 10
@@ -177,34 +177,34 @@ def test_the_workers_stop_when_the_main_process_is_killed(
                 os.kill(pid, signal.SIGKILL)
 
 
-def zygotes(pid: int) -> set[int]:
-    """The evaluators' zygotes ``pid`` started (its evaluators, forked from it, run the same
-    command, as children of the zygote)."""
+def masters(pid: int) -> set[int]:
+    """The evaluators' masters ``pid`` started (its evaluators, forked from it, run the same
+    command, as children of the master)."""
     found = set()
     for child in descendants(pid):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             command = Path(f"/proc/{child}/cmdline").read_bytes()
             fields = stat_fields(child)
-            if b"iomkg.executor.zygote" in command and fields and int(fields[1]) == pid:
+            if b"iomkg.executor.host" in command and fields and int(fields[1]) == pid:
                 found.add(child)
     return found
 
 
-def test_a_killed_zygote_is_restarted_and_queries_go_on(
+def test_a_killed_master_is_restarted_and_queries_go_on(
     built_settings: Settings, tmp_path: Path
 ) -> None:
-    """gunicorn restarts dead workers; the main process restarts the evaluators' zygote too, at
+    """gunicorn restarts dead workers; the main process restarts the evaluators' master too, at
     once, and every worker's queries carry on with it (here each worker's first query after the
-    restart needs a new evaluator)."""
+    restart needs a new connection)."""
     log = tmp_path / "serve.log"
     served = start_server(built_settings.store_root, log, "--workers", "2")
     try:
-        [dead] = zygotes(served.process.pid)
+        [dead] = masters(served.process.pid)
         killed_at = time.monotonic()
         os.kill(dead, signal.SIGKILL)
         assert logged_lines(log, lambda line: "restarted it" in line), log.read_text()[-2000:]
         restarted_after = time.monotonic() - killed_at
-        [new] = zygotes(served.process.pid)
+        [new] = masters(served.process.pid)
         assert new != dead
         assert restarted_after < 5.0, restarted_after
         answers = [
@@ -236,14 +236,15 @@ def test_the_served_release_is_held_against_pruning_until_the_server_stops(
 def test_a_killed_workers_running_query_is_stopped_at_once(
     built_settings: Settings, tmp_path: Path
 ) -> None:
-    """A worker killed mid-query (the OOM killer, a crash) cannot kill its evaluator: the
-    evaluator sees its caller gone and stops, rather than burn a core for the whole limit."""
+    """A worker killed mid-query (the OOM killer, a crash) closes its connections: the
+    evaluator's watchdog sees a running query's caller gone and stops the query (its process),
+    rather than burn a core for the whole limit."""
     log = tmp_path / "serve.log"
     served = start_server(built_settings.store_root, log, "--workers", "1", "--query-timeout", "30")
     try:
-        [zygote] = zygotes(served.process.pid)
-        [worker] = {pid for pid in descendants(served.process.pid) if pid != zygote} - descendants(
-            zygote
+        [master] = masters(served.process.pid)
+        [worker] = {pid for pid in descendants(served.process.pid) if pid != master} - descendants(
+            master
         )
 
         def ask_and_lose_the_worker() -> None:
@@ -255,7 +256,7 @@ def test_a_killed_workers_running_query_is_stopped_at_once(
         runaway = threading.Thread(target=ask_and_lose_the_worker, daemon=True)
         runaway.start()
         deadline = time.monotonic() + 5
-        while not (evaluators := descendants(zygote)) and time.monotonic() < deadline:
+        while not (evaluators := descendants(master)) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)  # the query is running
         assert evaluators and cpu_seconds(evaluators) > 0.1
@@ -269,25 +270,25 @@ def test_a_killed_workers_running_query_is_stopped_at_once(
         stop_server(served)
 
 
-def test_a_zygote_killed_again_while_it_loads_does_not_stop_the_server(
+def test_a_master_killed_again_while_it_starts_does_not_stop_the_server(
     built_settings: Settings, tmp_path: Path
 ) -> None:
-    """Memory peaks while a new zygote loads the dataset: a second OOM kill then is likely, and
-    the server must try again rather than give up."""
+    """A second kill while the new master starts (the OOM killer again, say): the server must
+    try again rather than give up."""
     log = tmp_path / "serve.log"
     served = start_server(built_settings.store_root, log, "--workers", "1")
     try:
-        [first] = zygotes(served.process.pid)
+        [first] = masters(served.process.pid)
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 5
-        while not (loading := zygotes(served.process.pid) - {first}):
+        while not (loading := masters(served.process.pid) - {first}):
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.005)
         [second] = loading
-        os.kill(second, signal.SIGKILL)  # most likely still loading (it takes ~0.4 s here)
+        os.kill(second, signal.SIGKILL)  # most likely still starting
         assert logged_lines(log, lambda line: "restarted it" in line)
         deadline = time.monotonic() + 10
-        while len(replacement := zygotes(served.process.pid) - {first, second}) != 1:
+        while len(replacement := masters(served.process.pid) - {first, second}) != 1:
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.05)
         assert served.process.poll() is None

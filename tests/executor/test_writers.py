@@ -9,7 +9,7 @@ import pyoxigraph as ox
 import pytest
 
 from iomkg import formats
-from iomkg.executor import wire, write_solutions, write_triples
+from iomkg.executor import write_solutions, write_triples
 from iomkg.executor.writers import answer, write_small_solutions
 from iomkg.service import QueryRequest
 from iomkg.store.oxigraph import OxigraphStore
@@ -125,17 +125,19 @@ def cap_test_store(rows: int) -> OxigraphStore:
 
 @pytest.mark.parametrize("name", ["json", "csv", "tsv"])
 @pytest.mark.parametrize("rows", [0, 1, 9, 10, 11, 30])
-def test_the_row_cap_holds_on_both_paths(name: str, rows: int) -> None:
+@pytest.mark.parametrize("twice", [True, False], ids=["embedded", "read-once"])
+def test_the_row_cap_holds_on_both_paths(name: str, rows: int, twice: bool) -> None:
     """Whichever writer answers, a result of more than ``max_rows`` rows is cut and flagged,
     and one of at most ``max_rows`` is whole; the bytes are pyoxigraph's either way."""
     store = cap_test_store(rows)
     fmt = formats.by_name(name, "results")
     assert fmt is not None
     sparql = "SELECT ?s ?v WHERE { ?s ?p ?v } ORDER BY ?s"
-    head, spool = answer(store, QueryRequest(sparql, results_format=fmt), max_rows=10)
-    _, truncated, _ = wire.HEAD.unpack(head[wire.FRAME.size :])
-    body = b"".join(spool.chunks())
-    assert truncated is (rows > 10)
+    result_of = answer(
+        store, QueryRequest(sparql, results_format=fmt), max_rows=10, evaluate_twice=twice
+    )
+    body = b"".join(result_of.body.chunks())
+    assert result_of.truncated is (rows > 10) and result_of.kind == "results"
     limited = f"{sparql} LIMIT 10"
     result = store.raw.query(limited)
     assert isinstance(result, ox.QuerySolutions)
@@ -155,9 +157,9 @@ def test_a_few_rows_over_the_byte_budget_are_written_by_the_row_writer() -> None
     result = store.raw.query("SELECT ?o WHERE { ?s ?p ?o }")
     assert isinstance(result, ox.QuerySolutions)
     assert write_small_solutions(result, fmt, max_rows=3) is None
-    head, spool = answer(store, QueryRequest("SELECT ?o WHERE { ?s ?p ?o }", results_format=fmt), 3)
-    assert wire.HEAD.unpack(head[wire.FRAME.size :])[1] is False
-    assert b"".join(spool.chunks()).count(b"\n") == 3
+    whole = answer(store, QueryRequest("SELECT ?o WHERE { ?s ?p ?o }", results_format=fmt), 3)
+    assert whole.truncated is False
+    assert b"".join(whole.body.chunks()).count(b"\n") == 3
 
 
 def test_xml_is_always_ours() -> None:

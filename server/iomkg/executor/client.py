@@ -1,11 +1,13 @@
 """The caller's side: :class:`IsolatedExecutor`, for threads (blocking) and event loops (async).
 
-Both kinds of caller share one :class:`~iomkg.executor.pool.Pool` per process and the same
-steps: take an evaluator, send the pickled request, wait for the head until the deadline (past
-it: kill the evaluator through its pidfd, wait until it is gone, start its successor, raise
-:class:`~iomkg.service.QueryTimeout`), then read the body as the caller consumes it. Threads
-block on the evaluator's socket; a coroutine awaits it on the event loop, so one loop serves
-any number of clients while their queries run in other processes.
+Both kinds of caller share one :class:`~iomkg.executor.pool.Pool` of connections per process
+and the same steps: take a connection to the evaluator, send the request with the time it has
+left, and wait for the head. The evaluator stops itself at that deadline (it is killed, and its
+CPU is free), so a connection that closes after the deadline means :class:`QueryTimeout`; one
+that closes before it means the evaluator was stopped for another query (or died): the request
+is sent again to the next one, a few times at most, within the same deadline. The body is then
+read as the caller consumes it. Threads block on the socket; a coroutine awaits it on the event
+loop, so one loop serves any number of clients while their queries run in the evaluator.
 """
 
 from __future__ import annotations
@@ -20,11 +22,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ import pyoxigraph as ox
 from iomkg import service
 from iomkg.config import Settings
 from iomkg.executor import wire
-from iomkg.executor.pool import Evaluator, Pool
-from iomkg.executor.zygote import ZYGOTE_COMMAND, SourceKind, ZygoteConfig
+from iomkg.executor.host import MASTER_COMMAND, MasterConfig
+from iomkg.executor.pool import Connection, Pool
 from iomkg.formats import Kind
 from iomkg.service import (
     AsyncQueryResponse,
@@ -47,20 +48,22 @@ from iomkg.store.base import StoreError, StoreUnavailable
 from iomkg.store.oxigraph import OxigraphStore
 
 STALL_SECONDS = 60.0  # longest wait for the next body chunk before the evaluator is deemed hung
-START_TIMEOUT_SECONDS = 3600.0  # loading a very large dataset into memory
-SPAWN_WAIT_SECONDS = 0.5  # longest wait for a replacement when the zygote is busy (an update)
-ZYGOTE_STOP_SECONDS = 10.0  # the zygote's time to stop on SIGTERM before it is killed
+START_TIMEOUT_SECONDS = 60.0  # the master's start (it only opens the store to check it)
+GRACE_SECONDS = 2.0  # past its deadline, how long a query waits for the evaluator to stop itself
+ATTEMPTS = 3  # a query is sent at most this often when evaluators stop under it
+MASTER_STOP_SECONDS = 10.0  # the master's time to stop on SIGTERM before it is killed
 NOT_RUNNING = "the query evaluators are not running (being restarted?): try again in a few seconds"
 
 
 class IsolatedExecutor:
-    """A :class:`~iomkg.service.QueryExecutor` whose queries run in killable evaluator processes.
+    """A :class:`~iomkg.service.QueryExecutor` whose queries run in a killable evaluator process.
 
-    ``source`` is an on-disk pyoxigraph store (a folder: updates are written there), an RDF file
-    (read-only) or a store object (copied; updates change the server's copy only). ``workers``
-    is the number of evaluators each process using the executor may run at once; a caller that
-    finds them all busy waits, and the wait counts towards its time limit. The executor may be
-    created before a server forks its workers: each process then gets its own evaluators.
+    ``source`` is an on-disk pyoxigraph store (a folder; updates make new versions of it beside
+    it, see :mod:`iomkg.store.versions`) or a store object (copied into a temporary folder).
+    ``workers`` is the number of queries each process using the executor may run at once; a
+    caller that finds them all busy waits, and the wait counts towards its time limit. The
+    executor may be created before a server forks its workers: each process then opens its own
+    connections.
     """
 
     def __init__(
@@ -71,65 +74,65 @@ class IsolatedExecutor:
         workers: int | None = None,
     ) -> None:
         self.settings = settings
-        self.workers = workers if workers is not None else settings.workers
+        self.workers = workers if workers is not None else 4
         if self.workers < 1:
-            raise ValueError("an executor needs at least one evaluator")
+            raise ValueError("an executor needs at least one connection")
         self._folder = Path(tempfile.mkdtemp(prefix="iomkg-executor-"))
         try:
-            kind, path = self._prepare_source(source)
+            store = self._prepare_source(source)
             generation_path = self._folder / "generation"
             generation_path.write_bytes(bytes(wire.GENERATION.size))
             with generation_path.open("r+b") as handle:
                 self._generation_map = mmap.mmap(handle.fileno(), wire.GENERATION.size)
-            config = ZygoteConfig(
-                str(path),
-                kind,
-                settings.base_iri,
-                str(self._folder / "control"),
-                str(generation_path),
+            self._config = MasterConfig(
+                store=str(store),
+                queries=str(self._folder / "queries"),
+                control=str(self._folder / "control"),
+                generation=str(generation_path),
+                updatable=True,
             )
-            self._zygote = self._start_zygote(config)
+            self._master = self._start_master()
         except BaseException:
             shutil.rmtree(self._folder, ignore_errors=True)
             raise
-        self._config = config
         self._owner = os.getpid()
         self._pool = Pool(self.workers)
         reference = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _after_fork(reference))
 
-    def _prepare_source(self, source: Path | OxigraphStore | ox.Store) -> tuple[SourceKind, Path]:
+    def _prepare_source(self, source: Path | OxigraphStore | ox.Store) -> Path:
         if isinstance(source, OxigraphStore | ox.Store):
             raw = source.raw if isinstance(source, OxigraphStore) else source
-            copy = self._folder / "dataset.nq"
-            raw.dump(str(copy), format=ox.RdfFormat.N_QUADS)
-            return "memory", copy
+            copy = self._folder / "dataset"
+            disk = ox.Store(str(copy))
+            disk.bulk_extend(raw.quads_for_pattern(None, None, None, None))
+            disk.flush()
+            del disk
+            return copy
         if source.is_dir():
-            return "store", source
-        if source.is_file():
-            return "file", source
-        raise StoreError(f"no store or RDF file at {source}")
+            return source
+        raise StoreError(f"no store at {source}")
 
-    def _start_zygote(self, config: ZygoteConfig) -> ZygoteProcess:
+    def _start_master(self) -> MasterProcess:
         process = subprocess.Popen(
-            [sys.executable, "-c", ZYGOTE_COMMAND, config.to_json()],
+            [sys.executable, "-c", MASTER_COMMAND, self._config.to_json()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            env=zygote_environment(os.environ),
+            env=master_environment(os.environ),
         )
-        zygote = ZygoteProcess(process)
+        master = MasterProcess(process)
         assert process.stdout is not None
         if not wire.wait_readable(process.stdout.fileno(), START_TIMEOUT_SECONDS):
-            zygote.stop()
+            master.stop()
             raise StoreError("the query evaluators did not start in time")
         line = process.stdout.readline().decode(errors="replace").strip()
         process.stdout.close()
         if not line.startswith("ready"):
-            zygote.stop()
+            master.stop()
             raise StoreError(
-                f"the query evaluators could not load the dataset: {line[6:] or 'crashed'}"
+                f"the query evaluators could not open the store: {line[6:] or 'crashed'}"
             )
-        return zygote
+        return master
 
     # Settings ----------------------------------------------------------------------------------
     def _limit(self, timeout: float | None) -> float:
@@ -148,20 +151,33 @@ class IsolatedExecutor:
         limit = self._limit(timeout)
         deadline = time.monotonic() + limit
         max_rows = self._row_cap(request)
-        payload = wire.encode_query(request, limit, max_rows)
-        evaluator, frame_type, data = self._run(payload, deadline, limit)
-        kind, truncated, row_limit = self._head(evaluator, frame_type, data)
+        connection, frame_type, data = self._run(
+            lambda left: wire.encode_query(request, left, max_rows), deadline, limit
+        )
+        kind, truncated, row_limit = self._head(connection, frame_type, data)
         return QueryResponse(
             kind,
             service.choose_format(request, kind),
-            _Body(self, evaluator),
+            _Body(self, connection),
             truncated=truncated,
             row_limit=row_limit,
         )
 
+    def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
+        """Run a small read method of the store (``named_graphs``, ``quad_count``) isolated."""
+        limit = self._limit(timeout)
+        deadline = time.monotonic() + limit
+        connection, frame_type, data = self._run(
+            lambda left: wire.frame(wire.CALL, wire.dumps((name, args, left))), deadline, limit
+        )
+        self._pool.release(connection)
+        if frame_type == wire.ERROR:
+            raise wire.rebuild_exception(data)
+        return wire.loads(data)
+
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
         limit = self._limit(timeout)
-        # A connection of its own: an update can take long and must not hold up spawns.
+        # A connection of its own to the master, which applies updates one at a time.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             try:
                 sock.connect(self._config.control)
@@ -181,88 +197,71 @@ class IsolatedExecutor:
         if frame_type == wire.ERROR:
             raise wire.rebuild_exception(data)
 
-    def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
-        """Run a small read method of the store (``named_graphs``, ``quad_count``) isolated."""
-        limit = self._limit(timeout)
-        deadline = time.monotonic() + limit
-        payload = wire.frame(wire.CALL, wire.dumps((name, args, limit)))
-        evaluator, frame_type, data = self._run(payload, deadline, limit)
-        self._pool.release(evaluator)
-        if frame_type == wire.ERROR:
-            raise wire.rebuild_exception(data)
-        return wire.loads(data)
-
     # The contract, for an event loop -----------------------------------------------------------
     async def run_query_async(
         self, request: QueryRequest, timeout: float | None = None
     ) -> AsyncQueryResponse:
         """:meth:`run_query` without blocking the event loop: while the evaluator works, the loop
-        serves other requests; past the limit the evaluator is killed as in :meth:`run_query`."""
+        serves other requests."""
         limit = self._limit(timeout)
         deadline = time.monotonic() + limit
         max_rows = self._row_cap(request)
-        payload = wire.encode_query(request, limit, max_rows)
-        evaluator = await self._checkout_async(deadline, limit)
-        try:
-            frame_type, data = await self._exchange_async(evaluator, payload, deadline, limit)
-        except _DeadBeforeRequest:  # see _run
-            evaluator = await self._checkout_async(deadline, limit)
-            frame_type, data = await self._exchange_async(evaluator, payload, deadline, limit)
-        kind, truncated, row_limit = self._head(evaluator, frame_type, data)
-        body = _AsyncBody(self, evaluator)
-        return AsyncQueryResponse(
-            kind,
-            service.choose_format(request, kind),
-            body,
-            truncated=truncated,
-            row_limit=row_limit,
-            whole=body.whole(),
-        )
+        for attempt in range(ATTEMPTS):
+            connection = await self._checkout_async(deadline, limit)
+            payload = wire.encode_query(request, deadline - time.monotonic(), max_rows)
+            try:
+                frame_type, data = await self._exchange_async(connection, payload, deadline, limit)
+            except _SendAgain:
+                if attempt + 1 < ATTEMPTS:
+                    continue
+                raise _stopped() from None
+            kind, truncated, row_limit = self._head(connection, frame_type, data)
+            body = _AsyncBody(self, connection)
+            return AsyncQueryResponse(
+                kind,
+                service.choose_format(request, kind),
+                body,
+                truncated=truncated,
+                row_limit=row_limit,
+                whole=body.whole(),
+            )
+        raise AssertionError("not reached")
 
-    def _head(self, evaluator: Evaluator, frame_type: int, data: bytes) -> tuple[Kind, bool, int]:
+    def _head(self, connection: Connection, frame_type: int, data: bytes) -> tuple[Kind, bool, int]:
         """(kind, truncated, row limit) from the evaluator's first answer frame."""
         if frame_type == wire.ERROR:
-            self._pool.release(evaluator)
+            self._pool.release(connection)
             raise wire.rebuild_exception(data)
         if frame_type != wire.HEAD_FRAME:
-            self._kill(evaluator, replace=True)
+            self._drop(connection)
             raise StoreError("the query evaluator answered out of turn")
         kind_index, truncated, row_limit = wire.HEAD.unpack(data)
         return wire.KINDS[kind_index], truncated, row_limit
 
     def close(self) -> None:
-        """Stop this process's evaluators; the owner also stops the zygote and all evaluators."""
-        pool = self._pool
-        for evaluator in pool.close():
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(evaluator.pidfd, signal.SIGKILL)
-            evaluator.close()
-        with pool.control_lock:
-            if pool.control is not None:
-                pool.control.close()
-                pool.control = None
+        """Close this process's connections; the owner also stops the master (and so the
+        evaluators)."""
+        for connection in self._pool.close():
+            connection.close()
         if os.getpid() != self._owner:
             return
-        self._zygote.stop()
+        self._master.stop()
         self._generation_map.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def revive_if_gone(self) -> bool:
-        """Start the zygote again if it has died (SIGKILL, the OOM killer): whether it had
+        """Start the master again if it has died (SIGKILL, the OOM killer): whether it had
         (False too in a process that is not the owner: only the owner can).
 
-        The new zygote loads the dataset from its source (an on-disk store has every update
-        written) and marks a new generation, so that each process retires the dead zygote's
-        evaluators as it next takes them; until it is ready they answer as before, and only
-        new evaluators fail (:class:`StoreUnavailable`). Called by the server's main loop.
-        A failed restart raises :class:`StoreError`.
+        Its evaluators died with it; the new master marks a new generation, so that each
+        process leaves its connections to them. Until it is ready, queries that need a new
+        connection fail (:class:`StoreUnavailable`). Called by the server's main loop. A
+        failed restart raises :class:`StoreError`.
         """
-        if os.getpid() != self._owner or self._pool.closed or not self._zygote.exited():
+        if os.getpid() != self._owner or self._pool.closed or not self._master.exited():
             return False
-        self._zygote.stop()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._config.control)  # the dead one's: the new one binds the same path
-        self._zygote = self._start_zygote(self._config)
+        self._master.stop()
+        self._master = self._start_master()
         return True
 
     def __enter__(self) -> IsolatedExecutor:
@@ -271,27 +270,28 @@ class IsolatedExecutor:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def evaluator_pids(self) -> list[int]:
-        """The pids of this process's evaluators (for tests and diagnostics)."""
-        return self._pool.pids()
+    def master_pid(self) -> int:
+        """The pid of the master (for tests and diagnostics)."""
+        return self._master.process.pid
 
-    def zygote_pid(self) -> int:
-        """The pid of the zygote (for tests and diagnostics)."""
-        return self._zygote.process.pid
+    def evaluator_pid(self) -> int:
+        """The pid of the evaluator that answers queries now (for tests and diagnostics)."""
+        pid: int = self.call("pid")
+        return pid
 
     # Blocking steps ---------------------------------------------------------------------------
-    def _checkout(self, deadline: float, limit: float) -> Evaluator:
+    def _checkout(self, deadline: float, limit: float) -> Connection:
         try:
-            evaluator = self._pool.take(deadline)
+            connection = self._pool.take(deadline)
         except TimeoutError:
             raise QueryTimeout(limit, queued=True) from None
-        if evaluator is not None:
-            if evaluator.generation == self._current_generation():
-                evaluator.use_from_thread()
-                return evaluator
-            self._retire(evaluator)  # forked before an update: replace it
+        if connection is not None:
+            if connection.generation == self._current_generation():
+                connection.use_from_thread()
+                return connection
+            self._pool.drop(connection)  # to an evaluator of an older version: open another
         try:
-            return self._spawn(wait=max(0.0, deadline - time.monotonic()))
+            return self._connect(deadline)
         except TimeoutError:
             self._pool.free_place()
             raise QueryTimeout(limit, queued=True) from None
@@ -299,242 +299,189 @@ class IsolatedExecutor:
             self._pool.free_place()
             raise
 
-    def _run(self, payload: bytes, deadline: float, limit: float) -> tuple[Evaluator, int, bytes]:
-        """Take an evaluator, send it ``payload``, read the first answer frame.
-
-        An idle evaluator may have died unseen (killed, the OOM killer): the request then
-        cannot even be sent, so it never ran, and goes to another evaluator (once).
-        """
-        evaluator = self._checkout(deadline, limit)
+    def _connect(self, deadline: float) -> Connection:
+        """A new connection to the current evaluator, in a place already counted."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            frame_type, data = self._exchange(evaluator, payload, deadline, limit)
-        except _DeadBeforeRequest:
-            evaluator = self._checkout(deadline, limit)
-            frame_type, data = self._exchange(evaluator, payload, deadline, limit)
-        return evaluator, frame_type, data
+            sock.connect(self._config.queries)
+        except OSError as error:
+            sock.close()
+            raise StoreUnavailable(NOT_RUNNING) from error
+        channel = wire.Channel(sock)
+        try:
+            frame_type, data = channel.read_frame(deadline)
+        except TimeoutError:
+            sock.close()
+            raise
+        except (EOFError, OSError) as error:
+            sock.close()
+            raise StoreUnavailable(NOT_RUNNING) from error
+        sock.settimeout(None)
+        return self._welcome(channel, frame_type, data)
+
+    def _welcome(self, channel: wire.Channel, frame_type: int, data: bytes) -> Connection:
+        if frame_type != wire.HELLO:
+            channel.close()
+            raise StoreError("the query evaluator did not introduce itself")
+        pid, generation = wire.HELLO_BODY.unpack(data)
+        connection = Connection(pid, channel, generation)
+        self._pool.add(connection)
+        return connection
+
+    def _run(
+        self, make_payload: _Payload, deadline: float, limit: float
+    ) -> tuple[Connection, int, bytes]:
+        """Take a connection, send the request, read the first answer frame; send it again to
+        the next evaluator if the one it went to was stopped for another query."""
+        for attempt in range(ATTEMPTS):
+            connection = self._checkout(deadline, limit)
+            payload = make_payload(deadline - time.monotonic())
+            try:
+                frame_type, data = self._exchange(connection, payload, deadline, limit)
+            except _SendAgain:
+                if attempt + 1 < ATTEMPTS:
+                    continue
+                raise _stopped() from None
+            return connection, frame_type, data
+        raise AssertionError("not reached")
 
     def _exchange(
-        self, evaluator: Evaluator, payload: bytes, deadline: float, limit: float
+        self, connection: Connection, payload: bytes, deadline: float, limit: float
     ) -> tuple[int, bytes]:
-        """Send one request and read the first answer frame; past ``deadline`` the evaluator is
-        killed (and replaced) and the caller gets :class:`QueryTimeout`."""
         try:
-            evaluator.channel.send(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            self._kill(evaluator, replace=True)
-            raise _DeadBeforeRequest from None
+            connection.channel.send(payload)
+        except OSError:  # it died idle: the request never ran
+            self._lost(connection)
+            raise _SendAgain from None
         try:
-            return evaluator.channel.read_frame(deadline)
+            return connection.channel.read_frame(deadline + GRACE_SECONDS)
         except TimeoutError:
-            self._kill(evaluator, replace=True)
+            self._kill(connection)  # it did not stop itself at the deadline
             raise QueryTimeout(limit) from None
-        except (EOFError, OSError) as error:
-            self._kill(evaluator, replace=True)
-            raise StoreError("the query evaluator stopped unexpectedly") from error
+        except (EOFError, OSError):
+            self._lost(connection)
+            if time.monotonic() >= deadline:
+                raise QueryTimeout(limit) from None  # stopped for this query: its CPU is free
+            raise _SendAgain from None
 
-    def _spawn(self, wait: float | None = None) -> Evaluator:
-        """A new evaluator from the zygote, in a place already counted by the caller.
+    def _lost(self, connection: Connection) -> None:
+        """A connection whose evaluator is gone: closed, its place freed."""
+        self._pool.drop(connection)
+        self._pool.free_place()
 
-        ``wait`` bounds the time the zygote may take (it answers nothing while it applies an
-        update); past it, the control connection is dropped, so that the late answer goes
-        nowhere (the evaluator forked for it sees its socket closed and exits), and
-        ``TimeoutError`` is raised. A kept connection that fails is tried once more afresh:
-        the zygote it led to may have been replaced (:meth:`revive_if_gone`).
-        """
-        pool = self._pool
-        deadline = None if wait is None else time.monotonic() + wait
-        if not pool.control_lock.acquire(timeout=-1 if wait is None else wait):
-            raise TimeoutError
-        try:
-            if pool.closed:
-                raise StoreError("the query executor was closed")
-            kept = pool.control is not None
+    def _kill(self, connection: Connection) -> None:
+        """Stop an evaluator that does not answer, and wait (briefly) until it is gone."""
+        with contextlib.suppress(OSError):
+            pidfd = os.pidfd_open(connection.pid)
             try:
-                data, fds = self._ask_for_evaluator(deadline)
-            except StoreUnavailable:
-                if not kept:
-                    raise
-                data, fds = self._ask_for_evaluator(deadline)
-        finally:
-            pool.control_lock.release()
-        frame_type = data[0]
-        if frame_type != wire.OK or len(fds) != 2:
-            for fd in fds:
-                os.close(fd)
-            raise StoreError("the query evaluators could not start a new evaluator")
-        pid, generation = wire.SPAWNED.unpack_from(data, wire.FRAME.size)
-        evaluator = Evaluator(pid, fds[1], wire.Channel(socket.socket(fileno=fds[0])), generation)
-        pool.add(evaluator)
-        return evaluator
-
-    def _ask_for_evaluator(self, deadline: float | None) -> tuple[bytes, list[int]]:
-        """Send SPAWN on the control connection (made if there is none) and read the answer:
-        (frame, its descriptors). Holds ``pool.control_lock``."""
-        pool = self._pool
-        if pool.control is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(self._config.control)
-            except OSError as error:
-                sock.close()
-                raise StoreUnavailable(NOT_RUNNING) from error
-            pool.control = wire.Channel(sock)
-        sock = pool.control.sock
-        data, fds = b"", []
-        try:
-            sock.settimeout(None)
-            sock.sendall(wire.frame(wire.SPAWN))
-            while len(data) < wire.FRAME.size + wire.SPAWNED.size:
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError
-                    sock.settimeout(remaining)
-                more, more_fds, _flags, _address = socket.recv_fds(sock, 4096, 2)
-                fds += more_fds
-                if not more:
-                    raise EOFError
-                data += more
-        except (OSError, EOFError) as error:  # TimeoutError included
-            for fd in fds:
-                os.close(fd)
-            pool.control.close()
-            pool.control = None
-            if isinstance(error, TimeoutError):
-                raise
-            raise StoreUnavailable(NOT_RUNNING) from error
-        return data, fds
-
-    def _retire(self, evaluator: Evaluator) -> None:
-        """Close an idle evaluator (it exits when its socket closes); its place stays taken."""
-        self._pool.forget(evaluator)
-        evaluator.close()
-
-    def _kill(self, evaluator: Evaluator, *, replace: bool) -> None:
-        """Kill a busy evaluator, wait until it is gone, and (``replace``) start its successor."""
-        wire.kill(evaluator.pidfd)
-        self._pool.forget(evaluator)
-        evaluator.close()
-        if replace:
-            self._replace()
-        else:
-            self._pool.free_place()
-
-    def _replace(self) -> None:
-        """Start a successor in a freed place at once, unless the zygote is busy with an update:
-        then the place is freed and the next caller starts one."""
-        try:
-            self._pool.release(self._spawn(wait=SPAWN_WAIT_SECONDS))
-        except (StoreError, TimeoutError):
-            self._pool.free_place()
+                wire.kill(pidfd)
+            finally:
+                os.close(pidfd)
+        self._lost(connection)
 
     # Async steps ------------------------------------------------------------------------------
-    async def _checkout_async(self, deadline: float, limit: float) -> Evaluator:
+    async def _checkout_async(self, deadline: float, limit: float) -> Connection:
         try:
-            evaluator = await self._pool.take_async(deadline)
+            connection = await self._pool.take_async(deadline)
         except TimeoutError:
             raise QueryTimeout(limit, queued=True) from None
-        if evaluator is not None:
-            if evaluator.generation == self._current_generation():
-                evaluator.use_from_loop()
-                return evaluator
-            self._retire(evaluator)
-        # Starting one blocks on the zygote (for long while it applies an update): in a thread.
-        starting = asyncio.get_running_loop().run_in_executor(
-            None, self._spawn, max(0.0, deadline - time.monotonic())
-        )
+        if connection is not None:
+            if connection.generation == self._current_generation():
+                connection.use_from_loop()
+                return connection
+            self._pool.drop(connection)
         try:
-            evaluator = await asyncio.shield(starting)
+            connection = await self._connect_async(deadline)
         except TimeoutError:
             self._pool.free_place()
             raise QueryTimeout(limit, queued=True) from None
-        except asyncio.CancelledError:  # the caller is gone, the start goes on: hand it on
-            starting.add_done_callback(self._adopt)
-            raise
         except BaseException:
             self._pool.free_place()
             raise
-        evaluator.use_from_loop()
-        return evaluator
+        connection.nonblocking = True
+        return connection
 
-    def _adopt(self, started: asyncio.Future[Evaluator]) -> None:
-        """An evaluator started for a caller who gave up goes to the pool (a failed start frees
-        its place)."""
-        if not started.cancelled() and started.exception() is None:
-            self._pool.release(started.result())
-        else:
-            self._pool.free_place()
+    async def _connect_async(self, deadline: float) -> Connection:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, self._config.queries)
+        except OSError as error:
+            sock.close()
+            raise StoreUnavailable(NOT_RUNNING) from error
+        channel = wire.Channel(sock)
+        try:
+            frame_type, data = await _read_frame_async(loop, channel, deadline)
+        except TimeoutError:
+            sock.close()
+            raise
+        except (EOFError, OSError) as error:
+            sock.close()
+            raise StoreUnavailable(NOT_RUNNING) from error
+        except BaseException:
+            sock.close()
+            raise
+        return self._welcome(channel, frame_type, data)
 
     async def _exchange_async(
-        self, evaluator: Evaluator, payload: bytes, deadline: float, limit: float
+        self, connection: Connection, payload: bytes, deadline: float, limit: float
     ) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
-        channel = evaluator.channel
+        channel = connection.channel
         try:  # a request fits the socket's buffer at once, as a rule
             sent = channel.sock.send(payload)
         except BlockingIOError:
             sent = 0
-        except (BrokenPipeError, ConnectionResetError):  # it died idle: see _run
-            await self._kill_async(evaluator)
-            raise _DeadBeforeRequest from None
-        except OSError as error:
-            await self._kill_async(evaluator)
-            raise StoreError("the query evaluator stopped unexpectedly") from error
+        except OSError:  # it died idle: the request never ran
+            self._lost(connection)
+            raise _SendAgain from None
         try:
             if sent < len(payload):
                 async with asyncio.timeout_at(deadline):
                     await loop.sock_sendall(channel.sock, payload[sent:])
-            return await _read_frame_async(loop, channel, deadline)
+            return await _read_frame_async(loop, channel, deadline + GRACE_SECONDS)
         except TimeoutError:
-            await self._kill_async(evaluator)
+            self._kill(connection)
             raise QueryTimeout(limit) from None
-        except (EOFError, OSError) as error:
-            await self._kill_async(evaluator)
-            raise StoreError("the query evaluator stopped unexpectedly") from error
-        except asyncio.CancelledError:  # the client went away mid-query: stop the work too
-            self._kill_soon(evaluator)
+        except (EOFError, OSError):
+            self._lost(connection)
+            if time.monotonic() >= deadline:
+                raise QueryTimeout(limit) from None
+            raise _SendAgain from None
+        except asyncio.CancelledError:
+            # The client went away mid-query: closing the connection tells the evaluator, whose
+            # watchdog stops the query.
+            self._lost(connection)
             raise
 
-    async def _kill_async(self, evaluator: Evaluator) -> None:
-        """Kill an evaluator and wait (without blocking the loop) until it is gone, so its CPU
-        is free before the caller answers; its successor is started in the background."""
-        with contextlib.suppress(ProcessLookupError, OSError):
-            signal.pidfd_send_signal(evaluator.pidfd, signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            await _readable(evaluator.pidfd, wire.KILL_WAIT_SECONDS)
-        self._pool.forget(evaluator)
-        evaluator.close()
-        _in_background(self._replace)
-
-    def _kill_soon(self, evaluator: Evaluator) -> None:
-        """Kill an evaluator from a cancelled coroutine (nothing may be awaited there)."""
-        with contextlib.suppress(ProcessLookupError, OSError):
-            signal.pidfd_send_signal(evaluator.pidfd, signal.SIGKILL)
-        self._pool.forget(evaluator)
-
-        def finish() -> None:
-            wire.wait_readable(evaluator.pidfd, wire.KILL_WAIT_SECONDS)
-            evaluator.close()
-            self._replace()
-
-        _in_background(finish)
+    def _drop(self, connection: Connection) -> None:
+        self._lost(connection)
 
     def _reset_after_fork(self) -> None:
-        """In a forked child: the parent's evaluators are not ours. Close our copies of them."""
+        """In a forked child: the parent's connections are not ours. Close our copies."""
         inherited = self._pool
         self._pool = Pool(self.workers)
-        for evaluator in inherited.all.values():
-            evaluator.close()  # only this process's descriptors; the parent's stay open
-        if inherited.control is not None:
-            inherited.control.close()
+        for connection in inherited.all.values():
+            connection.close()  # only this process's descriptors; the parent's stay open
 
 
-class _DeadBeforeRequest(Exception):
-    """The evaluator taken had died while idle: the request was not sent (see ``_run``)."""
+_Payload = Any  # Callable[[float], bytes]: the request, made with the seconds it has left
 
 
-class ZygoteProcess:
-    """The zygote's process, known by a pidfd: its pid alone could be reaped by someone else
+class _SendAgain(Exception):
+    """The evaluator stopped before answering, for another query (or died): send again."""
+
+
+def _stopped() -> StoreError:
+    return StoreError(
+        f"the query evaluator stopped {ATTEMPTS} times while this query was running; "
+        "it may be too costly for this server"
+    )
+
+
+class MasterProcess:
+    """The master's process, known by a pidfd: its pid alone could be reaped by someone else
     (gunicorn's arbiter reaps every child it has) and then reused by another process."""
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
@@ -554,7 +501,7 @@ class ZygoteProcess:
             if not wire.wait_readable(pidfd, 0):
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(pidfd, signal.SIGTERM)
-                if not wire.wait_readable(pidfd, ZYGOTE_STOP_SECONDS):
+                if not wire.wait_readable(pidfd, MASTER_STOP_SECONDS):
                     wire.kill(pidfd)
             with contextlib.suppress(ChildProcessError):
                 os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
@@ -563,34 +510,27 @@ class ZygoteProcess:
             os.close(pidfd)
 
 
-#: glibc's per-thread cache of freed blocks, per size (default 7), for the zygote and so for
-#: every evaluator. pyoxigraph sets up each query with a few dozen small blocks of the same
-#: sizes and frees them at the end; with room for only 7 of a size, the rest go back to the
-#: shared heap and the next query takes the slow path for them, which in an evaluator woken with
-#: cold caches was a fifth of its CPU. Measured: an evaluator's CPU for the benchmark's lookup
-#: 207–220 µs with the default, 134–145 µs with this (``glibc.malloc.tcache_count``; glibc only,
-#: other C libraries ignore it).
+#: glibc's per-thread cache of freed blocks, per size (default 7), for the master and so for the
+#: evaluators. pyoxigraph sets up each query with a few dozen small blocks of the same sizes and
+#: frees them at the end; with room for only 7 of a size, the rest go back to the shared heap and
+#: the next query takes the slow path for them. Measured (2026-12-03, in-memory evaluators): an
+#: evaluator's CPU for the benchmark's lookup 207–220 µs with the default, 134–145 µs with this
+#: (``glibc.malloc.tcache_count``; glibc only, other C libraries ignore it).
 EVALUATOR_TCACHE_COUNT = 256
 
 
-def zygote_environment(environ: Mapping[str, str]) -> dict[str, str]:
+def master_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` with :data:`EVALUATOR_TCACHE_COUNT` added to ``GLIBC_TUNABLES`` (an
     operator's own tunables are kept, and win).
 
-    >>> zygote_environment({})["GLIBC_TUNABLES"]
+    >>> master_environment({})["GLIBC_TUNABLES"]
     'glibc.malloc.tcache_count=256'
-    >>> zygote_environment({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"})["GLIBC_TUNABLES"]
+    >>> master_environment({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"})["GLIBC_TUNABLES"]
     'glibc.malloc.tcache_count=256:glibc.malloc.tcache_count=7'
     """
     ours = f"glibc.malloc.tcache_count={EVALUATOR_TCACHE_COUNT}"
     theirs = environ.get("GLIBC_TUNABLES")
     return {**environ, "GLIBC_TUNABLES": f"{ours}:{theirs}" if theirs else ours}
-
-
-def _in_background(work: Callable[[], None]) -> None:
-    """Pool upkeep after a kill (wait for the exit, start a successor) in a thread of its own:
-    it blocks on the zygote, and must finish even if the caller's event loop stops first."""
-    threading.Thread(target=work, name="iomkg-evaluator-upkeep", daemon=True).start()
 
 
 def _after_fork(reference: weakref.ref[IsolatedExecutor]) -> None:
@@ -640,37 +580,19 @@ async def _read_frame_async(
         loop.remove_reader(fd)
 
 
-async def _readable(fd: int, timeout: float) -> None:
-    """Wait until ``fd`` is readable (a pidfd: the process has exited); ``TimeoutError`` after
-    ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, wake)
-    try:
-        async with asyncio.timeout(timeout):
-            await ready
-    finally:
-        loop.remove_reader(fd)
-
-
 class _BodyBase:
     """The chunks of one answer, read from the evaluator as the caller asks for them.
 
     Chunks already received with the head are kept at once; when the end mark came too (small
-    answers arrive in one read) the evaluator goes back to the pool at once. An answer left
-    before its end costs its evaluator its life: it cannot resync.
+    answers arrive in one read) the connection goes back to the pool at once. An answer left
+    before its end costs its connection: it cannot resync (the evaluator just stops sending).
     """
 
-    def __init__(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
+    def __init__(self, executor: IsolatedExecutor, connection: Connection) -> None:
         self._executor: IsolatedExecutor | None = executor
-        self._evaluator = evaluator
+        self._connection = connection
         self._ready: deque[bytes] = deque()
-        while (found := evaluator.channel.complete_frame()) is not None and self._take(*found):
+        while (found := connection.channel.complete_frame()) is not None and self._take(*found):
             pass
 
     def _take(self, frame_type: int, data: bytes) -> bool:
@@ -686,12 +608,9 @@ class _BodyBase:
         if executor is None:
             return
         if complete:
-            executor._pool.release(self._evaluator)
+            executor._pool.release(self._connection)
         else:
-            self._abandon(executor, self._evaluator)
-
-    def _abandon(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
-        raise NotImplementedError
+            executor._lost(self._connection)
 
 
 class _Body(_BodyBase):
@@ -703,7 +622,7 @@ class _Body(_BodyBase):
     def __next__(self) -> bytes:
         if not self._ready and self._executor is not None:
             try:
-                found = self._evaluator.channel.read_frame(time.monotonic() + STALL_SECONDS)
+                found = self._connection.channel.read_frame(time.monotonic() + STALL_SECONDS)
             except (TimeoutError, EOFError, OSError) as error:
                 self._finish(False)
                 raise StoreError("the query evaluator stopped sending its answer") from error
@@ -712,11 +631,8 @@ class _Body(_BodyBase):
             return self._ready.popleft()
         raise StopIteration
 
-    def _abandon(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
-        executor._kill(evaluator, replace=False)
-
     def close(self) -> None:
-        """Stop reading: the evaluator of an unfinished answer is killed."""
+        """Stop reading: the connection of an unfinished answer is closed."""
         self._ready.clear()
         self._finish(False)
 
@@ -744,7 +660,7 @@ class _AsyncBody(_BodyBase):
             loop = asyncio.get_running_loop()
             try:
                 found = await _read_frame_async(
-                    loop, self._evaluator.channel, time.monotonic() + STALL_SECONDS
+                    loop, self._connection.channel, time.monotonic() + STALL_SECONDS
                 )
             except (TimeoutError, EOFError, OSError) as error:
                 self._finish(False)
@@ -757,20 +673,12 @@ class _AsyncBody(_BodyBase):
             return self._ready.popleft()
         raise StopAsyncIteration
 
-    def _abandon(self, executor: IsolatedExecutor, evaluator: Evaluator) -> None:
-        executor._kill_soon(evaluator)
-
     async def aclose(self) -> None:
-        """Stop reading: the evaluator of an unfinished answer is killed."""
+        """Stop reading: the connection of an unfinished answer is closed."""
         self._ready.clear()
         self._finish(False)
 
     def __del__(self) -> None:
-        # Dropped unfinished without aclose(): no loop to wait on here, so kill and let go.
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            with contextlib.suppress(Exception):
-                signal.pidfd_send_signal(self._evaluator.pidfd, signal.SIGKILL)
-                executor._pool.forget(self._evaluator)
-                self._evaluator.close()
-                executor._pool.free_place()
+        with contextlib.suppress(Exception):
+            self._ready.clear()
+            self._finish(False)

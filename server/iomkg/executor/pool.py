@@ -1,11 +1,13 @@
-"""One process's evaluators, taken by threads (blocking) and by an event loop (awaiting) alike.
+"""One process's connections to the evaluator, taken by threads (blocking) and by an event loop
+(awaiting) alike.
 
 A process that uses the executor (its owner, or each server worker forked from it) has one pool
-of at most ``size`` evaluators; idle, busy and starting ones all count. A caller gets an idle
-evaluator, or a free place to start one in, or waits its turn. An evaluator given back, or a
-place freed by one that was killed, goes to the longest-waiting caller first, be it a thread
+of at most ``size`` connections; each is one query at a time, so ``size`` is how many queries
+the process may have running at once. Idle, busy and opening ones all count. A caller gets an
+idle connection, or a free place to open one in, or waits its turn. A connection given back, or
+a place freed by one that was closed, goes to the longest-waiting caller first, be it a thread
 (Flask's request threads) or a coroutine (the ASGI gateway), so neither kind can starve the
-other and the pool never holds more processes than its size.
+other.
 """
 
 from __future__ import annotations
@@ -24,12 +26,11 @@ from iomkg.store.base import StoreError
 
 
 @dataclass
-class Evaluator:
-    """A running evaluator: its socket, its pidfd (kill and wait without pid reuse races), and the
-    dataset generation it was forked from."""
+class Connection:
+    """A connection to an evaluator process: its socket, the process's pid (to kill it if it
+    stops answering) and the dataset generation it serves."""
 
     pid: int
-    pidfd: int
     channel: wire.Channel
     generation: int
     nonblocking: bool = False  # its socket is in the mode the event loop needs
@@ -46,19 +47,17 @@ class Evaluator:
 
     def close(self) -> None:
         self.channel.close()
-        with contextlib.suppress(OSError):
-            os.close(self.pidfd)
 
 
 class PoolClosed(StoreError):
-    """The executor was closed while a caller waited for an evaluator."""
+    """The executor was closed while a caller waited for a connection."""
 
     def __init__(self) -> None:
         super().__init__("the query executor was closed")
 
 
-#: What a waiter is handed: an evaluator, ``None`` (a free place: start one), or a refusal.
-Grant = Evaluator | None | PoolClosed
+#: What a waiter is handed: a connection, ``None`` (a free place: open one), or a refusal.
+Grant = Connection | None | PoolClosed
 
 
 class _Waiter(Protocol):
@@ -100,18 +99,16 @@ class _LoopWaiter:
 
 
 class Pool:
-    """The evaluators of one process (see the module docstring)."""
+    """The connections of one process (see the module docstring)."""
 
     def __init__(self, size: int) -> None:
         self.pid = os.getpid()
         self.size = size
         self.lock = threading.Lock()
-        self.idle: list[Evaluator] = []
-        self.live = 0  # idle + busy + being started
-        self.all: dict[int, Evaluator] = {}  # by pidfd
+        self.idle: list[Connection] = []
+        self.live = 0  # idle + busy + being opened
+        self.all: dict[int, Connection] = {}  # by id()
         self.waiters: deque[_Waiter] = deque()
-        self.control: wire.Channel | None = None  # to the zygote, for spawns
-        self.control_lock = threading.Lock()
         self.closed = False
 
     # Taking ---------------------------------------------------------------------------------------
@@ -125,8 +122,8 @@ class Pool:
             return None
         return _WAITING
 
-    def take(self, deadline: float) -> Evaluator | None:
-        """An idle evaluator, or ``None``: start one (its place is counted). Blocks the thread
+    def take(self, deadline: float) -> Connection | None:
+        """An idle connection, or ``None``: open one (its place is counted). Blocks the thread
         until one is free; ``TimeoutError`` past ``deadline`` (monotonic)."""
         with self.lock:
             grant = self._take_locked()
@@ -144,7 +141,7 @@ class Pool:
             raise TimeoutError
         return _granted(waiter.grant)
 
-    async def take_async(self, deadline: float) -> Evaluator | None:
+    async def take_async(self, deadline: float) -> Connection | None:
         """:meth:`take` for a coroutine: waits without blocking the event loop."""
         with self.lock:
             taken = self._take_locked()
@@ -166,56 +163,55 @@ class Pool:
         return _granted(grant)
 
     # Giving back ----------------------------------------------------------------------------------
-    def release(self, evaluator: Evaluator) -> None:
-        """``evaluator`` finished cleanly: to the longest waiter, else idle."""
+    def release(self, connection: Connection) -> None:
+        """``connection`` finished cleanly: to the longest waiter, else idle."""
         with self.lock:
-            if self.closed or evaluator.pidfd not in self.all:
-                evaluator.close()
+            if self.closed or id(connection) not in self.all:
+                connection.close()
                 return
             while self.waiters:
-                if self.waiters.popleft().offer(evaluator):
+                if self.waiters.popleft().offer(connection):
                     return
-            self.idle.append(evaluator)
+            self.idle.append(connection)
 
     def free_place(self) -> None:
-        """An evaluator is gone and no successor was started: its place goes to a waiter."""
+        """A connection is gone and none replaced it: its place goes to a waiter."""
         with self.lock:
             while self.waiters and not self.closed:
-                if self.waiters.popleft().offer(None):  # ``live`` stays: the waiter starts one
+                if self.waiters.popleft().offer(None):  # ``live`` stays: the waiter opens one
                     return
             self.live -= 1
 
     def give_back(self, grant: Grant) -> None:
         """Return what a waiter was handed but cannot use."""
-        if isinstance(grant, Evaluator):
+        if isinstance(grant, Connection):
             self.release(grant)
         elif grant is None:
             self.free_place()
 
-    def add(self, evaluator: Evaluator) -> None:
+    def add(self, connection: Connection) -> None:
         with self.lock:
-            self.all[evaluator.pidfd] = evaluator
+            self.all[id(connection)] = connection
 
-    def forget(self, evaluator: Evaluator) -> None:
+    def drop(self, connection: Connection) -> None:
+        """Close a connection taken from the pool; its place stays taken (the caller opens
+        another in it, or frees it)."""
         with self.lock:
-            self.all.pop(evaluator.pidfd, None)
+            self.all.pop(id(connection), None)
+        connection.close()
 
-    def close(self) -> list[Evaluator]:
-        """Refuse every waiter and return every evaluator (the caller kills them)."""
+    def close(self) -> list[Connection]:
+        """Refuse every waiter and return every connection (the caller closes them)."""
         with self.lock:
             if self.closed:
                 return []
             self.closed = True
-            evaluators = list(self.all.values())
+            connections = list(self.all.values())
             self.all.clear()
             self.idle.clear()
             while self.waiters:
                 self.waiters.popleft().offer(PoolClosed())
-        return evaluators
-
-    def pids(self) -> list[int]:
-        with self.lock:
-            return sorted(evaluator.pid for evaluator in self.all.values())
+        return connections
 
 
 class _Waiting:
@@ -225,7 +221,7 @@ class _Waiting:
 _WAITING = _Waiting()
 
 
-def _granted(grant: Grant) -> Evaluator | None:
+def _granted(grant: Grant) -> Connection | None:
     if isinstance(grant, PoolClosed):
         raise grant
     return grant

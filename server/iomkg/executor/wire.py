@@ -39,13 +39,13 @@ KILL_WAIT_SECONDS = 1.0  # how long to wait for a killed process to be gone
 
 FRAME = struct.Struct("!BI")
 HEAD = struct.Struct("!B?q")  # kind (0 results, 1 graph), truncated, row limit
-SPAWNED = struct.Struct("!qq")  # pid, generation
+HELLO_BODY = struct.Struct("!qq")  # pid, generation
 GENERATION = struct.Struct("<Q")
 
-# Frame types. Caller to evaluator: REQUEST, CALL; evaluator to caller: HEAD, CHUNK, END, ERROR,
-# RESULT; caller to zygote: SPAWN, UPDATE, PING; zygote to caller: OK, ERROR, TIMEOUT.
-REQUEST, HEAD_FRAME, CHUNK, END, ERROR, CALL, RESULT = 1, 2, 3, 4, 5, 6, 7
-SPAWN, UPDATE, PING, OK, TIMEOUT = 10, 11, 12, 13, 14
+# Frame types. Caller to evaluator: REQUEST, CALL; evaluator to caller: HELLO (first), HEAD,
+# CHUNK, END, ERROR, RESULT; caller to master: UPDATE, PING; master to caller: OK, ERROR, TIMEOUT.
+REQUEST, HEAD_FRAME, CHUNK, END, ERROR, CALL, RESULT, HELLO = 1, 2, 3, 4, 5, 6, 7, 8
+UPDATE, PING, OK, TIMEOUT = 11, 12, 13, 14
 
 KINDS: tuple[Kind, Kind] = ("results", "graph")
 

@@ -22,8 +22,7 @@ from iomkg import formats, service
 from iomkg.executor import wire
 from iomkg.formats import Format
 from iomkg.service import QueryRequest
-from iomkg.store.base import QueryResult, Term
-from iomkg.store.oxigraph import OxigraphStore
+from iomkg.store.base import GraphStore, QueryResult, Term
 
 SPILL_BYTES = 8 * 1024 * 1024  # a result larger than this waits for its head in a temporary file
 
@@ -390,24 +389,41 @@ def write_small_solutions(solutions: ox.QuerySolutions, fmt: Format, max_rows: i
     return spool
 
 
-def answer(store: OxigraphStore, request: QueryRequest, max_rows: int) -> tuple[bytes, Spool]:
-    """Evaluate a request into (head frame, spooled body): the evaluator's work for one query."""
+@dataclass(frozen=True)
+class Answer:
+    """One evaluated query: the kind of result, its format, whether rows were cut, the body."""
+
+    kind: formats.Kind
+    format: Format
+    truncated: bool
+    body: Spool
+
+
+def answer(
+    store: GraphStore, request: QueryRequest, max_rows: int, *, evaluate_twice: bool = True
+) -> Answer:
+    """Evaluate a request into a capped, spooled answer: an evaluator's work for one query.
+
+    ``evaluate_twice`` lets a SELECT answer too large for pyoxigraph's fast writer be evaluated
+    again for the capped one (cheap on the embedded store); a remote engine's answer is read
+    once, so it goes to the capped writer directly.
+    """
     result: QueryResult = service.evaluate(store, request)
     kind = formats.kind_of(result)
     fmt = service.choose_format(request, kind)
     spool = Spool()
     truncated = False
     if isinstance(result, ox.QuerySolutions):
-        small = write_small_solutions(result, fmt, max_rows)
+        small = write_small_solutions(result, fmt, max_rows) if evaluate_twice else None
         if small is not None:
             spool = small
         else:
-            result = service.evaluate(store, request)
-            assert isinstance(result, ox.QuerySolutions)
+            if evaluate_twice:
+                result = service.evaluate(store, request)
+                assert isinstance(result, ox.QuerySolutions)
             truncated = write_solutions(result, fmt, spool, max_rows)
     elif isinstance(result, ox.QueryTriples):
         truncated = write_triples(result, fmt, spool, max_rows, request.prefixes)
     else:
         spool.write(formats.serialize_to_bytes(result, fmt))
-    head = wire.frame(wire.HEAD_FRAME, wire.HEAD.pack(wire.KINDS.index(kind), truncated, max_rows))
-    return head, spool
+    return Answer(kind, fmt, truncated, spool)

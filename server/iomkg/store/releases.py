@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iomkg.store.base import StoreError
+from iomkg.store.versions import StoreVersions
 
 KEEP_RELEASES = 2  # the newest builds kept (besides any a running server holds)
 IN_USE_FILE = ".in-use"
@@ -40,8 +41,14 @@ class Release:
     path: Path
 
     @property
+    def versions(self) -> StoreVersions:
+        """The release's store: as built, then changed by updates (one version each)."""
+        return StoreVersions(self.path / "oxigraph")
+
+    @property
     def store_path(self) -> Path:
-        return self.path / "oxigraph"
+        """The folder of the store's current version (as built, until the first update)."""
+        return self.versions.current()
 
     @property
     def dumps_path(self) -> Path:

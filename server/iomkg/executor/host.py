@@ -1,0 +1,587 @@
+"""The processes that answer queries: the master, its evaluator (a host of threads), writers.
+
+The **master** is a fresh interpreter (:data:`MASTER_COMMAND`) started by
+:class:`~iomkg.executor.client.IsolatedExecutor`. It owns the listening socket that callers
+connect to, never opens the store itself (a process that forks must not hold RocksDB's
+threads), and forks:
+
+* the **evaluator**, which opens the current store version read-only (or the remote engine)
+  and answers each connection in a thread of its own: pyoxigraph releases the GIL while it
+  evaluates, so queries run in parallel, and they share one RocksDB block cache, as in
+  Oxigraph's own server. When it dies, the master forks the next at once; connections waiting
+  to be accepted are accepted by it.
+* a **writer** per update, which makes the store's next version (:mod:`iomkg.store.versions`)
+  under the time limit; then a new evaluator on the new version takes over and the old one
+  finishes what it is doing and exits.
+
+A query that must stop, because it outlived its time limit or its caller left, cannot be
+stopped inside pyoxigraph: the evaluator's watchdog thread kills the whole process (SIGKILL),
+which frees the CPU at once. Callers whose queries shared it see their connection close before
+their own deadline and send their query again to the next evaluator (the time they waited
+still counts). ``iomkg.executor`` (the package docstring) tells the whole story.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import mmap
+import os
+import select
+import selectors
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from iomkg import service
+from iomkg.executor import wire, writers
+from iomkg.service import UpdateRequest
+from iomkg.store.base import GraphStore, StoreError
+from iomkg.store.oxigraph import OxigraphStore
+from iomkg.store.versions import StoreVersions
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+MASTER_COMMAND = "import sys; from iomkg.executor.host import main; sys.exit(main(sys.argv[1:]))"
+#: How often the watchdog looks at the running queries when none is near its deadline.
+WATCH_SECONDS = 0.05
+#: How long an old evaluator may take to finish its queries once a new version is served.
+DRAIN_SECONDS = 60.0
+#: An evaluator that dies younger than this is restarted after this pause, not at once.
+RESTART_PAUSE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class MasterConfig:
+    """What the master is told (as JSON on its command line)."""
+
+    store: str  # the base folder of the on-disk store (its versions beside it)
+    queries: str  # the listening socket's path
+    control: str  # the control socket's path (updates, pings)
+    generation: str  # the file holding the generation counter (mapped by every caller)
+    updatable: bool
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> MasterConfig:
+        return cls(**json.loads(text))
+
+
+# The evaluator ----------------------------------------------------------------------------------
+
+
+class Counts:
+    """The dataset's figures for health checks and statistics, counted once per evaluator (it
+    serves one version, which never changes): a full count is a scan."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self.lock = threading.Lock()
+        self.counts: dict[str | None, int] | None = None
+
+    def named_graphs(self) -> list[str]:
+        return self.store.named_graphs()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def quad_count(self, graph: str | None = None) -> int:
+        with self.lock:
+            if self.counts is None:
+                self.counts = {None: self.store.quad_count()}
+            if graph not in self.counts:
+                self.counts[graph] = self.store.quad_count(graph)
+            return self.counts[graph]
+
+
+class Watchdog:
+    """Kills the evaluator when a running query passes its deadline or is abandoned by its
+    caller (its connection closed: readable, as a caller sends nothing while it waits)."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.running: dict[socket.socket, float] = {}  # connection -> deadline (monotonic)
+
+    def start(self, connection: socket.socket, limit: float) -> None:
+        with self.condition:
+            self.running[connection] = time.monotonic() + limit
+            self.condition.notify()
+
+    def stop(self, connection: socket.socket) -> None:
+        with self.condition:
+            self.running.pop(connection, None)
+
+    def busy(self) -> int:
+        with self.condition:
+            return len(self.running)
+
+    def run(self) -> NoReturn:
+        while True:
+            with self.condition:
+                while not self.running:
+                    self.condition.wait()
+                now = time.monotonic()
+                if min(self.running.values()) <= now:
+                    _die()
+                watched = list(self.running)
+                wait = min(min(self.running.values()) - now, WATCH_SECONDS)
+            with contextlib.suppress(OSError, ValueError):  # a connection closed meanwhile
+                left, _, _ = select.select(watched, [], [], 0)
+                with self.condition:
+                    if any(connection in self.running for connection in left):
+                        _die()
+            with self.condition:
+                self.condition.wait(wait)
+
+
+def _die() -> NoReturn:
+    """Stop every query this process runs, now: the CPU is free when the callers hear of it."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise SystemExit(1)  # not reached
+
+
+class Evaluator:
+    """One evaluator process's work: a thread per connection, one query at a time on each."""
+
+    def __init__(self, store: GraphStore, generation: int) -> None:
+        self.store = store
+        self.counts = Counts(store)
+        self.generation = generation
+        self.watchdog = Watchdog()
+        self.draining = threading.Event()
+        self.lock = threading.Lock()
+        self.idle: set[socket.socket] = set()
+        self.threads: set[threading.Thread] = set()
+
+    def serve(self, listener: socket.socket) -> None:
+        """Accept connections until told to drain (SIGTERM), then let the busy ones finish."""
+        threading.Thread(target=self.watchdog.run, name="iomkg-watchdog", daemon=True).start()
+        listener.settimeout(0.2)
+        while not self.draining.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            connection.settimeout(None)
+            thread = threading.Thread(target=self._connection, args=(connection,), daemon=True)
+            with self.lock:
+                self.threads.add(thread)
+            thread.start()
+        listener.close()
+        self._close_idle()
+        deadline = time.monotonic() + DRAIN_SECONDS
+        for thread in list(self.threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def drain(self) -> None:
+        self.draining.set()
+
+    def _close_idle(self) -> None:
+        with self.lock:
+            for connection in self.idle:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def _connection(self, connection: socket.socket) -> None:
+        channel = wire.Channel(connection)
+        try:
+            channel.send(wire.frame(wire.HELLO, wire.HELLO_BODY.pack(os.getpid(), self.generation)))
+            while not self.draining.is_set():
+                with self.lock:
+                    self.idle.add(connection)
+                try:
+                    frame_type, payload = channel.read_frame()
+                except EOFError:
+                    break
+                finally:
+                    with self.lock:
+                        self.idle.discard(connection)
+                if frame_type == wire.REQUEST:
+                    self._query(channel, payload)
+                elif frame_type == wire.CALL:
+                    self._call(channel, payload)
+                else:
+                    break
+        except OSError:
+            pass  # the caller left: nothing to tell anyone
+        finally:
+            connection.close()
+            with self.lock:
+                self.threads.discard(threading.current_thread())
+
+    def _query(self, channel: wire.Channel, payload: bytes) -> None:
+        request, limit, max_rows = wire.decode_query(payload)
+        self.watchdog.start(channel.sock, limit)
+        try:
+            answer = writers.answer(self.store, request, max_rows)
+        except Exception as error:
+            channel.send(wire.frame(wire.ERROR, wire.exception_payload(error)))
+            return
+        finally:
+            self.watchdog.stop(channel.sock)
+        head = wire.HEAD.pack(wire.KINDS.index(answer.kind), answer.truncated, max_rows)
+        out = bytearray(wire.frame(wire.HEAD_FRAME, head))
+        for chunk in answer.body.chunks():
+            out += wire.FRAME.pack(wire.CHUNK, len(chunk))
+            out += chunk
+            if len(out) >= wire.CHUNK_BYTES:
+                channel.send(out)
+                out = bytearray()
+        out += wire.frame(wire.END)
+        channel.send(out)
+
+    def _call(self, channel: wire.Channel, payload: bytes) -> None:
+        """One of the small read methods (graphs, counts) for ``ExecutorStore``."""
+        name, args, limit = wire.loads(payload)
+        self.watchdog.start(channel.sock, limit)
+        try:
+            if name not in ("named_graphs", "quad_count", "pid"):
+                raise ValueError(f"no such store method: {name}")
+            method: Callable[..., object] = getattr(self.counts, name)
+            frame = wire.frame(wire.RESULT, wire.dumps(method(*args)))
+        except Exception as error:
+            frame = wire.frame(wire.ERROR, wire.exception_payload(error))
+        finally:
+            self.watchdog.stop(channel.sock)
+        channel.send(frame)
+
+
+def run_evaluator(listener: socket.socket, config: MasterConfig, generation: int) -> NoReturn:
+    """The evaluator process (forked by the master); never returns."""
+    code = 0
+    try:
+        _die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the owner decides when to stop
+        evaluator: Evaluator | None = None
+
+        def drain(signum: int, frame: object) -> None:
+            if evaluator is not None:
+                evaluator.drain()
+
+        signal.signal(signal.SIGTERM, drain)
+        store = OxigraphStore.open(StoreVersions(Path(config.store)).current(), read_only=True)
+        evaluator = Evaluator(store, generation)
+        evaluator.serve(listener)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+# Writers ------------------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Be killed when the master dies (Linux's ``PR_SET_PDEATHSIG``): an evaluator must not go on
+    answering from a master that a new one replaced; a writer killed with its master commits
+    nothing (the new version only counts once it is made current)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getppid()
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
+def _write(config: MasterConfig, request: UpdateRequest) -> None:
+    versions = StoreVersions(Path(config.store))
+    versions.change(lambda store: service.apply_update(store, request))
+
+
+@dataclass
+class Writer:
+    """An update being applied by a writer child: who asked, the child, its result pipe."""
+
+    client: wire.Channel
+    pid: int
+    pidfd: int
+    result: int  # the read end of the pipe the child writes its outcome to
+    deadline: float
+    chunks: list[bytes]
+
+
+def start_writer(config: MasterConfig, request: UpdateRequest) -> tuple[int, int]:
+    """Fork a writer that applies ``request`` (a new store version): ``(pid, result fd)``; it
+    writes nothing to the pipe if it succeeded, else the exception."""
+    result_read, result_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _die_with_parent()
+            os.close(result_read)
+            try:
+                _write(config, request)
+                outcome = b""
+            except Exception as error:
+                outcome = wire.exception_payload(error)
+            wire.write_all(result_write, outcome)
+        finally:
+            os._exit(0)
+    os.close(result_write)
+    return pid, result_read
+
+
+# The master ---------------------------------------------------------------------------------------
+
+
+class Master:
+    """Owns the sockets, keeps an evaluator running, applies updates. Single-threaded."""
+
+    def __init__(self, config: MasterConfig) -> None:
+        self.config = config
+        self.parent = os.getppid()
+        fd = os.open(config.generation, os.O_RDWR)
+        try:
+            self.generation_map = mmap.mmap(fd, wire.GENERATION.size)
+        finally:
+            os.close(fd)
+        # One past the last master's (if this one replaces a dead one): callers retire the
+        # connections to its evaluators.
+        self.generation = wire.GENERATION.unpack_from(self.generation_map)[0]
+        self.selector = selectors.DefaultSelector()
+        self.listener = _listen(config.queries)
+        self.control = _listen(config.control)
+        self.clients: dict[int, wire.Channel] = {}
+        self.evaluator: tuple[int, int] | None = None  # (pid, pidfd) of the current one
+        self.old: dict[int, int] = {}  # pidfd -> pid of evaluators still finishing
+        self.started = 0.0  # when the current evaluator was forked
+        self.writer: Writer | None = None  # the update being applied
+        self.queued: deque[tuple[wire.Channel, UpdateRequest, float]] = deque()  # waiting ones
+        self._check_store()
+        self._start_evaluator()
+
+    def _check_store(self) -> None:
+        """Fail at start, with the reason, rather than in every evaluator (in a child: the
+        master must not hold RocksDB's threads when it forks)."""
+        path = StoreVersions(Path(self.config.store)).current()
+        reason_read, reason_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(reason_read)
+                OxigraphStore.open(path, read_only=True)
+            except BaseException as error:
+                wire.write_all(reason_write, str(error).encode())
+            finally:
+                os._exit(0)
+        os.close(reason_write)
+        with os.fdopen(reason_read, "rb") as pipe:
+            reason = pipe.read().decode(errors="replace")
+        os.waitpid(pid, 0)
+        if reason:
+            raise StoreError(reason)
+
+    def _start_evaluator(self) -> None:
+        """Fork an evaluator for a new generation: callers leave their connections to the
+        previous one (dead, or serving an older version) as they next take them."""
+        self.generation += 1
+        pid = os.fork()
+        if pid == 0:
+            self.selector.close()
+            self.control.close()
+            for client in self.clients.values():
+                client.close()
+            for pidfd in self.old:
+                os.close(pidfd)
+            if self.evaluator is not None:
+                os.close(self.evaluator[1])
+            self.generation_map.close()
+            run_evaluator(self.listener, self.config, self.generation)
+        pidfd = os.pidfd_open(pid)
+        self.evaluator = (pid, pidfd)
+        self.started = time.monotonic()
+        self.selector.register(pidfd, selectors.EVENT_READ, "evaluator")
+        wire.GENERATION.pack_into(self.generation_map, 0, self.generation)
+
+    # The loop -------------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.selector.register(self.control, selectors.EVENT_READ, "control")
+        while True:
+            timeout = 1.0
+            if self.writer is not None:
+                timeout = max(0.0, min(timeout, self.writer.deadline - time.monotonic()))
+            for key, _ in self.selector.select(timeout=timeout):
+                if key.data == "control":
+                    connection, _ = self.control.accept()
+                    connection.setblocking(True)
+                    self.clients[connection.fileno()] = wire.Channel(connection)
+                    self.selector.register(connection, selectors.EVENT_READ, "client")
+                elif key.data == "client":
+                    client = self.clients.get(key.fd)
+                    if client is not None:
+                        self._serve_client(client)
+                elif key.data == "writer":
+                    self._writer_said()
+                else:  # an evaluator's pidfd: it has exited
+                    self._evaluator_exited(key.fd)
+            if self.writer is not None and time.monotonic() >= self.writer.deadline:
+                self._writer_done(wire.frame(wire.TIMEOUT), killed=True)
+            if os.getppid() != self.parent:  # the owner died
+                return
+
+    def _evaluator_exited(self, pidfd: int) -> None:
+        self.selector.unregister(pidfd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
+        os.close(pidfd)
+        if self.old.pop(pidfd, None) is not None:
+            return
+        # The current one died (killed by its watchdog, the OOM killer…): the next one, at
+        # once (waiting connections are accepted by it), unless it died young: then in a
+        # second, so that a store that cannot be opened does not make a busy loop.
+        started = self.started
+        self.evaluator = None
+        if time.monotonic() - started < RESTART_PAUSE_SECONDS:
+            time.sleep(RESTART_PAUSE_SECONDS)
+        self._start_evaluator()
+
+    def _serve_client(self, channel: wire.Channel) -> None:
+        try:
+            frame_type, payload = channel.read_frame()
+        except (EOFError, OSError):
+            self._drop_client(channel)
+            return
+        try:
+            if frame_type == wire.UPDATE:
+                request, limit = wire.loads(payload)
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(channel.sock)  # nothing more from it until then
+                self.queued.append((channel, request, time.monotonic() + limit))
+                self._next_update()
+            elif frame_type == wire.PING:
+                channel.send(wire.frame(wire.OK, wire.GENERATION.pack(self.generation)))
+            else:
+                self._drop_client(channel)
+        except OSError:
+            self._drop_client(channel)
+
+    def _drop_client(self, channel: wire.Channel) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(channel.sock)
+        self.clients.pop(channel.sock.fileno(), None)
+        channel.close()
+
+    # Updates --------------------------------------------------------------------------------------
+    def _next_update(self) -> None:
+        """Start a writer for the next queued update, if none is at work (one at a time; the
+        wait counts towards an update's limit). Its caller is answered when it is done."""
+        while self.writer is None and self.queued:
+            channel, request, deadline = self.queued.popleft()
+            if not self.config.updatable:
+                error = StoreError("this server's store is read-only: updates are not possible")
+                self._answer(channel, wire.frame(wire.ERROR, wire.exception_payload(error)))
+            elif time.monotonic() >= deadline:
+                self._answer(channel, wire.frame(wire.TIMEOUT))
+            else:
+                pid, result = start_writer(self.config, request)
+                self.writer = Writer(channel, pid, os.pidfd_open(pid), result, deadline, [])
+                self.selector.register(result, selectors.EVENT_READ, "writer")
+
+    def _answer(self, channel: wire.Channel, answer: bytes) -> None:
+        """Answer a control connection and listen to it again."""
+        try:
+            channel.send(answer)
+            self.selector.register(channel.sock, selectors.EVENT_READ, "client")
+        except OSError:
+            self._drop_client(channel)
+
+    def _writer_said(self) -> None:
+        assert self.writer is not None
+        data = os.read(self.writer.result, 65536)
+        if data:
+            self.writer.chunks.append(data)
+            return
+        outcome = b"".join(self.writer.chunks)
+        self._writer_done(wire.frame(wire.ERROR, outcome) if outcome else b"")
+
+    def _writer_done(self, answer: bytes, *, killed: bool = False) -> None:
+        """The writer finished (or was stopped at the deadline): answer its caller; on success,
+        serve the new version first."""
+        writer, self.writer = self.writer, None
+        assert writer is not None
+        if killed:
+            wire.kill(writer.pidfd)
+        else:
+            wire.wait_readable(writer.pidfd, wire.KILL_WAIT_SECONDS)
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PIDFD, writer.pidfd, os.WEXITED | os.WNOHANG)
+        self.selector.unregister(writer.result)
+        os.close(writer.result)
+        os.close(writer.pidfd)
+        if not answer:
+            self._switch()
+            answer = wire.frame(wire.OK)
+        self._answer(writer.client, answer)
+        self._next_update()
+
+    def _switch(self) -> None:
+        """Serve the new version: a new evaluator, the old one finishing its queries; callers
+        see the new generation and leave their connections to the old one."""
+        if self.evaluator is not None:
+            pid, pidfd = self.evaluator
+            self.old[pidfd] = pid
+            self.evaluator = None
+            self._start_evaluator()
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        else:
+            self._start_evaluator()
+
+    def shutdown(self) -> None:
+        pidfds = list(self.old) + ([self.evaluator[1]] if self.evaluator else [])
+        if self.writer is not None:
+            pidfds.append(self.writer.pidfd)
+        for pidfd in pidfds:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+
+def _listen(path: str) -> socket.socket:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # a dead master's
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(256)
+    return sock
+
+
+def master_main(config_json: str) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the owner decides when to stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    ready = os.fdopen(1, "wb", buffering=0, closefd=False)
+    try:
+        master = Master(MasterConfig.from_json(config_json))
+    except Exception as error:
+        ready.write(f"error {type(error).__name__}: {error}\n".encode())
+        return 1
+    try:
+        ready.write(b"ready\n")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # the owner stopped reading: nothing may write to the pipe again
+        os.close(devnull)
+        master.run()
+    finally:
+        master.shutdown()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -c MASTER_COMMAND CONFIG``: the master (started by ``IsolatedExecutor``)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if len(arguments) != 1:
+        print(
+            "usage: iomkg.executor.host CONFIG-JSON (started by IsolatedExecutor)", file=sys.stderr
+        )
+        return 2
+    return master_main(arguments[0])
