@@ -101,10 +101,12 @@ def clean_environment(**settings: str) -> dict[str, str]:
     return {**kept, **settings}
 
 
-def wait_until_answered(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_answered(
+    url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = STARTUP_SECONDS
+) -> None:
     """Return once ``url`` answers 200; raise with the server's output if it exits or is silent
-    for :data:`STARTUP_SECONDS` (and stop it)."""
-    deadline = time.monotonic() + STARTUP_SECONDS
+    for ``seconds`` (and stop it)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = log.read_text(errors="replace")
@@ -117,7 +119,7 @@ def wait_until_answered(url: str, process: subprocess.Popen[bytes], log: Path) -
         time.sleep(0.1)
     stop_process(process)
     output = log.read_text(errors="replace")
-    raise RuntimeError(f"{url} did not answer in {STARTUP_SECONDS} s:\n{output}")
+    raise RuntimeError(f"{url} did not answer in {seconds} s:\n{output}")
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -123,12 +123,21 @@ def open_current(settings: Settings, *, read_only: bool = True) -> Iterator[Oxig
     envvar="IOMKG_BASE_IRI",
     help="Base namespace of minted IRIs [default: https://w3id.org/iomkg/; env IOMKG_BASE_IRI].",
 )
+@click.option(
+    "--backend",
+    metavar="URL",
+    envvar="IOMKG_BACKEND",
+    help="A SPARQL 1.1 engine's query endpoint: `build` publishes to it, `serve` answers through "
+    "it (Oxigraph, Virtuoso or any other) [default: the embedded store; env IOMKG_BACKEND].",
+)
 @click.version_option(package_name="iomkg")
 @click.pass_context
-def cli(context: click.Context, store_dir: Path | None, base_iri: str | None) -> None:
+def cli(
+    context: click.Context, store_dir: Path | None, base_iri: str | None, backend: str | None
+) -> None:
     """iomkg: build, validate, query and serve the IOM knowledge graph."""
     try:
-        context.obj = Settings.from_env(store_dir=store_dir, base_iri=base_iri)
+        context.obj = Settings.from_env(store_dir=store_dir, base_iri=base_iri, backend=backend)
     except SettingsError as error:
         _fail(str(error), 2)
 

@@ -48,6 +48,9 @@ class Settings:
     allow_anonymous_updates: bool = False
     service_allowlist: tuple[str, ...] = ()
     cors_origins: str = "*"
+    #: A SPARQL 1.1 engine's query endpoint to publish builds to and serve from (None: the
+    #: embedded store). Oxigraph and Virtuoso are recognised by their ``Server`` header.
+    backend: str | None = None
 
     def __post_init__(self) -> None:
         if not self.base_iri.endswith(("/", "#")):
@@ -63,6 +66,11 @@ class Settings:
             raise SettingsError("max rows must be a positive integer")
         if self.workers < 1:
             raise SettingsError("workers must be at least 1")
+        if self.backend is not None and not self.backend.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"--backend {self.backend!r} is not an http(s) URL: give the engine's SPARQL "
+                "query endpoint, such as http://127.0.0.1:7878/query"
+            )
         if self.allow_anonymous_updates and not is_loopback(self.host):
             raise SettingsError(
                 "--allow-anonymous-updates is only allowed on a loopback address, "

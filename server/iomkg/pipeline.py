@@ -23,6 +23,7 @@ from iomkg.config import Settings
 from iomkg.shacl import ShaclResult, pyshacl_results, to_rdflib, validate_graph
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Release, Releases
+from iomkg.store.remote import publish, remote_store
 from iomkg.validator import as_stated, compile_shapes, for_validation
 from iomkg.vocab import output_prefixes, prefixes
 
@@ -424,6 +425,16 @@ def summarize(
     return BuildSummary(release, triples, classes, dict(sorted(links.items())), timings or {})
 
 
+def publish_to_backend(store: OxigraphStore, settings: Settings, timings: dict[str, float]) -> None:
+    """With ``--backend``, make the engine hold the validated release (before it is made current
+    here: an engine that refuses it fails the build, and nothing changes on either side)."""
+    if settings.backend is None:
+        return
+    step = time.perf_counter()
+    publish(store, remote_store(settings))
+    timings["publish"] = time.perf_counter() - step
+
+
 def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
     """Parse, validate, check, load and dump into a new release, then make it current.
 
@@ -462,6 +473,7 @@ def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
         write_dumps(store, staging, settings)
         timings["dumps"] = time.perf_counter() - step
         summary_without_release = summarize(store)
+        publish_to_backend(store, settings, timings)
         del store  # closes the database before the folder is renamed
         final = releases.publish(staging, parsed.digest)
     timings["total"] = time.perf_counter() - started

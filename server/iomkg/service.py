@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyoxigraph as ox
 
@@ -124,6 +124,19 @@ class AsyncQueryExecutor(QueryExecutor, Protocol):
     ) -> AsyncQueryResponse: ...
 
 
+class ServingExecutor(AsyncQueryExecutor, Protocol):
+    """What ``iomkg serve`` runs on: the embedded evaluator (``IsolatedExecutor``) or a remote
+    engine (``RemoteExecutor``)."""
+
+    def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
+        """A small read method of the store (``named_graphs``, ``quad_count``)."""
+        ...
+
+    def revive_if_gone(self) -> bool:
+        """Start again what died (the server's main loop calls this once a second)."""
+        ...
+
+
 def evaluate(store: GraphStore, request: QueryRequest) -> QueryResult:
     """Run a query; SERVICE to anything not allow-listed raises ``sparqltext.NetworkRefused``.
 
@@ -222,6 +235,7 @@ __all__ = [
     "QueryRequest",
     "QueryResponse",
     "QueryTimeout",
+    "ServingExecutor",
     "UpdateRequest",
     "apply_update",
     "evaluate",

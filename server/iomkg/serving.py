@@ -36,8 +36,11 @@ from gunicorn.errors import HaltServer
 
 from iomkg.config import Settings
 from iomkg.executor import ExecutorStore, IsolatedExecutor
+from iomkg.executor.remote import RemoteExecutor
+from iomkg.service import ServingExecutor
 from iomkg.store.base import StoreError
 from iomkg.store.releases import Release, Releases
+from iomkg.store.remote import remote_store
 
 #: Queries each worker process may have running at once in the evaluator (more wait their turn).
 QUERIES_PER_WORKER = 4
@@ -153,7 +156,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         factory: Callable[[], AsgiApp],
         options: dict[str, Any],
         settings: Settings,
-        executor: IsolatedExecutor,
+        executor: ServingExecutor,
     ) -> None:
         self._factory = factory
         self._options = options
@@ -181,7 +184,7 @@ def current_release(settings: Settings) -> Release:
 
 
 def make_app_factory(
-    settings: Settings, executor: IsolatedExecutor, release: Release
+    settings: Settings, executor: ServingExecutor, release: Release
 ) -> Callable[[], AsgiApp]:
     """What each gunicorn worker calls to build its app."""
 
@@ -228,13 +231,20 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from error
 
 
+def serving_executor(settings: Settings, release: Release) -> ServingExecutor:
+    """The remote engine's executor with ``--backend``, else the embedded evaluator's."""
+    if settings.backend is not None:
+        return RemoteExecutor(settings, remote_store(settings), workers=QUERIES_PER_WORKER)
+    return IsolatedExecutor(settings, release.versions.base, workers=QUERIES_PER_WORKER)
+
+
 def serve(settings: Settings) -> None:
     """Serve the current build until gunicorn is stopped (SIGINT or SIGTERM)."""
     release = current_release(settings)
     ensure_port_free(settings.host, settings.port)
     hold = release.hold()  # a later build must not prune what this server reads and writes
     try:
-        executor = IsolatedExecutor(settings, release.versions.base, workers=QUERIES_PER_WORKER)
+        executor = serving_executor(settings, release)
     except BaseException:
         hold.close()
         raise

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin
@@ -173,6 +173,60 @@ def has_dataset_clause(text: str) -> bool:
     if "from" not in text.lower():  # no FROM keyword can be in the text
         return False
     return any(token.is_word("FROM") for token in code_tokens(text))
+
+
+# Bound values for an engine without substitutions ---------------------------------------------
+
+
+def with_values(query: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
+    """``query`` with ``bindings`` as a ``VALUES`` block opening its outermost ``WHERE`` group:
+    how a remote engine, which takes no substitutions, is given a saved query's parameters. The
+    values are RDF terms written by pyoxigraph (N-Triples syntax, escaped), never user text; a
+    block at the start of the group binds before anything else, as pyoxigraph's substitutions do
+    (a trailing ``VALUES`` would join after ``GROUP BY``).
+
+    >>> with_values("SELECT ?n WHERE { ?x <http://p> ?n }", {"x": ox.NamedNode("http://a")})
+    'SELECT ?n WHERE { VALUES (?x) { (<http://a>) } ?x <http://p> ?n }'
+    >>> with_values("CONSTRUCT { ?x ?p ?o } WHERE { ?x ?p ?o }", {"x": ox.Literal("a")})
+    'CONSTRUCT { ?x ?p ?o } WHERE { VALUES (?x) { ("a") } ?x ?p ?o }'
+    """
+    if not bindings:
+        return query
+    for name, term in bindings.items():
+        if not isinstance(term, ox.NamedNode | ox.Literal):
+            raise ValueError(f"?{name}: only IRIs and literals can be bound, not {term!r}")
+    names = " ".join("?" + ox.Variable(name).value for name in bindings)
+    row = " ".join(str(term) for term in bindings.values())
+    opening = _where_group(query)
+    if opening is None:
+        raise ValueError(
+            "the query has no WHERE group to bind values in (the CONSTRUCT WHERE short form "
+            "has none apart from its template: write the template out)"
+        )
+    return f"{query[: opening + 1]} VALUES ({names}) {{ ({row}) }}{query[opening + 1 :]}"
+
+
+def _where_group(query: str) -> int | None:
+    """Where the ``{`` that opens the outermost WHERE group is: the first ``{`` at depth 0, but
+    a CONSTRUCT's template (the first group unless ``CONSTRUCT WHERE``) is skipped."""
+    template_first = operation_keyword(query) == "CONSTRUCT"
+    depth = 0
+    previous: Token | None = None
+    for token in code_tokens(query):
+        if depth == 0 and token.is_word("WHERE"):
+            if previous is not None and previous.is_word("CONSTRUCT"):
+                return None  # CONSTRUCT WHERE { … }: the group is the template too
+            template_first = False
+        elif token.kind == "punct" and token.text == "{":
+            if depth == 0 and not template_first:
+                return token.start
+            depth += 1
+        elif token.kind == "punct" and token.text == "}":
+            depth -= 1
+            if depth == 0:
+                template_first = False
+        previous = token
+    return None
 
 
 # Outbound network: SERVICE and LOAD -------------------------------------------------------------

@@ -71,5 +71,7 @@ def executor(
 ) -> Iterator[IsolatedExecutor]:
     settings = settings_for(tmp_path_factory.mktemp("settings"), query_timeout=2.0, max_rows=1000)
     with IsolatedExecutor(settings, store_path, workers=2) as isolated:
-        isolated.call("pid", timeout=30)  # started (slow on a busy machine): the tests' limit is 2 s
+        isolated.call(
+            "pid", timeout=30
+        )  # started (slow on a busy machine): the tests' limit is 2 s
         yield isolated

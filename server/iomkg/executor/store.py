@@ -9,13 +9,12 @@ from typing import IO
 import pyoxigraph as ox
 
 from iomkg import formats
-from iomkg.executor.client import IsolatedExecutor
-from iomkg.service import QueryRequest, UpdateRequest
+from iomkg.service import QueryRequest, ServingExecutor, UpdateRequest
 from iomkg.store.base import QueryResult, StoreError, Term
 
 
 class ExecutorStore:
-    """A :class:`~iomkg.store.base.GraphStore` whose reads go through an :class:`IsolatedExecutor`.
+    """A :class:`~iomkg.store.base.GraphStore` whose reads go through the server's executor.
 
     What the web app's pages, health check and descriptions read then has the same time limit
     as the endpoint, and sees updates as soon as they are made. Results come back as the
@@ -26,7 +25,7 @@ class ExecutorStore:
     _JSON = formats.by_name("json", "results")
     _NT = formats.by_name("nt", "graph")
 
-    def __init__(self, executor: IsolatedExecutor) -> None:
+    def __init__(self, executor: ServingExecutor) -> None:
         self.executor = executor
 
     def query(

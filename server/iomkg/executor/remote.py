@@ -1,0 +1,126 @@
+"""The executor over a remote SPARQL engine (``--backend URL``).
+
+The engine evaluates; nothing of iomkg's needs killing, so no process is started. A query is
+sent with the time it has left (the engine's own limit where it takes one, the connection's
+read timeout in any case) and its answer goes through the same capped writer as the embedded
+evaluator's (:func:`iomkg.executor.writers.answer`): the same row cap, the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from iomkg import service
+from iomkg.config import Settings
+from iomkg.executor import writers
+from iomkg.service import (
+    AsyncQueryResponse,
+    QueryRequest,
+    QueryResponse,
+    QueryTimeout,
+    UpdateRequest,
+)
+from iomkg.store.remote import RemoteStore, RemoteTimeout
+
+
+class RemoteExecutor:
+    """A :class:`~iomkg.service.QueryExecutor` whose queries the engine behind ``store`` runs.
+
+    At most ``workers`` queries are sent at once from this process (more wait, and the wait
+    counts towards their limit, as with the embedded evaluator).
+    """
+
+    def __init__(self, settings: Settings, store: RemoteStore, *, workers: int = 4) -> None:
+        self.settings = settings
+        self.store = store
+        self._slots = threading.BoundedSemaphore(workers)
+
+    def _row_cap(self, request: QueryRequest) -> int:
+        cap = self.settings.max_rows
+        return min(cap, request.max_rows) if request.max_rows is not None else cap
+
+    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
+        limit = timeout if timeout is not None else self.settings.query_timeout
+        deadline = time.monotonic() + limit
+        if not self._slots.acquire(timeout=limit):
+            raise QueryTimeout(limit, queued=True)
+        try:
+            store = self.store.limited(max(0.001, deadline - time.monotonic()))
+            answer = writers.answer(store, request, self._row_cap(request), evaluate_twice=False)
+        except RemoteTimeout as error:
+            raise QueryTimeout(limit) from error
+        finally:
+            self._slots.release()
+        return QueryResponse(
+            answer.kind,
+            answer.format,
+            answer.body.chunks(),
+            truncated=answer.truncated,
+            row_limit=self._row_cap(request) if answer.truncated else None,
+        )
+
+    async def run_query_async(
+        self, request: QueryRequest, timeout: float | None = None
+    ) -> AsyncQueryResponse:
+        """The same, in a thread: the event loop serves other clients meanwhile."""
+        answer = await asyncio.to_thread(self.run_query, request, timeout)
+        return AsyncQueryResponse(
+            answer.kind,
+            answer.format,
+            _SpooledChunks(answer.chunks),
+            truncated=answer.truncated,
+            row_limit=answer.row_limit,
+        )
+
+    def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
+        limit = timeout if timeout is not None else self.settings.query_timeout
+        try:
+            service.apply_update(self.store.limited(limit), request)
+        except RemoteTimeout as error:
+            raise QueryTimeout(limit) from error
+
+    def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
+        """The store's small read methods (``named_graphs``, ``quad_count``), as the embedded
+        executor offers them to :class:`~iomkg.executor.store.ExecutorStore`."""
+        if name not in ("named_graphs", "quad_count"):
+            raise ValueError(f"no such store method: {name}")
+        store = self.store.limited(timeout if timeout is not None else self.settings.query_timeout)
+        return getattr(store, name)(*args)
+
+    def revive_if_gone(self) -> bool:
+        """Nothing of ours to revive: the engine is someone else's process."""
+        return False
+
+    def close(self) -> None:
+        self.store.http.clear()
+
+    def __enter__(self) -> RemoteExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _SpooledChunks:
+    """An answer's spooled body for a coroutine (in memory, or a local file: quick to read)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> _SpooledChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
