@@ -361,6 +361,7 @@ class IsolatedExecutor:
         except (EOFError, OSError):
             self._lost(connection)
             if time.monotonic() >= deadline:
+                _wait_gone(connection.pid)
                 raise QueryTimeout(limit) from None  # stopped for this query: its CPU is free
             raise _SendAgain from None
 
@@ -447,6 +448,7 @@ class IsolatedExecutor:
         except (EOFError, OSError):
             self._lost(connection)
             if time.monotonic() >= deadline:
+                _wait_gone(connection.pid)
                 raise QueryTimeout(limit) from None
             raise _SendAgain from None
         except asyncio.CancelledError:
@@ -467,6 +469,17 @@ class IsolatedExecutor:
 
 
 _Payload = Any  # Callable[[float], bytes]: the request, made with the seconds it has left
+
+
+def _wait_gone(pid: int) -> None:
+    """Wait (briefly) until the evaluator that closed our connection has exited: its sockets
+    close a moment before it does, and "stopped" must mean its CPU is already free."""
+    with contextlib.suppress(OSError):
+        pidfd = os.pidfd_open(pid)
+        try:
+            wire.wait_readable(pidfd, wire.KILL_WAIT_SECONDS)
+        finally:
+            os.close(pidfd)
 
 
 class _SendAgain(Exception):
