@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The front-end packages (npm, pinned with integrity hashes in the lock file; git-ignored).
+FRONTEND       := server/iomkg/web/frontend
+FRONTEND_STAMP := $(FRONTEND)/node_modules/.installed
 
 .PHONY: run build test lint typecheck check bench clean generate
 
@@ -12,14 +15,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# Without npm the pages still work as plain HTML forms (and say what is missing).
+$(FRONTEND_STAMP): $(FRONTEND)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo "npm not found: the front end (editor, charts, maps) is not installed; pages stay plain HTML"; \
+	fi
+
+run: $(STAMP) $(FRONTEND_STAMP)
 	$(BIN)/iomkg build
 	$(BIN)/iomkg serve --host 127.0.0.1 --port 8000
 
 build: $(STAMP)
 	$(BIN)/iomkg build
 
-test: $(STAMP)
+test: $(STAMP) $(FRONTEND_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

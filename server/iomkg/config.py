@@ -51,6 +51,7 @@ class Settings:
     #: A SPARQL 1.1 engine's query endpoint to publish builds to and serve from (None: the
     #: embedded store). Oxigraph and Virtuoso are recognised by their ``Server`` header.
     backend: str | None = None
+    frontend_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.base_iri.endswith(("/", "#")):
@@ -101,6 +102,13 @@ class Settings:
         return self.project_dir / "queries"
 
     @property
+    def frontend_modules(self) -> Path:
+        """The front-end packages (``npm ci`` in ``server/iomkg/web/frontend``) the pages use."""
+        if self.frontend_dir is not None:
+            return self.frontend_dir
+        return Path(__file__).resolve().parent / "web" / "frontend" / "node_modules"
+
+    @property
     def shared_root(self) -> Path:
         return (
             self.shared_dir if self.shared_dir is not None else self.project_dir.parent / "shared"
@@ -133,7 +141,7 @@ class Settings:
         return cls(**values)
 
 
-_PATH_FIELDS = {"project_dir", "store_dir", "shared_dir"}
+_PATH_FIELDS = {"project_dir", "store_dir", "shared_dir", "frontend_dir"}
 _INT_FIELDS = {"port", "workers", "max_rows", "max_request_bytes"}
 _FLOAT_FIELDS = {"query_timeout", "client_timeout"}
 _BOOL_FIELDS = {"allow_anonymous_updates"}

@@ -427,17 +427,27 @@ def test_entities_without_any_external_link(ask: Ask) -> None:
 
 
 def test_find_resources_by_name(ask: Ask) -> None:
-    rows = cols(ask("search-labels", text="norway"), "text", "resource", "label")
-    assert sorted(rows) == [
-        ("norway", "id/codelist/iati/Country/NO", "Norway"),
-        ("norway", "id/country/NO", "Kingdom of Norway"),
-        ("norway", "id/country/NO", "Norway"),
+    rows = cols(ask("search-labels", text="norway"), "text", "resource", "label", "score")
+    assert rows == [
+        ("norway", "id/country/NO", "Norway", "1"),
+        ("norway", "id/codelist/iati/Country/NO", "Norway", "1"),
+        ("norway", "id/membership/iom-NO", "Norway's membership of IOM", "2"),
+        ("norway", "id/funding/ntf-NO", "Norway funding the NTF Project (lead nation)", "2"),
+        ("norway", "id/organisation/no-gov", "Norway - Norad and Ministry of Foreign Affairs", "2"),
         ("norway", "id/funding/mk-assisted-voluntary-return-NO",
-         "Government of Norway funding Assisted Voluntary Return in North Macedonia"),
-        ("norway", "id/funding/ntf-NO", "Norway funding the NTF Project (lead nation)"),
-        ("norway", "id/membership/iom-NO", "Norway's membership of IOM"),
-        ("norway", "id/organisation/no-gov", "Norway - Norad and Ministry of Foreign Affairs"),
+         "Government of Norway funding Assisted Voluntary Return in North Macedonia", "3"),
     ]  # fmt: skip
+
+
+def test_find_resources_by_code(ask: Ask) -> None:
+    """An ISO code, in any case, finds its country first (then the IATI codelist's entry)."""
+    for code in ("NO", "no", "NOR", "578"):
+        rows = cols(ask("search-labels", text=code), "resource", "score", "match")
+        assert rows[0][:2] == ("id/country/NO", "0"), code
+    assert cols(ask("search-labels", text="mk"), "resource")[:2] == [
+        ("id/country/MK",),
+        ("id/codelist/iati/Country/MK",),
+    ]
 
 
 def labels_of(rows: Iterable[dict[str, str]]) -> set[str]:

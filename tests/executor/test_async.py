@@ -92,7 +92,7 @@ def test_the_row_cap_is_signalled_before_the_body(executor: IsolatedExecutor) ->
 
 
 def test_errors_keep_their_type(executor: IsolatedExecutor) -> None:
-    with pytest.raises(QuerySyntaxError, match="error at 1:"):
+    with pytest.raises(QuerySyntaxError, match="line 1, column 1: unexpected word"):
         asyncio.run(body_async(executor, ask("SELEC * WHERE { ?s ?p ?o }")))
     assert json.loads(asyncio.run(body_async(executor, ask("ASK { ?s ?p ?o }"))))["boolean"]
 

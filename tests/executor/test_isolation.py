@@ -148,7 +148,7 @@ def test_large_answers_stream_in_chunks(store_path: Path, tmp_path: Path) -> Non
 
 
 def test_errors_keep_their_type_and_message(executor: IsolatedExecutor) -> None:
-    with pytest.raises(QuerySyntaxError, match="error at 1:"):
+    with pytest.raises(QuerySyntaxError, match="line 1, column 1: unexpected word"):
         executor.run_query(ask("SELEC * WHERE { ?s ?p ?o }"))
     with pytest.raises(NotAcceptable) as refused:
         executor.run_query(QueryRequest("CONSTRUCT WHERE { ?s ?p ?o }", results_format=JSON))

@@ -127,9 +127,7 @@ def test_vary_accept_everywhere(client: FlaskClient) -> None:
 def test_syntax_error_carries_the_parser_message(client: FlaskClient) -> None:
     response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p }"})
     assert response.status_code == 400
-    assert (
-        response.text.startswith("the SPARQL does not parse: ") and "error at 1:" in response.text
-    )
+    assert response.text.startswith("the SPARQL does not parse: line 1, column ")
 
 
 # CORS ------------------------------------------------------------------------------------------

@@ -427,7 +427,7 @@ def test_dataset_parameters_override_from(live_server: LiveServer) -> None:
             "GET",
             {"params": {"query": "SELECT * WHERE { ?s ?p }"}},
             400,
-            "does not parse: error at 1:",
+            "does not parse: line 1, column",
         ),
         ("GET", {"params": {"query": "CLEAR ALL"}}, 400, "SPARQL Update, not a query"),
         ("PUT", {"data": b"ASK {}"}, 405, "not allowed"),

@@ -31,7 +31,7 @@ class UpdateFailed(StoreError):
 
 
 class QuerySyntaxError(ValueError):
-    """A query or update does not parse; ``str()`` is the parser's own message."""
+    """A query or update does not parse; ``str()`` says where and why (:mod:`iomkg.syntaxhelp`)."""
 
 
 class GraphStore(Protocol):

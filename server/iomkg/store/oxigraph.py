@@ -8,7 +8,7 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from iomkg import sparqltext
+from iomkg import sparqltext, syntaxhelp
 from iomkg.store.base import QueryResult, QuerySyntaxError, StoreError, Term, UpdateFailed
 
 
@@ -89,7 +89,8 @@ class OxigraphStore:
                 substitutions=bound,
             )
         except SyntaxError as error:
-            raise QuerySyntaxError(str(error)) from error
+            problem = syntaxhelp.explain(str(error), sparql, prefixes, base_iri)
+            raise QuerySyntaxError(problem.text()) from error
         except OSError as error:
             raise StoreError(f"the store could not answer the query: {error}") from error
 
@@ -109,7 +110,8 @@ class OxigraphStore:
         try:
             self._store.update(sparql, base_iri=base_iri)
         except SyntaxError as error:
-            raise QuerySyntaxError(str(error)) from error
+            problem = syntaxhelp.explain(str(error), sparql, None, base_iri)
+            raise QuerySyntaxError(problem.text()) from error
         except OSError as error:
             raise StoreError(f"the update failed and changed nothing: {error}") from error
         except RuntimeError as error:  # pyoxigraph's evaluation errors, e.g. CREATE of a graph

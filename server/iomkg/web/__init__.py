@@ -6,7 +6,8 @@ rules live here, for the pages (the endpoint core sets its own answers' headers 
 
 * ``Vary: Accept`` on every response (most URLs negotiate; caches must never mix formats),
   ``X-Content-Type-Options: nosniff``, and a Content-Security-Policy on pages that allows
-  nothing but this server's stylesheet (defence in depth behind Jinja's escaping).
+  scripts, styles and requests from this server only, and nothing inline (defence in depth
+  behind Jinja's escaping).
 * CORS for reads, by the rules of :mod:`iomkg.cors`: ``Access-Control-Allow-Origin`` on
   answers to GET/HEAD/POST reads and a preflight answer for ``OPTIONS``; never on updates.
 * A request body past ``settings.max_request_bytes`` is refused with 413.
@@ -30,14 +31,15 @@ from iomkg.protocol import ProtocolError
 from iomkg.service import AsyncQueryExecutor, InProcessExecutor, QueryTimeout
 from iomkg.store.base import GraphStore, StoreUnavailable
 from iomkg.store.releases import Releases
-from iomkg.web import api, downloads, ops, pages, resources, sparql
+from iomkg.web import api, assets, downloads, editor, ops, pages, resources, sparql
 from iomkg.web.common import CORE_REPLY, EXTENSION, StatisticsCache, WebContext, error_response
 from iomkg.web.gateway import Gateway
 
-#: Pages load nothing but this server's stylesheet, run no script and cannot be framed.
+#: Pages load scripts, styles and data from this server only (the front end of ``assets``),
+#: run no inline script or style and cannot be framed.
 PAGE_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 
@@ -79,6 +81,8 @@ def create_app(
         downloads.blueprint,
         ops.blueprint,
         api.blueprint,
+        assets.blueprint,
+        editor.blueprint,
     ):
         app.register_blueprint(blueprint)
     ops.install_access_log(app)

@@ -1,18 +1,26 @@
-"""Pages for people: the home page and the query page (the HTML face of ``/sparql``).
+"""Pages for people: the home page (with its dashboards), the query page (the HTML face of
+``/sparql``) and the search page.
 
-Everything is served from this server (templates and one stylesheet): no CDN, no script from
-elsewhere, so the pages work offline and leak nothing about their visitors.
+Everything is served from this server (templates, the stylesheet, the scripts of ``static/``
+and the npm packages of :mod:`iomkg.web.assets`): no CDN, no script from elsewhere, so the
+pages work offline and leak nothing about their visitors. Without the npm packages the pages
+are plain HTML forms that say what is missing.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from flask import Blueprint, Response, current_app, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
-from iomkg import descriptions, dumps, linking
-from iomkg.views import ResultTable
+from iomkg import catalog, descriptions, dumps, formats, linking, search
+from iomkg.views import ResultTable, result_table
+from iomkg.vocab import prefixes
+from iomkg.web import api  # api imports sparql, which imports this module: use api.… late
 from iomkg.web.common import html_response, web
+from iomkg.web.ops import timing
+from iomkg.web.outcomes import failure_status
 
 blueprint = Blueprint("pages", __name__)
 
@@ -62,6 +70,34 @@ def home() -> Response:
     )
 
 
+@blueprint.route("/search", endpoint="search")
+def search_page() -> Response:
+    """Resources by name or code (the saved query ``search-labels``), each a link to its page."""
+    context = web()
+    text = request.args.get("q", "").strip()
+    hits: list[search.Hit] = []
+    error: str | None = None
+    status = 200
+    if text:
+        started = time.perf_counter()
+        try:
+            query = search.search_request(context.settings, text, api.saved_queries())
+            answer = context.executor.run_query(query, timeout=context.settings.query_timeout)
+            body = b"".join(answer.chunks)
+            hits = search.read_hits(
+                result_table(answer.kind, answer.format, body, context.links, search.MAX_HITS)
+            )
+        except catalog.ParameterError as problem:
+            error, status = str(problem), 400
+        except Exception as problem:
+            status, error = failure_status(problem)
+        finally:
+            timing().query += time.perf_counter() - started
+    return html_response(
+        "search.html", status=status, search_text=text, hits=hits, error=error, text=text
+    )
+
+
 @blueprint.route("/favicon.ico")
 def favicon() -> Response:
     """The site icon where browsers look for it by default (an SVG, as ``base.html`` links it)."""
@@ -91,4 +127,53 @@ def query_page(
         html_rows=html_rows,
         settings=settings,
         endpoint=url_for("sparql.endpoint"),
+        config=editor_config(sparql != DEFAULT_QUERY),
+        link=_link_to(sparql) if table is not None else None,
     )
+
+
+def _link_to(sparql: str) -> str | None:
+    """A GET link that reopens the query, when it fits in a URL (the script links any length)."""
+    link = url_for("sparql.endpoint", query=sparql)
+    return link if len(link) <= 2000 else None
+
+
+def editor_config(query_given: bool) -> dict[str, object]:
+    """What the query page's script needs to know (a JSON data island in the page)."""
+    settings = web().settings
+    return {
+        "endpoint": url_for("sparql.endpoint"),
+        "check_url": url_for("editor.check"),
+        "terms_url": url_for("editor.terms"),
+        "base": settings.base_iri,
+        "prefixes": prefixes(settings.base_iri),
+        "max_rows": settings.max_rows,
+        "query_given": query_given,
+        "formats": {
+            kind: [
+                {
+                    "name": fmt.name,
+                    "label": FORMAT_LABELS.get((kind, fmt.name), fmt.name),
+                    "media_type": fmt.media_type,
+                    "filename": fmt.download_name(),
+                }
+                for fmt in table
+            ]
+            for kind, table in formats.TABLES.items()
+        },
+    }
+
+
+#: How the download buttons name the formats.
+FORMAT_LABELS = {
+    ("results", "json"): "JSON",
+    ("results", "xml"): "XML",
+    ("results", "csv"): "CSV",
+    ("results", "tsv"): "TSV",
+    ("graph", "ttl"): "Turtle",
+    ("graph", "jsonld"): "JSON-LD",
+    ("graph", "nt"): "N-Triples",
+    ("graph", "xml"): "RDF/XML",
+    ("graph", "nq"): "N-Quads",
+    ("graph", "trig"): "TriG",
+}

@@ -1,0 +1,333 @@
+/* iomkg front end, shared part: RDF terms as links, SPARQL over fetch, charts, maps and graph
+   views (ECharts, world-atlas). Loaded only where the npm packages are installed
+   (server/iomkg/web/assets.py); the pages work without it as plain HTML. No inline script or
+   style anywhere: the page's Content-Security-Policy allows this server's files only. */
+"use strict";
+
+(function () {
+  const iomkg = (window.iomkg = window.iomkg || {});
+
+  /** The page's configuration: a JSON data island written by the server. */
+  iomkg.config = function () {
+    const island = document.getElementById("iomkg-config");
+    return island ? JSON.parse(island.textContent) : {};
+  };
+
+  iomkg.el = function (tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  };
+  const el = iomkg.el;
+
+  // Terms -----------------------------------------------------------------------------------
+
+  const LOCAL_ROOTS = ["id/", "ontology", "graph/"];
+
+  iomkg.localPath = function (iri, base) {
+    if (!iri.startsWith(base)) return null;
+    const rest = iri.slice(base.length);
+    return LOCAL_ROOTS.some((root) => rest.startsWith(root)) ? "/" + rest : null;
+  };
+
+  /** prefix:local for the longest known namespace (as the server's LinkMap does). */
+  iomkg.compact = function (iri, prefixes) {
+    let best = null;
+    for (const [name, namespace] of Object.entries(prefixes)) {
+      const local = iri.slice(namespace.length);
+      if (iri.startsWith(namespace) && local && /^[\w\-./]+$/.test(local)) {
+        if (!best || namespace.length > prefixes[best[0]].length) best = [name, local];
+      }
+    }
+    return best ? best[0] + ":" + best[1] : iri;
+  };
+
+  const NUMERIC = new Set(
+    ["integer", "decimal", "double", "float", "int", "long", "short", "nonNegativeInteger",
+      "positiveInteger", "negativeInteger", "nonPositiveInteger", "unsignedInt", "gYear"]
+      .map((name) => "http://www.w3.org/2001/XMLSchema#" + name)
+  );
+  iomkg.isNumeric = (term) => !!term && term.type !== "uri" && NUMERIC.has(term.datatype || "")
+    && !isNaN(Number(term.value));
+
+  /** One SPARQL JSON term as an element: local IRIs link here, http(s) out, language shown. */
+  iomkg.termNode = function (term, config) {
+    if (!term) return document.createTextNode("");
+    if (term.type === "uri") {
+      const text = iomkg.compact(term.value, config.prefixes);
+      const local = iomkg.localPath(term.value, config.base);
+      if (local) return el("a", { href: local, title: term.value, text });
+      if (/^https?:/.test(term.value)) {
+        return el("a", { href: term.value, title: term.value, rel: "external noopener",
+          class: "external", text });
+      }
+      return el("span", { class: "iri", title: term.value, text });
+    }
+    if (term.type === "bnode") return el("span", { class: "bnode", text: "_:" + term.value });
+    const lang = term["xml:lang"];
+    const datatype = term.datatype ? iomkg.compact(term.datatype, config.prefixes) : null;
+    return el("span", {},
+      el("span", { class: datatype ? "literal typed" : "literal", title: datatype, text: term.value }),
+      lang ? el("span", { class: "lang", text: " @" + lang }) : null);
+  };
+
+  /** A term as plain text (filtering, sorting, chart labels). */
+  iomkg.termText = function (term, config) {
+    if (!term) return "";
+    if (term.type === "uri") return iomkg.compact(term.value, config.prefixes);
+    return term.value;
+  };
+
+  // SPARQL over HTTP ------------------------------------------------------------------------
+
+  /** Run a query: GET while the URL stays short, POST (a form body) beyond; any length works. */
+  iomkg.runQuery = async function (endpoint, query, accept, extra) {
+    const params = new URLSearchParams({ query, ...(extra || {}) });
+    const headers = { Accept: accept };
+    const url = endpoint + "?" + params.toString();
+    if (url.length <= 2000) return fetch(url, { headers });
+    return fetch(endpoint, {
+      method: "POST",
+      headers: { ...headers, "Content-Type": "application/x-www-form-urlencoded" },
+      body: params.toString(),
+    });
+  };
+
+  /** Parse N-Triples as the server writes them (one triple per line) into SPARQL JSON terms. */
+  iomkg.parseNTriples = function (text) {
+    const term = /<([^>]*)>|_:(\S+)|"((?:[^"\\]|\\.)*)"(?:@([\w-]+)|\^\^<([^>]*)>)?/g;
+    const unescape = (s) => s.replace(/\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})|\\(.)/g,
+      (m, u4, u8, c) => u4 || u8 ? String.fromCodePoint(parseInt(u4 || u8, 16))
+        : ({ n: "\n", t: "\t", r: "\r" }[c] || c));
+    const triples = [];
+    for (const line of text.split("\n")) {
+      if (!line.trim() || line.startsWith("#")) continue;
+      const found = [];
+      term.lastIndex = 0;
+      let match;
+      while (found.length < 3 && (match = term.exec(line))) {
+        if (match[1] !== undefined) found.push({ type: "uri", value: match[1] });
+        else if (match[2] !== undefined) found.push({ type: "bnode", value: match[2] });
+        else {
+          const literal = { type: "literal", value: unescape(match[3]) };
+          if (match[4]) literal["xml:lang"] = match[4];
+          if (match[5]) literal.datatype = match[5];
+          found.push(literal);
+        }
+      }
+      if (found.length === 3) triples.push(found);
+    }
+    return triples;
+  };
+
+  // Downloads of any length: fetch, then hand the bytes to the browser as a file --------------
+
+  iomkg.download = async function (endpoint, query, format, filename) {
+    const response = await iomkg.runQuery(endpoint, query, format.media_type, { format: format.name });
+    if (!response.ok) throw new Error(await response.text());
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: filename, class: "visually-hidden", text: filename });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  };
+
+  // Charts ------------------------------------------------------------------------------------
+
+  const PALETTE = ["#0b5cad", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207",
+    "#be185d", "#4d7c0f", "#1d4ed8"];
+
+  iomkg.chartAvailable = () => typeof window.echarts !== "undefined";
+
+  function chartInstance(container) {
+    const existing = window.echarts.getInstanceByDom(container);
+    if (existing) existing.dispose();
+    const chart = window.echarts.init(container, null, { renderer: "canvas" });
+    window.addEventListener("resize", () => chart.resize());
+    return chart;
+  }
+
+  const TEXT_STYLE = { color: "#1d2733", fontFamily: "system-ui, sans-serif" };
+
+  /** A bar, line or pie chart of labels and numbers; the container is labelled for readers. */
+  iomkg.drawChart = function (container, kind, labels, series, title) {
+    const chart = chartInstance(container);
+    container.setAttribute("role", "img");
+    container.setAttribute("aria-label", title + " (" + kind + " chart of " + labels.length + " values)");
+    const base = {
+      animation: false,
+      color: PALETTE,
+      textStyle: TEXT_STYLE,
+      aria: { enabled: true },
+      tooltip: { renderMode: "richText", trigger: kind === "pie" ? "item" : "axis" },
+      legend: series.length > 1 || kind === "pie" ? { type: "scroll", bottom: 0 } : undefined,
+    };
+    if (kind === "pie") {
+      chart.setOption({
+        ...base,
+        series: [{
+          type: "pie", radius: ["25%", "65%"], name: series[0].name,
+          data: labels.map((label, i) => ({ name: label, value: series[0].values[i] })),
+          label: { color: "#1d2733" },
+        }],
+      });
+    } else {
+      chart.setOption({
+        ...base,
+        grid: { left: 40, right: 16, top: 24, bottom: series.length > 1 ? 56 : 24, containLabel: true },
+        xAxis: { type: "category", data: labels,
+          axisLabel: { color: "#1d2733", rotate: labels.length > 6 ? 30 : 0, interval: 0,
+            formatter: (v) => (v.length > 24 ? v.slice(0, 23) + "…" : v) } },
+        yAxis: { type: "value", axisLabel: { color: "#1d2733" } },
+        series: series.map((s) => ({ type: kind, name: s.name, data: s.values })),
+      });
+    }
+    return chart;
+  };
+
+  // Maps --------------------------------------------------------------------------------------
+
+  let worldReady = null;
+  /** The bundled world outline (world-atlas, Natural Earth 1:110m) and the ISO code table. */
+  iomkg.loadWorld = function () {
+    if (!worldReady) {
+      worldReady = Promise.all([
+        fetch("/assets/countries-110m.json").then((r) => r.json()),
+        fetch("/assets/country-codes.json").then((r) => r.json()),
+      ]).then(([topology, codes]) => {
+        const geojson = window.topojson.feature(topology, topology.objects.countries);
+        // Antarctica takes a quarter of the height and holds no data here; rings that cross the
+        // antimeridian (Russia, Fiji) are moved east of it, else they are drawn across the map.
+        geojson.features = geojson.features.filter((f) => f.id !== "010");
+        for (const feature of geojson.features) {
+          const polygons = feature.geometry.type === "Polygon" ? [feature.geometry.coordinates]
+            : feature.geometry.type === "MultiPolygon" ? feature.geometry.coordinates : [];
+          for (const rings of polygons) {
+            for (const ring of rings) {
+              if (ring.some((p) => p[0] > 160) && ring.some((p) => p[0] < -160)) {
+                for (const point of ring) if (point[0] < 0) point[0] += 360;
+              }
+            }
+          }
+        }
+        const byNumeric = {};
+        for (const [alpha2, alpha3, numeric] of codes) byNumeric[numeric] = { alpha2, alpha3 };
+        for (const feature of geojson.features) {
+          const code = byNumeric[feature.id];
+          feature.properties.iso = code ? code.alpha2 : "";
+        }
+        window.echarts.registerMap("world", geojson);
+        const alpha = {};
+        for (const [alpha2, alpha3] of codes) {
+          alpha[alpha2] = alpha2;
+          alpha[alpha3] = alpha2;
+        }
+        return { alpha, names: Object.fromEntries(geojson.features.map((f) => [f.properties.iso, f.properties.name])) };
+      });
+    }
+    return worldReady;
+  };
+
+  /** An ISO country code in a term: "NO", "NOR", or an IRI ending in id/country/NO. */
+  iomkg.countryCode = function (term, alpha) {
+    if (!term) return null;
+    let text = term.value;
+    if (term.type === "uri") {
+      const match = /\/country\/([A-Za-z]{2,3})$/.exec(text);
+      if (!match) return null;
+      text = match[1];
+    }
+    text = text.trim();
+    if (!/^[A-Z]{2,3}$/.test(text)) return null;
+    return alpha[text] || null;
+  };
+
+  /** ``POINT(lon lat)`` of a GeoSPARQL WKT literal (an optional CRS IRI first), else null. */
+  iomkg.wktPoint = function (term) {
+    if (!term || term.type === "uri") return null;
+    const match = /^\s*(?:<[^>]*>\s*)?POINT\s*\(\s*(-?[\d.]+(?:[eE][-+]?\d+)?)\s+(-?[\d.]+(?:[eE][-+]?\d+)?)\s*\)\s*$/i
+      .exec(term.value);
+    return match ? [Number(match[1]), Number(match[2])] : null;
+  };
+
+  /** A world map: countries shaded by value, and points (with their labels). */
+  iomkg.drawMap = async function (container, countries, points, title) {
+    const world = await iomkg.loadWorld();
+    const chart = chartInstance(container);
+    const values = countries.map((c) => c.value);
+    const max = Math.max(1, ...values);
+    container.setAttribute("role", "img");
+    container.setAttribute("aria-label", title + ": map of " + countries.length + " countries and "
+      + points.length + " points");
+    chart.setOption({
+      animation: false,
+      textStyle: TEXT_STYLE,
+      aria: { enabled: true },
+      tooltip: { renderMode: "richText", trigger: "item" },
+      visualMap: countries.length ? {
+        min: 0, max, left: 8, bottom: 8, calculable: false, text: [String(max), "0"],
+        inRange: { color: ["#dbe9f6", "#0b5cad"] }, seriesIndex: 0, textStyle: TEXT_STYLE,
+      } : undefined,
+      geo: { map: "world", roam: true, nameProperty: "iso", silent: false,
+        left: 8, right: 8, top: 8, bottom: 8,
+        itemStyle: { areaColor: "#eef2f6", borderColor: "#9aa5b1" },
+        emphasis: { itemStyle: { areaColor: "#f6d365" }, label: { show: false } } },
+      series: [
+        { type: "map", geoIndex: 0, name: title, nameProperty: "iso",
+          data: countries.map((c) => ({ name: c.code, value: c.value, label: c.label })) },
+        { type: "scatter", coordinateSystem: "geo", name: "points", symbolSize: 9,
+          itemStyle: { color: "#c2410c", borderColor: "#fff", borderWidth: 1 },
+          data: points.map((p) => ({ name: p.label, value: [p.lon, p.lat] })) },
+      ],
+    });
+    chart.on("click", (params) => {
+      const item = params.seriesType === "map" ? countries.find((c) => c.code === params.name) : null;
+      if (item && item.href) window.location.href = item.href;
+    });
+    return { chart, names: world.names };
+  };
+
+  // Graph views -------------------------------------------------------------------------------
+
+  /** A force-directed graph of nodes (id, label, href) and edges (source, target, label). */
+  iomkg.drawGraph = function (container, nodes, edges, title) {
+    const chart = chartInstance(container);
+    container.setAttribute("role", "img");
+    container.setAttribute("aria-label", title + ": a graph of " + nodes.length + " resources and "
+      + edges.length + " links");
+    chart.setOption({
+      animation: false,
+      textStyle: TEXT_STYLE,
+      tooltip: { renderMode: "richText" },
+      series: [{
+        type: "graph", layout: "force", roam: true, draggable: true,
+        force: { repulsion: 260, edgeLength: [70, 150], gravity: 0.08 },
+        label: { show: true, position: "right", color: "#1d2733", fontSize: 11,
+          formatter: (p) => (p.data.label.length > 28 ? p.data.label.slice(0, 27) + "…" : p.data.label) },
+        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
+        lineStyle: { color: "#9aa5b1", curveness: 0.08 },
+        edgeLabel: { show: edges.length <= 24, formatter: (p) => p.data.label, fontSize: 9, color: "#5b6776" },
+        data: nodes.map((n) => ({ id: n.id, name: n.id, label: n.label, href: n.href,
+          symbolSize: n.center ? 22 : 12,
+          itemStyle: { color: n.center ? "#c2410c" : n.href ? "#0b5cad" : "#9aa5b1" },
+          tooltip: { formatter: n.label + (n.href ? " (open)" : "") } })),
+        links: edges.map((e) => ({ source: e.source, target: e.target, label: e.label })),
+      }],
+    });
+    chart.on("click", (params) => {
+      if (params.dataType === "node" && params.data.href) window.location.href = params.data.href;
+    });
+    return chart;
+  };
+})();

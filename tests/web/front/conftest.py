@@ -1,0 +1,127 @@
+"""A real browser on the real server: Debian's Chromium driven headless by Playwright.
+
+One browser and the session's ``live_server`` serve every test here. Each page fails its test
+on any console error, uncaught exception or request to a host other than the server; axe-core
+(from the npm packages) is injected by the tests, not served to visitors. Screenshots go to
+``var/screenshots/`` (git-ignored), for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+from tests.servers import LiveServer
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path(os.environ.get("IOMKG_TEST_CHROMIUM", "/usr/bin/chromium"))
+MODULES = PROJECT_DIR / "server" / "iomkg" / "web" / "frontend" / "node_modules"
+AXE = MODULES / "axe-core" / "axe.min.js"
+SCREENSHOTS = PROJECT_DIR / "var" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: npm ci in server/iomkg/web/frontend (make test does)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watched:
+    """A page and what went wrong on it: console errors, page errors, foreign requests."""
+
+    page: Any
+    server: LiveServer
+    problems: list[str] = field(default_factory=list)
+
+    def open(self, path: str) -> Any:
+        response = self.page.goto(self.server.url + path)
+        assert response is not None and response.ok, f"{path}: {response and response.status}"
+        self.page.wait_for_load_state("networkidle")
+        return response
+
+    def shoot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def axe(self, name: str) -> list[dict[str, Any]]:
+        """Serious and critical axe-core violations on the page as it is (any others are noted
+        in ``var/screenshots/NAME.axe.json``)."""
+        if not self.page.evaluate("typeof window.axe !== 'undefined'"):
+            self.page.evaluate(AXE.read_text(encoding="utf-8"))
+        results = self.page.evaluate(
+            "async () => await axe.run(document, {resultTypes: ['violations']})"
+        )
+        violations: list[dict[str, Any]] = results["violations"]
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        summary = [
+            {
+                "id": v["id"],
+                "impact": v["impact"],
+                "help": v["help"],
+                "nodes": [n["target"] for n in v["nodes"]][:10],
+            }
+            for v in violations
+        ]
+        (SCREENSHOTS / f"{name}.axe.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return [v for v in summary if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture
+def watched(browser: Any, live_server: LiveServer) -> Iterator[Watched]:
+    """A fresh page (its own storage) that records every problem; the test fails on any."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    server_host = urlsplit(live_server.url).netloc
+    watched = Watched(page, live_server)
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            watched.problems.append(f"console error: {message.text}")
+
+    def on_request(request: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("blob", "data"):
+            return
+        if parts.netloc != server_host:
+            watched.problems.append(f"request to another host: {request.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: watched.problems.append(f"page error: {error}"))
+    page.on("request", on_request)
+    yield watched
+    context.close()
+    assert not watched.problems, "\n".join(watched.problems)
