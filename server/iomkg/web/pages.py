@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from flask import Blueprint, Response, current_app, request, url_for
 
 from iomkg import catalog, descriptions, dumps, formats, linking, search
+from iomkg.endpoint import failure
 from iomkg.views import ResultTable, result_table
 from iomkg.vocab import prefixes
 from iomkg.web import api  # api imports sparql, which imports this module: use api.… late
 from iomkg.web.common import html_response, web
 from iomkg.web.ops import timing
-from iomkg.web.outcomes import failure_status
 
 blueprint = Blueprint("pages", __name__)
 
@@ -90,7 +90,7 @@ def search_page() -> Response:
         except catalog.ParameterError as problem:
             error, status = str(problem), 400
         except Exception as problem:
-            status, error = failure_status(problem)
+            status, error, _headers = failure(problem)
         finally:
             timing().query += time.perf_counter() - started
     return html_response(
