@@ -129,7 +129,7 @@ def test_query_from_file_and_errors(built: Settings, tmp_path: Path) -> None:
     # pyoxigraph's message for this one spans several lines; the CLI says it on one
     unfinished = run(built, "query", "-q", "SELECT ?s WHERE { ?s a iomo:Project")
     assert unfinished.exit_code == 2 and unfinished.stderr.count("\n") == 1
-    assert "error at 1:36" in unfinished.stderr
+    assert "line 1, column 36" in unfinished.stderr
     both = run(built, "query", "-q", "ASK {}", "-f", str(file))
     assert both.exit_code == 2 and "exactly one" in both.stderr
     graph_as_table = run(

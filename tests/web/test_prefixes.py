@@ -45,4 +45,4 @@ def test_error_positions_count_only_the_query_text(
     seed_store: OxigraphStore, tmp_path: Path
 ) -> None:
     status, body = ask(seed_store, tmp_path, "SELECT ?x WHERE { ?x ?y }")
-    assert status == 400 and "error at 1:26" in body
+    assert status == 400 and "line 1, column 26" in body

@@ -42,8 +42,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the tests of this package, closed after them: Playwright's sync API keeps
+    an asyncio loop running in this thread while it is open, and later tests call asyncio.run()."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     if not AXE.exists():
