@@ -36,7 +36,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pyoxigraph as ox
 import urllib3
 
-from iomkg import sparqltext
+from iomkg import sparqltext, syntaxhelp
 from iomkg.config import Settings
 from iomkg.store.base import (
     GraphStore,
@@ -182,7 +182,8 @@ class RemoteStore:
         try:  # the same parser, and so the same error messages, as the embedded store
             _EMPTY.query(sparql, base_iri=base_iri, prefixes=used)
         except SyntaxError as error:
-            raise QuerySyntaxError(str(error)) from error
+            problem = syntaxhelp.explain(str(error), sparql, prefixes, base_iri)
+            raise QuerySyntaxError(problem.text()) from error
         text = _prologue(sparql, base_iri, used)
         if substitutions:
             text = sparqltext.with_values(
@@ -522,7 +523,8 @@ def _check_update_syntax(sparql: str, base_iri: str | None) -> None:
     try:
         ox.Store().update(sparql, base_iri=base_iri)
     except SyntaxError as error:
-        raise QuerySyntaxError(str(error)) from error
+        problem = syntaxhelp.explain(str(error), sparql, None, base_iri)
+        raise QuerySyntaxError(problem.text()) from error
     except (OSError, ValueError, RuntimeError):
         pass
 

@@ -104,7 +104,8 @@ def test_the_table_pages_sorts_and_filters_the_whole_answer(watched: Watched) ->
     total = int(re.search(r"of (\d+),", status.inner_text()).group(1))
     assert rows.count() == 25 and total > 25
     page.click("text=Next page")
-    assert rows.count() == total - 25 and "page 2 of 2" in status.inner_text()
+    pages = -(-total // 25)
+    assert rows.count() == min(25, total - 25) and f"page 2 of {pages}" in status.inner_text()
     page.click("th button.sort >> text=?numeric")
     header = page.locator("th", has=page.locator("button.sort", has_text="?numeric"))
     assert header.get_attribute("aria-sort") == "ascending"
