@@ -58,9 +58,10 @@ VIRTUOSO_PARTIAL = "S1TAT"
 #: Virtuoso writes a blank node in JSON results as ``nodeID://b1``, not a valid label: the
 #: prefix is taken off as the answer streams in (a literal cannot hold the unescaped quotes).
 VIRTUOSO_BNODE = (b'"type": "bnode", "value": "nodeID://', b'"type": "bnode", "value": "')
-#: How long the list of the project's graphs is trusted (seconds); updates made through this
-#: store refresh it at once.
-GRAPHS_TTL = 5.0
+#: How long the list of the project's graphs is trusted (seconds). 0: listed for every query
+#: that needs it, since another server process (or `iomkg build`) may have changed the graphs
+#: and a stale list hides a new graph (seen with two workers over Virtuoso).
+GRAPHS_TTL = 0.0
 #: A graph that exists nowhere: names the empty side of a dataset given on one side only.
 NO_GRAPH = "urn:iomkg:no-graph"
 STAGING = "urn:iomkg:staging:"
