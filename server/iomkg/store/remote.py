@@ -9,7 +9,8 @@ embedded one. What each engine needs is said once, in :class:`Engine`:
 * **The union default graph.** iomkg's default graph is the union of its named graphs. Oxigraph
   takes ``union-default-graph`` per request. Other engines (Virtuoso's default graph holds its
   own system graphs too; Fuseki's is the real default graph) are given the project's graphs
-  (those under the base IRI, listed once every :data:`GRAPHS_TTL` seconds) as
+  (those under the base IRI, listed for each such query: another server process or a build
+  may have just changed them) as
   ``default-graph-uri`` and ``named-graph-uri``.
 * **The time limit.** Virtuoso takes ``timeout`` (milliseconds) and marks an answer it cut
   short with ``X-SQL-State: S1TAT``: refused here (:class:`RemoteTimeout`) rather than served
@@ -27,8 +28,8 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal, cast
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -58,14 +59,12 @@ VIRTUOSO_PARTIAL = "S1TAT"
 #: Virtuoso writes a blank node in JSON results as ``nodeID://b1``, not a valid label: the
 #: prefix is taken off as the answer streams in (a literal cannot hold the unescaped quotes).
 VIRTUOSO_BNODE = (b'"type": "bnode", "value": "nodeID://', b'"type": "bnode", "value": "')
-#: How long the list of the project's graphs is trusted (seconds). 0: listed for every query
-#: that needs it, since another server process (or `iomkg build`) may have changed the graphs
-#: and a stale list hides a new graph (seen with two workers over Virtuoso).
-GRAPHS_TTL = 0.0
 #: A graph that exists nowhere: names the empty side of a dataset given on one side only.
 NO_GRAPH = "urn:iomkg:no-graph"
 STAGING = "urn:iomkg:staging:"
 _EMPTY = ox.Store()  # parses queries (never evaluated, nothing is ever added)
+#: One graph's triples (``?g`` bound): what is published, and what a dump reads back.
+GRAPH_CONTENT = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
 class RemoteTimeout(StoreError):
@@ -138,7 +137,6 @@ class RemoteStore:
         *,
         timeout: float = 30.0,
         http: urllib3.PoolManager | None = None,
-        graphs: _GraphList | None = None,
     ) -> None:
         self.engine = engine
         self.owned = owned
@@ -153,7 +151,6 @@ class RemoteStore:
             ),
             headers={"User-Agent": "iomkg"},
         )
-        self._graphs = graphs or _GraphList()
 
     @classmethod
     def connect(
@@ -163,10 +160,8 @@ class RemoteStore:
         return cls(Engine.at(url, kind or detect_kind(url)), owned, timeout=timeout)
 
     def limited(self, seconds: float) -> RemoteStore:
-        """This store with at most ``seconds`` for each request (same connections, same cache)."""
-        return RemoteStore(
-            self.engine, self.owned, timeout=seconds, http=self.http, graphs=self._graphs
-        )
+        """This store with at most ``seconds`` for each request (same connections)."""
+        return RemoteStore(self.engine, self.owned, timeout=seconds, http=self.http)
 
     # Reading ------------------------------------------------------------------------------------
     def query(
@@ -242,12 +237,13 @@ class RemoteStore:
             return []
         if self.engine.kind == "oxigraph":
             return [("union-default-graph", "")]
-        graphs = self._graphs.get(self._list_graphs) or [NO_GRAPH]
+        graphs = self.named_graphs() or [NO_GRAPH]
         return [("default-graph-uri", iri) for iri in graphs] + [
             ("named-graph-uri", iri) for iri in graphs
         ]
 
-    def _list_graphs(self) -> list[str]:
+    def named_graphs(self) -> list[str]:
+        """The project's graphs (those under the base IRI) the engine holds, sorted."""
         answer = self._post(
             self.engine.query_url,
             urlencode(
@@ -266,10 +262,6 @@ class RemoteStore:
         )
         assert isinstance(solutions, ox.QuerySolutions)
         return sorted(row["g"].value for row in solutions if isinstance(row["g"], ox.NamedNode))
-
-    def named_graphs(self) -> list[str]:
-        """The project's graphs (those under the base IRI) the engine holds, sorted."""
-        return list(self._graphs.get(self._list_graphs, fresh=True))
 
     def quad_count(self, graph: str | None = None) -> int:
         graphs = [graph] if graph is not None else self.named_graphs()
@@ -298,17 +290,16 @@ class RemoteStore:
         _check_update_syntax(sparql, base_iri)
         # Written into the text, as for the embedded store (Virtuoso ignores the parameters).
         sparql = sparqltext.add_using_clauses(sparql, using_graphs or (), using_named_graphs or ())
-        fields = [("update", _prologue(sparql, base_iri, None))]
-        try:
-            response = self._post(
-                self.engine.update_url,
-                urlencode(fields).encode(),
-                "application/x-www-form-urlencoded",
-                refused=UpdateFailed,
-            )
-            response.release_conn()
-        finally:
-            self._graphs.forget()
+        self.send_update(_prologue(sparql, base_iri, None))
+
+    def send_update(self, text: str) -> None:
+        """POST an update that is known to parse (checked, or written by this module)."""
+        self._post(
+            self.engine.update_url,
+            urlencode({"update": text}).encode(),
+            "application/x-www-form-urlencoded",
+            refused=UpdateFailed,
+        ).release_conn()
 
     def load(
         self,
@@ -332,7 +323,6 @@ class RemoteStore:
             by_graph.setdefault(name.value, []).append(quad.triple)
         for name, triples in by_graph.items():
             self.add_graph(name, triples)
-        self._graphs.forget()
 
     def add_graph(self, graph: str, triples: list[ox.Triple]) -> None:
         """Add ``triples`` to ``graph``: by the Graph Store Protocol in one request where there
@@ -347,9 +337,9 @@ class RemoteStore:
         for ground, batch in update_batches(triples):
             text = (ox.serialize(batch, format=ox.RdfFormat.N_TRIPLES) or b"").decode()
             if ground:
-                self.update(f"INSERT DATA {{ GRAPH {target} {{ {text} }} }}")
+                self.send_update(f"INSERT DATA {{ GRAPH {target} {{ {text} }} }}")
             else:  # Virtuoso refuses blank nodes in INSERT DATA; a template's are new nodes
-                self.update(f"INSERT {{ GRAPH {target} {{ {text} }} }} WHERE {{}}")
+                self.send_update(f"INSERT {{ GRAPH {target} {{ {text} }} }} WHERE {{}}")
 
     def dump(
         self,
@@ -376,7 +366,7 @@ class RemoteStore:
 
     def _triples(self, graph: str) -> ox.QueryTriples:
         triples = self.query(
-            "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }",
+            GRAPH_CONTENT,
             substitutions={"g": ox.NamedNode(graph)},
             default_graphs=[NO_GRAPH],
             named_graphs=[graph],
@@ -497,23 +487,6 @@ def _blank_nodes(triple: ox.Triple) -> list[ox.BlankNode]:
     return [term for term in (triple.subject, triple.object) if isinstance(term, ox.BlankNode)]
 
 
-@dataclass
-class _GraphList:
-    """The project's graph names, listed at most once every :data:`GRAPHS_TTL` seconds."""
-
-    names: list[str] = field(default_factory=list)
-    listed_at: float = float("-inf")
-
-    def get(self, list_graphs: Callable[[], list[str]], *, fresh: bool = False) -> list[str]:
-        if fresh or time.monotonic() - self.listed_at > GRAPHS_TTL:
-            self.names = list_graphs()
-            self.listed_at = time.monotonic()
-        return self.names
-
-    def forget(self) -> None:
-        self.listed_at = float("-inf")
-
-
 def _check_update_syntax(sparql: str, base_iri: str | None) -> None:
     """Raise :class:`QuerySyntaxError` as the embedded store would for an update that does not
     parse. pyoxigraph parses only to run: the update is run on a new empty store, whose other
@@ -582,10 +555,7 @@ def publish(release: GraphStore, engine: RemoteStore) -> Published:
     try:
         for name in graphs:
             staging = f"{STAGING}{batch}:{len(staged) + len(empty)}"
-            result = release.query(
-                "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }",
-                substitutions={"g": ox.NamedNode(name)},
-            )
+            result = release.query(GRAPH_CONTENT, substitutions={"g": ox.NamedNode(name)})
             content = list(cast(Iterator[ox.Triple], result))
             if content:
                 engine.add_graph(staging, content)
@@ -600,12 +570,12 @@ def publish(release: GraphStore, engine: RemoteStore) -> Published:
             for name, staging in staged.items()
         ] + [f"DROP SILENT GRAPH {ox.NamedNode(name)}" for name in [*empty, *dropped]]
         if steps:
-            engine.update(" ;\n".join(steps))
+            engine.send_update(" ;\n".join(steps))
         staged.clear()
     finally:
         for staging in staged.values():  # a failure half-way: leave no staging graph behind
             with contextlib.suppress(StoreError):
-                engine.update(f"DROP SILENT GRAPH {ox.NamedNode(staging)}")
+                engine.send_update(f"DROP SILENT GRAPH {ox.NamedNode(staging)}")
     return Published(tuple(graphs), tuple(dropped), triples, time.perf_counter() - started)
 
 
