@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pyoxigraph as ox
 
 from iomkg import formats, sparqltext
+from iomkg.config import Settings
 from iomkg.formats import Format, Kind
 from iomkg.store.base import GraphStore, QueryResult, Term
 
@@ -137,6 +138,17 @@ class ServingExecutor(AsyncQueryExecutor, Protocol):
         ...
 
 
+def time_limit(settings: Settings, timeout: float | None) -> float:
+    """A query's time limit: the caller's, else the server's (``--query-timeout``)."""
+    return timeout if timeout is not None else settings.query_timeout
+
+
+def row_cap(settings: Settings, request: QueryRequest) -> int:
+    """The most rows an answer may hold: the server's cap, or the request's own if lower."""
+    cap = settings.max_rows
+    return min(cap, request.max_rows) if request.max_rows is not None else cap
+
+
 def evaluate(store: GraphStore, request: QueryRequest) -> QueryResult:
     """Run a query; SERVICE to anything not allow-listed raises ``sparqltext.NetworkRefused``.
 
@@ -240,4 +252,6 @@ __all__ = [
     "apply_update",
     "evaluate",
     "ox",
+    "row_cap",
+    "time_limit",
 ]

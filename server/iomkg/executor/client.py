@@ -134,23 +134,16 @@ class IsolatedExecutor:
             )
         return master
 
-    # Settings ----------------------------------------------------------------------------------
-    def _limit(self, timeout: float | None) -> float:
-        return timeout if timeout is not None else self.settings.query_timeout
-
-    def _row_cap(self, request: QueryRequest) -> int:
-        cap = self.settings.max_rows
-        return min(cap, request.max_rows) if request.max_rows is not None else cap
-
+    # The store's version -----------------------------------------------------------------------
     def _current_generation(self) -> int:
         value: int = wire.GENERATION.unpack_from(self._generation_map)[0]
         return value
 
     # The contract, for threads -----------------------------------------------------------------
     def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
-        limit = self._limit(timeout)
+        limit = service.time_limit(self.settings, timeout)
         deadline = time.monotonic() + limit
-        max_rows = self._row_cap(request)
+        max_rows = service.row_cap(self.settings, request)
         connection, frame_type, data = self._run(
             lambda left: wire.encode_query(request, left, max_rows), deadline, limit
         )
@@ -165,7 +158,7 @@ class IsolatedExecutor:
 
     def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
         """Run a small read method of the store (``named_graphs``, ``quad_count``) isolated."""
-        limit = self._limit(timeout)
+        limit = service.time_limit(self.settings, timeout)
         deadline = time.monotonic() + limit
         connection, frame_type, data = self._run(
             lambda left: wire.frame(wire.CALL, wire.dumps((name, args, left))), deadline, limit
@@ -176,7 +169,7 @@ class IsolatedExecutor:
         return wire.loads(data)
 
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
-        limit = self._limit(timeout)
+        limit = service.time_limit(self.settings, timeout)
         # A connection of its own to the master, which applies updates one at a time.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             try:
@@ -203,9 +196,9 @@ class IsolatedExecutor:
     ) -> AsyncQueryResponse:
         """:meth:`run_query` without blocking the event loop: while the evaluator works, the loop
         serves other requests."""
-        limit = self._limit(timeout)
+        limit = service.time_limit(self.settings, timeout)
         deadline = time.monotonic() + limit
-        max_rows = self._row_cap(request)
+        max_rows = service.row_cap(self.settings, request)
         for attempt in range(ATTEMPTS):
             connection = await self._checkout_async(deadline, limit)
             payload = wire.encode_query(request, deadline - time.monotonic(), max_rows)

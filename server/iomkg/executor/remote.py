@@ -39,18 +39,15 @@ class RemoteExecutor:
         self.store = store
         self._slots = threading.BoundedSemaphore(workers)
 
-    def _row_cap(self, request: QueryRequest) -> int:
-        cap = self.settings.max_rows
-        return min(cap, request.max_rows) if request.max_rows is not None else cap
-
     def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
-        limit = timeout if timeout is not None else self.settings.query_timeout
+        limit = service.time_limit(self.settings, timeout)
         deadline = time.monotonic() + limit
+        max_rows = service.row_cap(self.settings, request)
         if not self._slots.acquire(timeout=limit):
             raise QueryTimeout(limit, queued=True)
         try:
             store = self.store.limited(max(0.001, deadline - time.monotonic()))
-            answer = writers.answer(store, request, self._row_cap(request), evaluate_twice=False)
+            answer = writers.answer(store, request, max_rows, evaluate_twice=False)
         except RemoteTimeout as error:
             raise QueryTimeout(limit) from error
         finally:
@@ -60,7 +57,7 @@ class RemoteExecutor:
             answer.format,
             answer.body.chunks(),
             truncated=answer.truncated,
-            row_limit=self._row_cap(request) if answer.truncated else None,
+            row_limit=max_rows,  # as the embedded evaluator's head says it
         )
 
     async def run_query_async(
@@ -77,7 +74,7 @@ class RemoteExecutor:
         )
 
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
-        limit = timeout if timeout is not None else self.settings.query_timeout
+        limit = service.time_limit(self.settings, timeout)
         try:
             service.apply_update(self.store.limited(limit), request)
         except RemoteTimeout as error:
@@ -88,7 +85,7 @@ class RemoteExecutor:
         executor offers them to :class:`~iomkg.executor.store.ExecutorStore`."""
         if name not in ("named_graphs", "quad_count"):
             raise ValueError(f"no such store method: {name}")
-        store = self.store.limited(timeout if timeout is not None else self.settings.query_timeout)
+        store = self.store.limited(service.time_limit(self.settings, timeout))
         return getattr(store, name)(*args)
 
     def revive_if_gone(self) -> bool:
