@@ -22,7 +22,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import SH
 from rdflib.term import Node
 
-from iomkg.shacl import cached_sparql_parsing, pyshacl_results, validate_graph
+from iomkg.shacl import pyshacl_results, validate_graph
 from iomkg.validator import COMPONENTS, UnsupportedShapes, as_stated, compile_shapes
 
 from .harness import (
@@ -35,22 +35,10 @@ from .harness import (
     compiled,
     oxigraph_store,
     parse_turtle,
-    shape_files,
 )
 
 INVALID = [f for f in all_fixtures() if f.path.name.endswith(".invalid.ttl")]
 TIMES_EACH_COMPONENT = 3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fast_sparql() -> Iterator[None]:
-    with cached_sparql_parsing():
-        yield
-
-
-@pytest.fixture(scope="module")
-def shapes() -> Graph:
-    return parse_turtle(shape_files())
 
 
 def components_used(shapes: Graph) -> set[str]:

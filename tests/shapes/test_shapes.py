@@ -9,14 +9,11 @@ their expected results in ``# expect:`` comment lines (see ``harness.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from rdflib import RDF, RDFS, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH, SKOS
-
-from iomkg.shacl import cached_sparql_parsing
 
 from .harness import (
     CONTEXT_FILE,
@@ -31,7 +28,6 @@ from .harness import (
     data_files,
     described_nodes,
     parse_turtle,
-    shape_files,
     short,
     validate,
 )
@@ -40,17 +36,6 @@ from .iso4217 import DEFAULT_XML, codes_from_iati_xml
 FIXTURES = all_fixtures()
 VALID = [f for f in FIXTURES if f.is_valid]
 INVALID = [f for f in FIXTURES if f.path.name.endswith(".invalid.ttl")]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fast_sparql() -> Iterator[None]:
-    with cached_sparql_parsing():
-        yield
-
-
-@pytest.fixture(scope="module")
-def shapes() -> Graph:
-    return parse_turtle(shape_files())
 
 
 @pytest.fixture(scope="module")
