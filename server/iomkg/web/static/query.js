@@ -161,7 +161,7 @@
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams({ query }) }).then((r) => r.json()).catch(() => ({ ok: true }));
       if (!check.ok) {
-        showError(0, "The query does not parse: " + check.problem.message, "The query does not parse");
+        showError(0, check.problem.message, "The query does not parse");
         return;
       }
       const response = await iomkg.runQuery(config.endpoint, query,
