@@ -333,9 +333,9 @@ class CpuMeter(threading.Thread):
 
     Two sums over the tree, before and after, would miss a process that exits in between, and
     could even go negative: when wrk stops it leaves requests in flight, the server stops
-    their queries by killing their evaluators, and the kernel reaps those (the zygote ignores
-    SIGCHLD), so their time reaches no parent's ``cutime``. So each process's figure is read
-    every 0.1 s and its last one kept: at most 0.1 s of each exiting process is lost.
+    their queries by killing their evaluator, which leaves the tree with the CPU time it used.
+    So each process's figure is read every 0.1 s and its last one kept: at most 0.1 s of each
+    exiting process is lost.
     """
 
     def __init__(self, pid: int) -> None:
@@ -506,7 +506,8 @@ def markdown(result: SizeResult) -> str:
         "",
         f"{load}; {result.cores} cores shared by wrk and the server. iomkg: `iomkg serve`, "
         f"{result.workers} gunicorn workers (uvicorn's, on uvloop), each with up to "
-        f"{result.evaluators} evaluator processes over an in-memory copy of the store. "
+        f"{result.evaluators} queries at once in the one evaluator process, which reads the "
+        "store on disk (RocksDB, opened read-only). "
         "Oxigraph: `oxigraph serve` (RocksDB, a thread per connection, union default graph). "
         "CPU ms/req: CPU time of all the server's processes per request (those that exit "
         "meanwhile included).",
