@@ -246,6 +246,21 @@ def test_iom_member_states_with_membership_years(ask: Ask) -> None:
 
 
 @requires_shared
+def test_member_states_show_their_source_and_the_count_against_175(ask: Ask) -> None:
+    rows = ask("list-member-states")
+    by_iso = {row["iso"]: row for row in rows}
+    assert {"RS", "GR", "DE", "CN"} - set(by_iso) == {"CN"}  # China joined in 2016, after COW
+    for row in rows:
+        assert short(row["source"]) == "id/dataset/cow-igo-v3"
+        assert row["sourceLabel"] == "Correlates of War IGO data, version 3.0"
+        assert (row["listed"], row["stated"]) == ("155", "175")
+    assert len(membership_oracle()) == 155
+    oracle = membership_oracle()  # COW codes Serbia as Yugoslavia (state 345): 2004-2014
+    assert (by_iso["RS"]["since"], by_iso["GR"]["since"]) == (oracle["RS"][0][0], "1951") == (
+        "2004", "1951")  # fmt: skip
+
+
+@requires_shared
 def test_member_states_in_a_year_respect_every_spell(ask: Ask) -> None:
     """The United Kingdom was a member 1965-1968 and again from 2002 (as the data codes it)."""
     assert membership_oracle()["GB"] == [("1965", "1968"), ("2002", "")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request, url_for
 
-from iomkg import formats, resources
+from iomkg import formats, memberships, resources
 from iomkg.web.common import (
     error_response,
     html_response,
@@ -33,7 +33,11 @@ def resource(rest: str) -> Response:
         if view is None:
             return _not_found(iri)
         return html_response(
-            "resource.html", view=view, links=context.links, alternates=_alternates()
+            "resource.html",
+            view=view,
+            links=context.links,
+            alternates=_alternates(),
+            memberships=memberships.memberships_of(context.store, iri, context.links),
         )
     if fmt is None:
         return not_acceptable(formats.RESOURCE_FORMATS)
