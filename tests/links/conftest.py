@@ -134,6 +134,7 @@ ACCEPTED = {
     ("id/organisation/bamf", "Q990003"): "accept",
     ("id/organisation/ch-sdc", "Q990005"): "accept",
     ("id/organisation/un-system", "Q1065"): "reject",
+    ("id/country/CN", "Q148"): "accept",  # an IOM membership (from 2016) and the state it adds
 }
 
 

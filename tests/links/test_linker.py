@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from pyoxigraph import QuerySolutions
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, OWL, RDF, XSD
+from rdflib.namespace import DCTERMS, ORG, OWL, PROV, RDF, RDFS, SKOS, TIME, XSD
 
-from iomkg import linking, pipeline
+from iomkg import linking, memberstates, pipeline
 from iomkg.config import DEFAULT_BASE_IRI as BASE
 from iomkg.config import Settings
 from tests.servers import free_port
@@ -136,8 +137,8 @@ def test_a_review_file_with_an_unknown_decision_names_the_line(tmp_path: Path) -
 
 
 def test_the_review_cycle_links_and_records_provenance(linked_project: LinkedProject) -> None:
-    assert "found 7 candidate(s) for 6 entities" in linked_project.search.output
-    assert "merged 4 link(s)" in linked_project.accept.output
+    assert "found 8 candidate(s) for 7 entities" in linked_project.search.output
+    assert "merged 5 link(s)" in linked_project.accept.output  # 4 links, 1 membership
     accepted = linked_project.settings.data_dir / "links" / "wikidata" / "accepted.ttl"
     graph = Graph().parse(accepted, format="turtle", publicID=BASE)
     links = {(str(s).removeprefix(BASE), str(o)) for s, o in graph.subject_objects(OWL.sameAs)}
@@ -146,6 +147,7 @@ def test_the_review_cycle_links_and_records_provenance(linked_project: LinkedPro
         ("id/organisation/pfp", "http://www.wikidata.org/entity/Q990002"),
         ("id/organisation/bamf", "http://www.wikidata.org/entity/Q990003"),
         ("id/organisation/ch-sdc", "http://www.wikidata.org/entity/Q990005"),
+        ("id/country/CN", "http://www.wikidata.org/entity/Q148"),  # with its membership
     }
     record = URIRef(BASE + "id/linkset/wikidata/link/country/SG")
     assert (record, RDF.type, RDF.Statement) in graph
@@ -159,6 +161,59 @@ def test_the_review_cycle_links_and_records_provenance(linked_project: LinkedPro
     assert str(graph.value(record, method)).startswith("identifier match on ISO 3166-1")
     linkset_methods = {str(m) for m in graph.objects(URIRef(BASE + "id/linkset/wikidata"), method)}
     assert "exact label match, reviewed" in linkset_methods
+
+
+def test_iom_memberships_the_graph_lacks_are_proposed_with_their_evidence(
+    project: Settings, wikidata: Endpoint
+) -> None:
+    coder = memberstates.country_coder(project.shared_root)
+    result = search(project, wikidata, country_coder=coder)
+    joining = {c.subject.removeprefix(BASE): c for c in result.candidates if c.kind == "membership"}
+    assert set(joining) == {"id/country/CN"}  # Serbia is a member already; deprecated ignored
+    china = joining["id/country/CN"]
+    assert (china.object, china.value, china.matched) == (
+        WIKIDATA.namespace + "Q148",
+        "2016/",
+        "P463",
+    )
+    assert china.method == linking.MEMBERSHIP_METHOD and china.endpoint == wikidata.url
+    assert "not in the graph yet" in china.note and "Q472311" in china.query
+    assert any("Q990011" in reason and "no ISO 3166-1" in reason for reason in result.skipped)
+
+
+def test_an_accepted_membership_becomes_a_membership_with_its_provenance(
+    linked_project: LinkedProject,
+) -> None:
+    accepted = linked_project.settings.data_dir / "links" / "wikidata" / "accepted.ttl"
+    graph = Graph().parse(accepted, format="turtle", publicID=BASE)
+    membership = URIRef(BASE + "id/membership/iom-CN")
+    china = URIRef(BASE + "id/country/CN")
+    assert (membership, ORG.member, china) in graph
+    assert graph.value(membership, ORG.organization) == URIRef(BASE + "id/organisation/iom")
+    assert graph.value(membership, DCTERMS.source) == URIRef(BASE + "id/dataset/wikidata")
+    assert str(graph.value(membership, PROV.wasDerivedFrom)).startswith("http://127.0.0.1:")
+    years = {
+        str(year)
+        for interval in graph.objects(membership, ORG.memberDuring)
+        for instant in graph.objects(interval, TIME.hasBeginning)
+        for year in graph.objects(instant, TIME.inXSDgYear)
+    }
+    assert years == {"2016"}
+    comment = str(graph.value(membership, RDFS.comment))
+    assert "P463 Q472311" in comment and "2016/" in comment
+    # The state it adds: ISO codes and name from country-coder, the link from the review.
+    assert str(graph.value(china, SKOS.notation)) == "CN"
+    assert str(graph.value(china, URIRef(BASE + "ontology#iso3166Alpha3"))) == "CHN"
+    assert str(graph.value(china, SKOS.prefLabel)) == "People's Republic of China"
+    assert graph.value(china, OWL.sameAs) == URIRef(WIKIDATA.namespace + "Q148")
+
+
+def test_the_member_count_names_the_accepted_source(linked_project: LinkedProject) -> None:
+    store = data_store(linked_project.settings)
+    rows = store.query(memberstates.LISTED_PER_SOURCE, base_iri=BASE)
+    assert isinstance(rows, QuerySolutions)
+    counts = {row["source"].value.removeprefix(BASE): int(row["n"].value) for row in rows}
+    assert counts == {"id/dataset/cow-igo-v3": 155, "id/dataset/wikidata": 1}
 
 
 def test_the_accepted_links_pass_shacl_and_the_checks(linked_project: LinkedProject) -> None:
@@ -176,14 +231,14 @@ def test_the_accepted_links_pass_the_build(linked_project: LinkedProject) -> Non
             f"e.g. {linked_project.outside[0].describe()}"
         )
     summary = pipeline.build(linked_project.settings)
-    assert summary.links_per_target == {"geonames": 156, "wikidata": 165}
+    assert summary.links_per_target == {"geonames": 156, "wikidata": 166}
 
 
 def test_accepting_twice_changes_nothing(linked_project: LinkedProject) -> None:
     before = digest(linked_project.settings.data_dir)
     again = run(linked_project.settings, "link", "--accept", str(linked_project.review))
     assert again.exit_code == 0, again.stderr
-    assert "nothing to merge" in again.output and "4 accepted row(s) already" in again.output
+    assert "nothing to merge" in again.output and "5 accepted row(s) already" in again.output
     assert digest(linked_project.settings.data_dir) == before
 
 
