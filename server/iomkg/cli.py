@@ -547,6 +547,15 @@ def generate(context: click.Context) -> None:
     help="Cut results after this many rows, say so [default: 100000; env IOMKG_MAX_ROWS].",
 )
 @click.option(
+    "--memory-quads",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Serve a release of at most N quads from a copy in memory (faster heavy queries, about "
+    "350 bytes a quad), a larger one from disk; 0: always disk "
+    "[default: 500000; env IOMKG_MEMORY_QUADS].",
+)
+@click.option(
     "--update-token",
     default=None,
     metavar="TOKEN",
@@ -568,6 +577,7 @@ def serve(
     query_timeout: float | None,
     client_timeout: float | None,
     max_rows: int | None,
+    memory_quads: int | None,
     update_token: str | None,
     allow_anonymous_updates: bool | None,
 ) -> None:
@@ -588,6 +598,7 @@ def serve(
         query_timeout=query_timeout,
         client_timeout=client_timeout,
         max_rows=max_rows,
+        memory_quads=memory_quads,
         update_token=update_token,
         allow_anonymous_updates=allow_anonymous_updates,
     )

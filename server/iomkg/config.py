@@ -43,6 +43,10 @@ class Settings:
     query_timeout: float = 30.0
     client_timeout: float = 30.0
     max_rows: int = 100_000
+    #: A release of at most this many quads is served from memory (one copy, made before the
+    #: evaluator forks, about 350 bytes a quad: 5-8x faster on heavy queries than RocksDB),
+    #: a larger one from disk (RocksDB, pages shared through the page cache). 0: always disk.
+    memory_quads: int = 500_000
     max_request_bytes: int = 1_000_000
     update_token: str | None = None
     allow_anonymous_updates: bool = False
@@ -65,6 +69,8 @@ class Settings:
             raise SettingsError("client timeout must be a positive number of seconds")
         if self.max_rows <= 0:
             raise SettingsError("max rows must be a positive integer")
+        if self.memory_quads < 0:
+            raise SettingsError("memory quads must be 0 (always on disk) or a positive integer")
         if self.workers < 1:
             raise SettingsError("workers must be at least 1")
         if self.backend is not None and not self.backend.startswith(("http://", "https://")):

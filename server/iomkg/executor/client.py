@@ -90,6 +90,7 @@ class IsolatedExecutor:
                 control=str(self._folder / "control"),
                 generation=str(generation_path),
                 updatable=True,
+                memory_quads=settings.memory_quads,
             )
             self._master = self._start_master()
         except BaseException:
