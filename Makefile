@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 FRONTEND       := server/iomkg/web/frontend
 FRONTEND_STAMP := $(FRONTEND)/node_modules/.installed
 
-.PHONY: run build test lint typecheck check bench clean generate
+.PHONY: run build test lint typecheck check bench bench-serve bench-build clean generate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,14 @@ check: lint typecheck test
 generate: $(STAMP)
 	$(BIN)/iomkg generate
 
-bench: $(STAMP)
+# Both benchmarks; sizes by flags, e.g. make bench-build BENCH_BUILD_ARGS='--sizes 100k,1m,3m'
+bench: bench-serve bench-build
+
+bench-serve: $(STAMP)
 	$(BIN)/python server/bench/run.py
+
+bench-build: $(STAMP)
+	$(BIN)/python server/bench/build.py $(BENCH_BUILD_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
