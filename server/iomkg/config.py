@@ -148,7 +148,7 @@ class Settings:
 
 
 _PATH_FIELDS = {"project_dir", "store_dir", "shared_dir", "frontend_dir"}
-_INT_FIELDS = {"port", "workers", "max_rows", "max_request_bytes"}
+_INT_FIELDS = {"port", "workers", "max_rows", "memory_quads", "max_request_bytes"}
 _FLOAT_FIELDS = {"query_timeout", "client_timeout"}
 _BOOL_FIELDS = {"allow_anonymous_updates"}
 _LIST_FIELDS = {"service_allowlist"}

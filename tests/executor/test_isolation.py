@@ -177,10 +177,11 @@ def test_an_abandoned_answer_costs_only_its_connection(store_path: Path, tmp_pat
         assert executor.evaluator_pid() == evaluator and not gone(evaluator)
 
 
+@pytest.mark.parametrize("memory_quads", [0, 500_000], ids=["on-disk", "in-memory"])
 def test_updates_make_new_versions_seen_by_the_next_query(
-    fresh_store: Path, tmp_path: Path
+    fresh_store: Path, tmp_path: Path, memory_quads: int
 ) -> None:
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, memory_quads=memory_quads)
     count = f"SELECT (COUNT(*) AS ?n) WHERE {{ <{EX}new> ?p ?o }}"
     with IsolatedExecutor(settings, fresh_store, workers=2) as executor:
         assert bindings(executor, count)[0]["n"]["value"] == "0"
