@@ -608,6 +608,19 @@ def serve(
 # link / links (external link sets) ---------------------------------------------------------
 
 
+def _country_coder(settings: Settings) -> dict[str, dict[str, object]] | None:
+    """country-coder's features (``../shared``), which IOM memberships from Wikidata need to
+    name the states they add; without them the link search and review leave memberships out."""
+    path = settings.shared_root / memberstates.COUNTRY_CODER_JSON
+    if not path.is_file():
+        click.echo(
+            f"note: {path} is not there: IOM memberships are not searched or merged "
+            "(set IOMKG_SHARED_DIR to the shared reference material)"
+        )
+        return None
+    return memberstates.country_coder(settings.shared_root)
+
+
 @cli.command("link")
 @click.option(
     "--endpoint",
@@ -692,7 +705,7 @@ def link(
             data_dir=settings.data_dir,
             base_iri=settings.base_iri,
             today=today,
-            country_coder=memberstates.country_coder(settings.shared_root),
+            country_coder=_country_coder(settings),
         )
         if merged.added:
             click.echo(f"merged {len(merged.added)} link(s) into {merged.path}")
@@ -724,9 +737,7 @@ def link(
         base_iri=settings.base_iri,
         today=today,
         iati_property=prop,
-        country_coder=memberstates.country_coder(settings.shared_root)
-        if chosen.name == "wikidata"
-        else None,
+        country_coder=_country_coder(settings) if chosen.name == "wikidata" else None,
     )
     path = output or settings.data_dir / "links" / chosen.name / "candidates.csv"
     previous = linking.read_review(path) if path.exists() else []

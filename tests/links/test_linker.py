@@ -20,6 +20,7 @@ from rdflib.namespace import DCTERMS, ORG, OWL, PROV, RDF, RDFS, SKOS, TIME, XSD
 from iomkg import linking, memberstates, pipeline
 from iomkg.config import DEFAULT_BASE_IRI as BASE
 from iomkg.config import Settings
+from tests.conftest import requires_shared
 from tests.servers import free_port
 
 from .conftest import (
@@ -163,6 +164,7 @@ def test_the_review_cycle_links_and_records_provenance(linked_project: LinkedPro
     assert "exact label match, reviewed" in linkset_methods
 
 
+@requires_shared  # country-coder's data name the states the memberships add
 def test_iom_memberships_the_graph_lacks_are_proposed_with_their_evidence(
     project: Settings, wikidata: Endpoint
 ) -> None:
