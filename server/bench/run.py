@@ -410,6 +410,16 @@ def make_servers(
     return servers
 
 
+def store_read(quads: int) -> str:
+    """How ``iomkg serve`` (with the settings of this environment) reads a store this size."""
+    from iomkg.config import Settings
+
+    limit = Settings.from_env().memory_quads
+    if quads <= limit:
+        return f"a copy of the store in memory (at most --memory-quads {limit:,} quads)"
+    return f"the store on disk (RocksDB, opened read-only; over --memory-quads {limit:,})"
+
+
 def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
     from iomkg.serving import QUERIES_PER_WORKER
 
@@ -506,8 +516,8 @@ def markdown(result: SizeResult) -> str:
         "",
         f"{load}; {result.cores} cores shared by wrk and the server. iomkg: `iomkg serve`, "
         f"{result.workers} gunicorn workers (uvicorn's, on uvloop), each with up to "
-        f"{result.evaluators} queries at once in the one evaluator process, which reads the "
-        "store on disk (RocksDB, opened read-only). "
+        f"{result.evaluators} queries at once in the one evaluator process, which reads "
+        f"{store_read(result.quads)}. "
         "Oxigraph: `oxigraph serve` (RocksDB, a thread per connection, union default graph). "
         "CPU ms/req: CPU time of all the server's processes per request (those that exit "
         "meanwhile included).",
