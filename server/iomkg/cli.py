@@ -8,6 +8,7 @@ a traceback.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -426,7 +427,10 @@ def export(
         sink = output.open("wb") if output else sys.stdout.buffer
         try:
             if rdf_format == ox.RdfFormat.JSON_LD:
-                sink.write(pipeline.jsonld_text(store, settings, graph).encode("utf-8"))
+                text = io.TextIOWrapper(sink, encoding="utf-8")  # written as it streams
+                pipeline.write_jsonld(store, settings, text, graph)
+                text.flush()
+                text.detach()  # the sink is closed (or flushed) below, not by the wrapper
             elif graph is None and not rdf_format.supports_datasets:
                 union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
                 ox.serialize(union, sink, rdf_format, prefixes=output_prefixes(settings.base_iri))  # type: ignore[arg-type]

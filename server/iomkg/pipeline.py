@@ -8,17 +8,19 @@ below, which the CLI and the web app turn into messages. Exit codes follow pySHA
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pyoxigraph as ox
 import rdflib
 
-from iomkg import catalog
+from iomkg import catalog, jsonld
 from iomkg.config import Settings
 from iomkg.shacl import ShaclResult, pyshacl_results, to_rdflib, validate_graph
 from iomkg.store import OxigraphStore
@@ -458,8 +460,9 @@ def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
     with releases.staging() as staging:
         step = time.perf_counter()
         store = OxigraphStore.open(staging.store_path)
-        for quads in parsed.quads.values():
-            store.raw.extend(quads)
+        # A bulk load writes the store's files directly: no write-ahead log left behind, about
+        # a sixth of the size of transactional inserts. Not atomic, which staging makes up for.
+        store.raw.bulk_extend(quad for quads in parsed.quads.values() for quad in quads)
         store.flush()
         timings["load"] = time.perf_counter() - step
 
@@ -502,7 +505,8 @@ def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> l
             union = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
             ox.serialize(union, str(path), format, prefixes=names)  # type: ignore[arg-type]
         elif format == ox.RdfFormat.JSON_LD:
-            path.write_text(jsonld_text(store, settings), encoding="utf-8")
+            with path.open("w", encoding="utf-8") as sink:
+                write_jsonld(store, settings, sink)
         else:
             store.dump(path, format=format, prefixes=names)
         written.append(path)
@@ -512,16 +516,24 @@ def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> l
     return written
 
 
-def jsonld_text(store: OxigraphStore, settings: Settings, graph: str | None = None) -> str:
+def write_jsonld(
+    store: OxigraphStore, settings: Settings, sink: IO[str], graph: str | None = None
+) -> None:
     """The named graphs (or one) as JSON-LD compacted with :func:`jsonld_context`: readable, unlike
-    pyoxigraph's expanded form. Held in memory: fine for a graph of this size."""
-    dataset = rdflib.Dataset()
-    for graph_iri in [graph] if graph is not None else store.named_graphs():
-        target = dataset.graph(rdflib.URIRef(graph_iri))
-        for quad in store.raw.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)):
-            target.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
-    context = jsonld_context(settings)["@context"]
-    return dataset.serialize(format="json-ld", context=context, auto_compact=True, indent=1)
+    pyoxigraph's expanded form, and written one subject at a time (:mod:`iomkg.jsonld`)."""
+    graphs = [graph] if graph is not None else store.named_graphs()
+    jsonld.write_jsonld(
+        ((iri, store.raw.quads_for_pattern(None, None, None, ox.NamedNode(iri))) for iri in graphs),
+        jsonld_context(settings)["@context"],  # type: ignore[arg-type]
+        sink,
+    )
+
+
+def jsonld_text(store: OxigraphStore, settings: Settings, graph: str | None = None) -> str:
+    """:func:`write_jsonld` as text."""
+    text = io.StringIO()
+    write_jsonld(store, settings, text, graph)
+    return text.getvalue()
 
 
 def current_release(settings: Settings) -> Release | None:
