@@ -199,7 +199,7 @@ LABEL_PREDICATES = (
 class EvidenceView:
     """A line of a source document that a fact about the resource is derived from."""
 
-    excerpt: TermView  # labelled "000…, line 15"
+    excerpt: TermView  # labelled "IOM Serbia page, line 15"
     document: TermView | None  # labelled with the document's title
     line: int | None
     text: str | None
@@ -207,7 +207,7 @@ class EvidenceView:
 
     @property
     def document_name(self) -> str | None:
-        return short_document_name(self.document.value) if self.document is not None else None
+        return document_name(self.document) if self.document is not None else None
 
 
 @dataclass(frozen=True)
@@ -225,8 +225,9 @@ class StatedIn:
 
     @property
     def document_name(self) -> str | None:
-        """The short name of the document ("000…"); its title is in ``document.label``."""
-        return short_document_name(self.document.value) if self.document is not None else None
+        """The document by its short title ("IOM Serbia page"); its full title is in
+        ``document.label``."""
+        return document_name(self.document) if self.document is not None else None
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,7 @@ class SourceGroup:
 
     @property
     def document_name(self) -> str | None:
-        return short_document_name(self.document.value) if self.document is not None else None
+        return document_name(self.document) if self.document is not None else None
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,22 @@ class SubjectView:
 
     subject: TermView
     properties: tuple[PropertyView, ...]
+
+
+def document_name(document: TermView) -> str:
+    """How a page names a source document: its title up to the first colon ("IOM Serbia page"),
+    else its file stem's number; the full title goes in a tooltip.
+
+    >>> document_name(TermView("iri", "https://w3id.org/iomkg/id/source/000_aa21",
+    ...     label="IOM Serbia page: IOM at a glance and the NATO/PfP Trust Fund (NTF) Project"))
+    'IOM Serbia page'
+    >>> document_name(TermView("iri", "https://w3id.org/iomkg/id/source/000_aa2112c34e1aacb8"))
+    '000…'
+    """
+    title = (document.label or "").strip()
+    if title:
+        return title.split(": ", 1)[0].strip() or title
+    return short_document_name(document.value)
 
 
 def short_document_name(iri: str) -> str:
@@ -592,7 +609,9 @@ def describe_resource(store: GraphStore, iri: str, links: LinkMap) -> ResourceVi
     }
     return ResourceView(
         iri=iri,
-        label=first_literal(labels) or _excerpt_label(by_predicate, links) or links.compact(iri),
+        label=first_literal(labels)
+        or _excerpt_label(by_predicate, sources, links)
+        or links.compact(iri),
         types=tuple(types.values()),
         properties=tuple(properties),
         incoming=tuple(incoming_views),
@@ -604,10 +623,56 @@ def describe_resource(store: GraphStore, iri: str, links: LinkMap) -> ResourceVi
     )
 
 
+#: At most this many neighbours in a resource page's graph view (the tables list them all).
+NEIGHBOUR_LIMIT = 40
+
+
+def neighbour_graph(view: ResourceView, limit: int = NEIGHBOUR_LIMIT) -> dict[str, object]:
+    """The resource and the resources it links to or is linked from, as the page's graph view
+    draws them: one node per IRI (labelled, linked to its page when it has one), one edge per
+    statement. Types, literals and blank nodes are left out: the tables above show them.
+    """
+    nodes: dict[str, dict[str, object]] = {
+        view.iri: {"id": view.iri, "label": view.label, "href": None, "center": True}
+    }
+    edges: dict[tuple[str, str, str], dict[str, str]] = {}
+    dropped = 0
+
+    def link(source: str, target: str, label: str) -> None:
+        edges.setdefault(
+            (source, target, label), {"source": source, "target": target, "label": label}
+        )
+
+    def add(term: TermView) -> bool:
+        nonlocal dropped
+        if term.value in nodes:
+            return True
+        if len(nodes) > limit:
+            dropped += 1
+            return False
+        href = term.local_path or term.external_href
+        nodes[term.value] = {"id": term.value, "label": term.text, "href": href, "center": False}
+        return True
+
+    for prop in view.properties:
+        if prop.predicate.value in (RDF_TYPE, PROV_DERIVED):
+            continue
+        for value in prop.values:
+            if value.term.kind == "iri" and value.term.value != view.iri and add(value.term):
+                link(view.iri, value.term.value, prop.predicate.text)
+    for incoming in view.incoming:
+        subject = incoming.subject
+        if subject.kind == "iri" and subject.value != view.iri and add(subject):
+            link(incoming.subject.value, view.iri, incoming.predicate.text)
+    return {"nodes": list(nodes.values()), "edges": list(edges.values()), "left_out": dropped}
+
+
 def _excerpt_label(
-    by_predicate: Mapping[str, list[tuple[ox.QuerySolution, str]]], links: LinkMap
+    by_predicate: Mapping[str, list[tuple[ox.QuerySolution, str]]],
+    sources: Mapping[str, TermView],
+    links: LinkMap,
 ) -> str | None:
-    """An excerpt (a line of a document) has no label of its own: "000…, line 15"."""
+    """An excerpt (a line of a document) has no label of its own: "IOM Serbia page, line 15"."""
     lines = by_predicate.get(links.base_iri + "ontology#line", [])
     documents = by_predicate.get(DCTERMS + "isPartOf", [])
     if not lines or not documents:
@@ -615,7 +680,9 @@ def _excerpt_label(
     line, document = lines[0][0]["o"], documents[0][0]["o"]
     if not isinstance(line, ox.Literal) or not isinstance(document, ox.NamedNode):
         return None
-    return f"{short_document_name(document.value)}, line {line.value}"
+    titled = next((doc for doc in sources.values() if doc.value == document.value), None)
+    name = document_name(titled) if titled is not None else short_document_name(document.value)
+    return f"{name}, line {line.value}"
 
 
 def _incoming(row: ox.QuerySolution, links: LinkMap, sources: dict[str, TermView]) -> IncomingView:
@@ -701,7 +768,7 @@ def _evidence(rows: Iterable[ox.QuerySolution], links: LinkMap) -> tuple[Evidenc
             links.term(document, _literal_text(row["title"])) if document is not None else None
         )
         label = (
-            f"{short_document_name(document_view.value)}, line {line}"
+            f"{document_name(document_view)}, line {line}"
             if document_view is not None and line is not None
             else None
         )

@@ -71,7 +71,7 @@ def test_each_statement_links_to_its_source_line_and_titles_appear_once(
     ntf = page(client, "/id/project/ntf")
     # "stated in": a short link to the line, e.g. the beneficiary is named on line 15
     beneficiary = row_of(ntf, "beneficiary")
-    assert f'href="{LINE}15"' in beneficiary and ">000…, line 15</a>" in beneficiary
+    assert f'href="{LINE}15"' in beneficiary and ">IOM Serbia page, line 15</a>" in beneficiary
     # the budget cites line 17 itself (its blank node's prov:wasDerivedFrom)
     assert f'href="{LINE}17"' in row_of(ntf, "budget")
     # a statement that no single line states links to every line of the resource there
@@ -131,7 +131,7 @@ def test_descriptions_in_source_order_and_typed_literals_discreet(client: FlaskC
 
 def test_an_excerpt_page_is_named_by_its_line(client: FlaskClient) -> None:
     excerpt = page(client, LINE + "15")
-    assert "<h1>000…, line 15</h1>" in excerpt
+    assert "<h1>IOM Serbia page, line 15</h1>" in excerpt
 
 
 # 2. VoID for browsers -----------------------------------------------------------------------

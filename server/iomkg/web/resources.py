@@ -35,6 +35,7 @@ def resource(rest: str) -> Response:
         return html_response(
             "resource.html",
             view=view,
+            neighbours=resources.neighbour_graph(view),
             links=context.links,
             alternates=_alternates(),
             memberships=memberships.memberships_of(context.store, iri, context.links),

@@ -312,7 +312,9 @@
       tooltip: { renderMode: "richText" },
       series: [{
         type: "graph", layout: "force", roam: true, draggable: true,
-        force: { repulsion: 260, edgeLength: [70, 150], gravity: 0.08 },
+        // layoutAnimation off: the layout is computed to rest before the graph is drawn, so a
+        // node stays where it is shown (and where a click or a screenshot finds it).
+        force: { repulsion: 260, edgeLength: [70, 150], gravity: 0.08, layoutAnimation: false },
         label: { show: true, position: "right", color: "#1d2733", fontSize: 11,
           formatter: (p) => (p.data.label.length > 28 ? p.data.label.slice(0, 27) + "…" : p.data.label) },
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
