@@ -124,6 +124,33 @@ def test_total_funding_per_donor_and_currency(ask: Ask) -> None:
     assert [int(row["fundedItems"]) for row in rows] == sorted(counts.values(), reverse=True)
 
 
+def test_the_donors_of_each_programme(ask: Ask) -> None:
+    rows = cols(ask("list-programme-donors"), "programme", "donor", "roleLabel")
+    programmes = [programme for programme, _, _ in rows]
+    # By programme name: Assisted Voluntary Return, Labor migration, Migration Health, NATO/PfP…
+    order = [p.replace("id:", "id/") for p in (AVR, LABOUR, HEALTH, NTF)]
+    assert list(dict.fromkeys(programmes)) == order
+    by_programme = {p: [row[1:] for row in rows if row[0] == p] for p in order}
+    assert sorted(by_programme["id/activity/mk-assisted-voluntary-return"]) == sorted(
+        (f"id/country/{iso}", "donor") for iso in AVR_GOVERNMENTS
+    )
+    assert sorted(by_programme["id/activity/mk-labour-migration"]) == [
+        ("id/organisation/bamf", "donor"),
+        ("id/organisation/ec", "donor"),
+        ("id/organisation/iom-development-fund", "donor"),
+    ]
+    assert by_programme["id/activity/mk-migration-health"] == [
+        ("id/group/self-payers-au-ca-nz", "self-payer")
+    ]
+    ntf = by_programme["id/project/ntf"]
+    assert ntf[0] == ("id/country/NO", "lead nation") and ntf[-1] == (
+        "id/country/CH",
+        "external donor",
+    )
+    assert set(ntf[1:-1]) == {(f"id/country/{iso}", "contributor") for iso in NTF_CONTRIBUTORS}
+    assert len(rows) == 7 + 3 + 1 + 18
+
+
 # Countries ----------------------------------------------------------------------------------
 
 
@@ -338,6 +365,24 @@ def test_timeline_of_programmes(ask: Ask) -> None:
         (ROMA, "2006", "", "", ""),
         ("id/project/ntf", "2006-07-01", "2012-03-31", "69", "5.5 years"),
         (WB, "2011-02", "2012-11", "22", ""),
+    ]
+
+
+def test_activities_per_start_year(ask: Ask) -> None:
+    # The three items with a stated start (as in the timeline above): the Roma activity (2006),
+    # the NTF project (2006-07-01) and the Western Balkans project (2011-02); none from IATI.
+    rows = cols(ask("show-activities-per-year"), "year", "activities", "iatiActivities")
+    assert rows == [("2006", "2", "0"), ("2011", "1", "0")]
+
+
+def test_activities_per_country(ask: Ask) -> None:
+    # The North Macedonia page's four activities and the Western Balkans project take place in
+    # North Macedonia, the NTF project in Serbia; no IATI activity is imported in the seed build.
+    rows = cols(ask("show-activities-per-country"), "country", "countryLabel", "activities",
+                "iatiActivities")  # fmt: skip
+    assert rows == [
+        ("id/country/MK", "North Macedonia", "5", "0"),
+        ("id/country/RS", "Serbia", "1", "0"),
     ]
 
 

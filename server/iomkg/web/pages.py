@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request, url_for
 
@@ -50,12 +51,137 @@ SAMPLE_RESOURCES = (
 )
 
 
+@dataclass(frozen=True)
+class Dashboard:
+    """One of the home page's dashboards: a parameterless saved query and how to draw its answer
+    (``static/home.js`` fetches ``/api/queries/NAME`` and draws it; its title and description are
+    the query's own). ``label`` names the column(s) that label a bar, a map's country or a list
+    item; ``values`` the numeric columns drawn; ``group`` the column a list groups items under;
+    ``iati`` a column counting IATI activities, whose total of 0 is said in words; ``empty``
+    what the dashboard says when the query has no row in this build; ``headings`` the columns
+    of the table of figures below a chart, in order, with their headings.
+    """
+
+    name: str
+    kind: str  # "bar", "line", "pie", "map" or "list"
+    label: tuple[str, ...]
+    values: tuple[str, ...] = ()
+    headings: tuple[tuple[str, str], ...] = ()
+    split: str | None = None
+    years: bool = False
+    group: str | None = None
+    note: str | None = None
+    iati: str | None = None
+    empty: str = "Nothing to show: the saved query has no answer in this build."
+
+
+NO_IATI = (
+    "No IATI activities imported: these are the projects and activities of the source pages "
+    "(iomkg import iati FILE adds IOM's IATI activities)."
+)
+
+DASHBOARDS = (
+    Dashboard(
+        "sum-funding-per-donor",
+        "bar",
+        label=("donorLabel",),
+        values=("fundedItems",),
+        split="currency",
+        headings=(
+            ("donor", "donor"),
+            ("currency", "currency"),
+            ("fundedItems", "funded projects and activities"),
+            ("total", "total"),
+        ),
+        empty="No fundings in this build.",
+    ),
+    Dashboard(
+        "show-activities-per-year",
+        "bar",
+        label=("year",),
+        years=True,
+        values=("activities", "iatiActivities"),
+        headings=(
+            ("year", "start year"),
+            ("activities", "projects and activities"),
+            ("iatiActivities", "of them IATI activities"),
+        ),
+        iati="iatiActivities",
+        empty="No project or activity with a stated start. " + NO_IATI,
+    ),
+    Dashboard(
+        "show-activities-per-country",
+        "map",
+        label=("country",),
+        values=("activities",),
+        headings=(
+            ("country", "country"),
+            ("activities", "projects and activities"),
+            ("iatiActivities", "of them IATI activities"),
+        ),
+        iati="iatiActivities",
+        empty="No project or activity with a stated country. " + NO_IATI,
+    ),
+    Dashboard(
+        "list-programme-donors",
+        "list",
+        label=("donor",),
+        group="programme",
+        note="roleLabel",
+        empty="No programme with a stated donor in this build.",
+    ),
+)
+
+
+def dashboards_config(saved: catalog.Catalog) -> list[dict[str, object]]:
+    """The dashboards whose saved query is in the catalogue, as the page and its script use them
+    (a query missing from ``queries/`` leaves its dashboard out rather than breaking the page)."""
+    boards: list[dict[str, object]] = []
+    for board in DASHBOARDS:
+        query = saved.get(board.name)
+        if query is None:
+            continue
+        boards.append(
+            {
+                "name": board.name,
+                "title": query.title,
+                "description": query.description,
+                "kind": board.kind,
+                "label": list(board.label),
+                "values": list(board.values),
+                "columns": [column for column, _ in board.headings],
+                "headings": dict(board.headings),
+                "split": board.split,
+                "years": board.years,
+                "group": board.group,
+                "note": board.note,
+                "iati": board.iati,
+                "empty": board.empty,
+                "no_iati": NO_IATI,
+                "url": api.run_url(board.name, {}),
+                "editor_url": api.editor_url(query),
+            }
+        )
+    return boards
+
+
 @blueprint.route("/")
 def home() -> Response:
     context = web()
     settings = context.settings
+    try:
+        boards = dashboards_config(api.saved_queries())
+    except catalog.CatalogError:
+        current_app.logger.exception("the saved-query catalogue does not load")
+        boards = []
     return html_response(
         "home.html",
+        dashboards=boards,
+        dashboards_config={
+            "base": settings.base_iri,
+            "prefixes": prefixes(settings.base_iri),
+            "dashboards": boards,
+        },
         sizes=context.statistics.get("sizes", lambda: descriptions.dataset_sizes(context.store)),
         dumps=dumps.list_dumps(context.dumps_dir),
         samples=[

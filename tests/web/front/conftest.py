@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,14 @@ class Watched:
         self.page.wait_for_load_state("networkidle")
         return response
 
-    def shoot(self, name: str) -> Path:
+    def shoot(self, name: str, selector: str | None = None) -> Path:
+        """The whole page, or only the element ``selector`` (a part to look at closely)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        if selector is None:
+            self.page.screenshot(path=str(path), full_page=True)
+        else:
+            self.page.locator(selector).screenshot(path=str(path))
         return path
 
     def axe(self, name: str) -> list[dict[str, Any]]:
@@ -101,14 +106,14 @@ class Watched:
         return [v for v in summary if v["impact"] in ("serious", "critical")]
 
 
-@pytest.fixture
-def watched(browser: Any, live_server: LiveServer) -> Iterator[Watched]:
-    """A fresh page (its own storage) that records every problem; the test fails on any."""
+@contextmanager
+def watching(browser: Any, server: LiveServer) -> Iterator[Watched]:
+    """A fresh page (its own storage) on ``server`` that records every problem; fails on any."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    server_host = urlsplit(live_server.url).netloc
-    watched = Watched(page, live_server)
+    server_host = urlsplit(server.url).netloc
+    watched = Watched(page, server)
 
     def on_console(message: Any) -> None:
         if message.type == "error":
@@ -124,6 +129,15 @@ def watched(browser: Any, live_server: LiveServer) -> Iterator[Watched]:
     page.on("console", on_console)
     page.on("pageerror", lambda error: watched.problems.append(f"page error: {error}"))
     page.on("request", on_request)
-    yield watched
-    context.close()
+    try:
+        yield watched
+    finally:
+        context.close()
     assert not watched.problems, "\n".join(watched.problems)
+
+
+@pytest.fixture
+def watched(browser: Any, live_server: LiveServer) -> Iterator[Watched]:
+    """A watched page on the session's live server."""
+    with watching(browser, live_server) as page:
+        yield page

@@ -1,19 +1,94 @@
-"""The pages around the editor in a real browser: search, a resource page with its neighbour
-graph and its sources by title, the API page; axe."""
+"""The pages around the editor in a real browser: the home page's dashboards, search, a resource
+page with its neighbour graph and its sources by title, the API page; axe."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+import requests
 
-from tests.web.front.conftest import Watched
+from tests.servers import LiveServer
+from tests.web.conftest import UPDATE_TOKEN
+from tests.web.front.conftest import Watched, watching
 
 pytestmark = pytest.mark.slow
+
+DASHBOARDS = (
+    "sum-funding-per-donor",
+    "show-activities-per-year",
+    "show-activities-per-country",
+    "list-programme-donors",
+)
 
 
 def drawn(watched: Watched, selector: str) -> Any:
     return watched.page.wait_for_selector(selector, state="attached")
+
+
+def test_the_home_page_has_dashboards_from_saved_queries(watched: Watched) -> None:
+    watched.open("/")
+    page = watched.page
+    for name in DASHBOARDS:
+        board = f"#dashboard-{name}"
+        drawn(watched, f"{board} canvas, {board} dl.grouped")
+        assert page.inner_text(f"{board} .dashboard-status") == "", name
+        assert page.locator(f'{board} a[href="/api/queries/{name}"]').count() == 1, name
+    funding = page.locator("#dashboard-sum-funding-per-donor div.chart")
+    assert (funding.get_attribute("aria-label") or "").startswith(
+        "Total funding per donor and currency (bar chart of 24 values)"
+    )
+    page.click("#dashboard-sum-funding-per-donor details.figures summary")
+    table = page.inner_text("#dashboard-sum-funding-per-donor table")
+    assert "Norway\t(not stated)\t2\tnot stated" in table  # no source states an amount
+    years = page.locator("#dashboard-show-activities-per-year div.chart")
+    assert "(bar chart of 6 values)" in (years.get_attribute("aria-label") or "")  # 2006-2011
+    page.click("#dashboard-show-activities-per-year details.figures summary")
+    rows = page.inner_text("#dashboard-show-activities-per-year tbody")
+    assert rows.split("\n") == ["2006\t2\t0", "2011\t1\t0"]
+    country_map = page.locator("#dashboard-show-activities-per-country div.chart.map")
+    assert "map of 2 countries" in (country_map.get_attribute("aria-label") or "")
+    for name in ("show-activities-per-year", "show-activities-per-country"):
+        note = page.inner_text(f"#dashboard-{name} p.no-iati")
+        assert note.startswith("No IATI activities imported"), name
+    donors = page.locator("#dashboard-list-programme-donors dl.grouped")
+    ntf = donors.locator("dt", has=page.locator('a[href="/id/project/ntf"]'))
+    assert ntf.count() == 1 and "(18)" in ntf.inner_text()
+    assert donors.locator("dt").count() == 4
+    lead = donors.locator("dd").nth(3).locator("li").first
+    assert lead.inner_text() == "Norway lead nation"
+    watched.shoot("home")
+    watched.shoot("home-dashboards", "section.dashboards-all")
+    assert watched.axe("home") == []
+
+
+def test_dashboards_say_when_a_query_has_no_answer(browser: Any, update_server: LiveServer) -> None:
+    """On a graph emptied by an update, each dashboard says what is missing, and the ones over
+    activities that no IATI activities are imported; nothing breaks (no console error)."""
+    emptied = requests.post(
+        update_server.sparql,
+        data="DROP ALL",
+        headers={
+            "Content-Type": "application/sparql-update",
+            "Authorization": f"Bearer {UPDATE_TOKEN}",
+        },
+        timeout=30,
+    )
+    assert emptied.status_code == 204, emptied.text
+    with watching(browser, update_server) as watched:
+        watched.open("/")
+        page = watched.page
+        for name in DASHBOARDS:
+            status = f"#dashboard-{name} .dashboard-status.empty"
+            page.wait_for_selector(status)
+            assert page.locator(f"#dashboard-{name} canvas").count() == 0, name
+        for name in ("show-activities-per-year", "show-activities-per-country"):
+            text = page.inner_text(f"#dashboard-{name} .dashboard-status")
+            assert "No IATI activities imported" in text, name
+        assert page.inner_text("#dashboard-sum-funding-per-donor .dashboard-status") == (
+            "No fundings in this build."
+        )
+        watched.shoot("home-empty")
 
 
 def test_search_for_a_country_leads_to_its_page(watched: Watched) -> None:
@@ -46,7 +121,9 @@ def node_position(watched: Watched, selector: str, iri: str) -> tuple[float, flo
     )
     assert position is not None, f"{iri} is not a node of the graph in {selector}"
     box = watched.page.locator(selector).bounding_box()
-    return box["x"] + position[0], box["y"] + position[1]
+    x, y = position
+    assert 0 < x < box["width"] and 0 < y < box["height"], f"{iri} is drawn outside the box"
+    return box["x"] + x, box["y"] + y
 
 
 def test_a_resource_page_shows_its_neighbours_and_its_sources_by_title(watched: Watched) -> None:

@@ -160,16 +160,24 @@
 
   const TEXT_STYLE = { color: "#1d2733", fontFamily: "system-ui, sans-serif" };
 
-  /** A bar, line or pie chart of labels and numbers; the container is labelled for readers. */
-  iomkg.drawChart = function (container, kind, labels, series, title) {
+  /** A bar, line or pie chart of labels and numbers; the container is labelled for readers.
+      ``options.horizontal``: bars from the left, the labels one a line (many long labels). */
+  iomkg.drawChart = function (container, kind, labels, series, title, options) {
+    const horizontal = !!(options && options.horizontal) && kind === "bar";
+    // Counts get whole-number ticks (no "1.5 activities"); other numbers keep ECharts' own.
+    const integers = series.every((s) => s.values.every((v) => v === null || Number.isInteger(v)));
+    const valueAxis = { type: "value", minInterval: integers ? 1 : 0, axisLabel: { color: "#1d2733" } };
     const chart = chartInstance(container);
+    const description = title + " (" + kind + " chart of " + labels.length + " values)";
     container.setAttribute("role", "img");
-    container.setAttribute("aria-label", title + " (" + kind + " chart of " + labels.length + " values)");
+    container.setAttribute("aria-label", description);
     const base = {
       animation: false,
       color: PALETTE,
       textStyle: TEXT_STYLE,
-      aria: { enabled: true },
+      // ECharts writes the container's aria-label: ours (its own lists the first ten data
+      // items as "6, 1"); the figures are in a table beside every chart.
+      aria: { enabled: true, label: { description } },
       tooltip: { renderMode: "richText", trigger: kind === "pie" ? "item" : "axis" },
       legend: series.length > 1 || kind === "pie" ? { type: "scroll", bottom: 0 } : undefined,
     };
@@ -182,6 +190,15 @@
           label: { color: "#1d2733" },
         }],
       });
+    } else if (horizontal) {
+      chart.setOption({
+        ...base,
+        grid: { left: 8, right: 24, top: 8, bottom: series.length > 1 ? 40 : 8, containLabel: true },
+        yAxis: { type: "category", data: labels, inverse: true,
+          axisLabel: { color: "#1d2733", interval: 0, fontSize: 11, width: 170, overflow: "truncate" } },
+        xAxis: valueAxis,
+        series: series.map((s) => ({ type: "bar", name: s.name, data: s.values, barMaxWidth: 14 })),
+      });
     } else {
       chart.setOption({
         ...base,
@@ -189,7 +206,7 @@
         xAxis: { type: "category", data: labels,
           axisLabel: { color: "#1d2733", rotate: labels.length > 6 ? 30 : 0, interval: 0,
             formatter: (v) => (v.length > 24 ? v.slice(0, 23) + "…" : v) } },
-        yAxis: { type: "value", axisLabel: { color: "#1d2733" } },
+        yAxis: valueAxis,
         series: series.map((s) => ({ type: kind, name: s.name, data: s.values })),
       });
     }
@@ -233,7 +250,7 @@
           alpha[alpha2] = alpha2;
           alpha[alpha3] = alpha2;
         }
-        return { alpha, names: Object.fromEntries(geojson.features.map((f) => [f.properties.iso, f.properties.name])) };
+        return { alpha, features: geojson.features, names: Object.fromEntries(geojson.features.map((f) => [f.properties.iso, f.properties.name])) };
       });
     }
     return worldReady;
@@ -261,26 +278,54 @@
     return match ? [Number(match[1]), Number(match[2])] : null;
   };
 
-  /** A world map: countries shaded by value, and points (with their labels). */
-  iomkg.drawMap = async function (container, countries, points, title) {
+  /** The box [[west, north], [east, south]] around some countries' outlines (and points), at
+      least ``span`` degrees wide and half as high, for a map that shows them large enough. */
+  function boundingBox(features, points, span) {
+    let west = 180, east = -180, south = 90, north = -90;
+    const visit = (c) => {
+      if (typeof c[0] === "number") {
+        west = Math.min(west, c[0]); east = Math.max(east, c[0]);
+        south = Math.min(south, c[1]); north = Math.max(north, c[1]);
+      } else c.forEach(visit);
+    };
+    features.forEach((f) => visit(f.geometry.coordinates));
+    points.forEach((p) => visit([p.lon, p.lat]));
+    if (west > east) return null;
+    const widen = (low, high, size) => {
+      const middle = (low + high) / 2, half = Math.max(size, high - low) / 2 * 1.15;
+      return [middle - half, middle + half];
+    };
+    [west, east] = widen(west, east, span);
+    [south, north] = widen(south, north, span / 2);
+    return [[Math.max(-180, west), Math.min(85, north)], [Math.min(200, east), Math.max(-60, south)]];
+  }
+
+  /** A world map: countries shaded by value, and points (with their labels). ``options.fit``:
+      the map starts around the countries and points shown (at least ``fit`` degrees wide). */
+  iomkg.drawMap = async function (container, countries, points, title, options) {
     const world = await iomkg.loadWorld();
     const chart = chartInstance(container);
+    const codes = new Set(countries.map((c) => c.code));
+    const box = options && options.fit && (countries.length || points.length)
+      ? boundingBox(world.features.filter((f) => codes.has(f.properties.iso)), points, options.fit)
+      : undefined;
     const values = countries.map((c) => c.value);
     const max = Math.max(1, ...values);
+    const description = title + ": map of " + countries.length + " countries and "
+      + points.length + " points";
     container.setAttribute("role", "img");
-    container.setAttribute("aria-label", title + ": map of " + countries.length + " countries and "
-      + points.length + " points");
+    container.setAttribute("aria-label", description);
     chart.setOption({
       animation: false,
       textStyle: TEXT_STYLE,
-      aria: { enabled: true },
+      aria: { enabled: true, label: { description } },
       tooltip: { renderMode: "richText", trigger: "item" },
       visualMap: countries.length ? {
         min: 0, max, left: 8, bottom: 8, calculable: false, text: [String(max), "0"],
         inRange: { color: ["#dbe9f6", "#0b5cad"] }, seriesIndex: 0, textStyle: TEXT_STYLE,
       } : undefined,
       geo: { map: "world", roam: true, nameProperty: "iso", silent: false,
-        left: 8, right: 8, top: 8, bottom: 8,
+        left: 8, right: 8, top: 8, bottom: 8, boundingCoords: box,
         itemStyle: { areaColor: "#eef2f6", borderColor: "#9aa5b1" },
         emphasis: { itemStyle: { areaColor: "#f6d365" }, label: { show: false } } },
       series: [
@@ -312,11 +357,18 @@
       tooltip: { renderMode: "richText" },
       series: [{
         type: "graph", layout: "force", roam: true, draggable: true,
-        // layoutAnimation off: the layout is computed to rest before the graph is drawn, so a
-        // node stays where it is shown (and where a click or a screenshot finds it).
-        force: { repulsion: 260, edgeLength: [70, 150], gravity: 0.08, layoutAnimation: false },
+        // The layout starts from a circle (not at random) and is computed to rest before the
+        // graph is drawn (layoutAnimation off): the same graph is drawn the same way each time,
+        // and a node stays where it is shown. More nodes repel each other less and are pulled
+        // to the middle more, so that they stay inside the box.
+        force: { initLayout: "circular", layoutAnimation: false,
+          repulsion: Math.round(260 * Math.min(1, Math.sqrt(12 / Math.max(1, nodes.length)))),
+          edgeLength: nodes.length > 20 ? [40, 110] : [70, 150],
+          gravity: nodes.length > 20 ? 0.2 : 0.08 },
         label: { show: true, position: "right", color: "#1d2733", fontSize: 11,
           formatter: (p) => (p.data.label.length > 28 ? p.data.label.slice(0, 27) + "…" : p.data.label) },
+        // Labels that would overlap are hidden (the tooltip still names every node).
+        labelLayout: { hideOverlap: true },
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
         lineStyle: { color: "#9aa5b1", curveness: 0.08 },
         edgeLabel: { show: edges.length <= 24, formatter: (p) => p.data.label, fontSize: 9, color: "#5b6776" },
