@@ -230,13 +230,54 @@ def serialize(
 ) -> None:
     """Write a query result in ``fmt`` to a binary stream."""
     if isinstance(result, ox.QueryTriples):
-        if fmt.rdf_format is None:
-            raise ValueError(f"{fmt.name} is not a graph format")
-        ox.serialize(result, output, fmt.rdf_format, prefixes=writer_prefixes(fmt, prefixes))
+        write_graph(result, fmt, output, prefixes)
         return
     if fmt.results_format is None:
         raise ValueError(f"{fmt.name} is not a results format")
     result.serialize(output, fmt.results_format)
+
+
+def write_graph(
+    triples: Iterable[ox.Triple],
+    fmt: Format,
+    output: IO[bytes],
+    prefixes: Mapping[str, str] | None = None,
+    max_triples: int | None = None,
+) -> bool:
+    """Write a CONSTRUCT or DESCRIBE answer, at most ``max_triples`` of it; True when cut.
+
+    The one writer of graph results, for the CLI, the saved-query API and ``/sparql`` alike.
+    Each triple is written once: a graph is a set, and over the union default graph a DESCRIBE
+    repeats a triple once per named graph that states it.
+    """
+    if fmt.rdf_format is None:
+        raise ValueError(f"{fmt.name} is not a graph format")
+    cut = False
+
+    def capped() -> Iterator[ox.Triple]:
+        nonlocal cut
+        for count, triple in enumerate(distinct(triples)):
+            if max_triples is not None and count >= max_triples:
+                cut = True
+                return
+            yield triple
+
+    ox.serialize(capped(), output, fmt.rdf_format, prefixes=writer_prefixes(fmt, prefixes))
+    return cut
+
+
+def distinct(triples: Iterable[ox.Triple]) -> Iterator[ox.Triple]:
+    """The triples in their order, each once.
+
+    >>> t = ox.Triple(ox.NamedNode("http://a/s"), ox.NamedNode("http://a/p"), ox.Literal("o"))
+    >>> len(list(distinct([t, t])))
+    1
+    """
+    seen: set[ox.Triple] = set()
+    for triple in triples:
+        if triple not in seen:
+            seen.add(triple)
+            yield triple
 
 
 def writer_prefixes(fmt: Format, prefixes: Mapping[str, str] | None) -> dict[str, str] | None:

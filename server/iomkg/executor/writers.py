@@ -331,31 +331,8 @@ def write_triples(
     max_rows: int,
     prefixes: Mapping[str, str] | None = None,
 ) -> bool:
-    """Write at most ``max_rows`` triples in ``fmt`` (pyoxigraph's writer); True when cut."""
-    if fmt.rdf_format is None:
-        raise ValueError(f"{fmt.name} is not a graph format")
-    cut = False
-
-    def capped() -> Iterator[ox.Triple]:
-        nonlocal cut
-        for count, triple in enumerate(triples):
-            if count >= max_rows:
-                cut = True
-                return
-            yield triple
-
-    wants_prefixes = fmt.rdf_format in (
-        ox.RdfFormat.TURTLE,
-        ox.RdfFormat.TRIG,
-        ox.RdfFormat.JSON_LD,
-    )
-    ox.serialize(
-        capped(),
-        cast(IO[bytes], output),
-        fmt.rdf_format,
-        prefixes=dict(prefixes) if prefixes and wants_prefixes else None,
-    )
-    return cut
+    """At most ``max_rows`` triples in ``fmt`` (formats.write_graph); True when cut."""
+    return formats.write_graph(triples, fmt, cast(IO[bytes], output), prefixes, max_rows)
 
 
 #: The fewest bytes a solution takes in each format pyoxigraph writes as this module does:
