@@ -122,6 +122,13 @@ RESOURCE_FORMATS: tuple[Format, ...] = tuple(
     fmt for fmt in GRAPH_FORMATS if fmt.name in ("ttl", "jsonld", "nt", "xml")
 )
 
+#: The formats that say which named graph each statement is in.
+QUAD_FORMATS: tuple[Format, ...] = tuple(fmt for fmt in GRAPH_FORMATS if fmt.name in ("nq", "trig"))
+
+#: What a resource or graph page is offered in: the graph formats and, so that the graph each
+#: statement came from can be read, N-Quads and TriG.
+PAGE_FORMATS: tuple[Format, ...] = RESOURCE_FORMATS + QUAD_FORMATS
+
 #: Media types that mean "a person with a browser": an extra offer on pages, never a data format.
 HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -248,7 +255,9 @@ def write_graph(
 
     The one writer of graph results, for the CLI, the saved-query API and ``/sparql`` alike.
     Each triple is written once: a graph is a set, and over the union default graph a DESCRIBE
-    repeats a triple once per named graph that states it.
+    repeats a triple once per named graph that states it. JSON-LD is compacted with a
+    ``@context`` of the ``prefixes`` the triples use, as the pages are (pyoxigraph writes it
+    expanded, without a context): the answer is held in memory for that, at most the row cap.
     """
     if fmt.rdf_format is None:
         raise ValueError(f"{fmt.name} is not a graph format")
@@ -262,6 +271,11 @@ def write_graph(
                 return
             yield triple
 
+    if fmt.rdf_format == ox.RdfFormat.JSON_LD:
+        kept = list(capped())
+        context = writer_prefixes(fmt, used_prefixes(kept, prefixes) if prefixes else None)
+        output.write(_compact_jsonld(kept, context or {}))
+        return cut
     ox.serialize(capped(), output, fmt.rdf_format, prefixes=writer_prefixes(fmt, prefixes))
     return cut
 
@@ -357,6 +371,30 @@ def graph_to_bytes(
         return _compact_jsonld(grouped, names or {})
     buffer = io.BytesIO()
     ox.serialize(grouped, buffer, fmt.rdf_format, prefixes=names)
+    return buffer.getvalue()
+
+
+def dataset_to_bytes(
+    quads: Iterable[ox.Quad], fmt: Format, prefixes: Mapping[str, str] | None = None
+) -> bytes:
+    """A small set of quads (a page's statements with their graphs) in N-Quads or TriG, graph by
+    graph and within each grouped by subject; TriG declares only the prefixes used."""
+    if fmt not in QUAD_FORMATS or fmt.rdf_format is None:
+        raise ValueError(f"{fmt.name} does not say which graph a statement is in")
+    by_graph: dict[str, list[ox.Triple]] = {}
+    names: dict[str, ox.NamedNode | ox.BlankNode | ox.DefaultGraph] = {}
+    for quad in quads:
+        key = str(quad.graph_name)
+        names.setdefault(key, quad.graph_name)
+        by_graph.setdefault(key, []).append(quad.triple)
+    ordered = [
+        ox.Quad(t.subject, t.predicate, t.object, names[key])
+        for key in sorted(by_graph)
+        for t in _grouped_by_subject(by_graph[key])
+    ]
+    used = used_prefixes([q.triple for q in ordered], prefixes) if prefixes else None
+    buffer = io.BytesIO()
+    ox.serialize(ordered, buffer, fmt.rdf_format, prefixes=writer_prefixes(fmt, used))
     return buffer.getvalue()
 
 

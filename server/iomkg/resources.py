@@ -144,6 +144,23 @@ CONSTRUCT { ?s ?p ?o . ?o ?bp ?bo . ?bo ?cp ?co . ?co ?dp ?do . ?x ?q ?s } WHERE
 
 GRAPH_CONTENT = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 
+# The same statements as DESCRIPTION, each with the graph that states it (blank nodes belong to
+# one graph: their values are followed inside it).
+DESCRIPTION_QUADS = """
+SELECT ?s ?g ?a ?b ?c WHERE {
+  GRAPH ?g {
+    { ?s ?b ?c BIND(?s AS ?a) }
+    UNION { ?s ?p ?a FILTER(isBlank(?a)) ?a ?b ?c }
+    UNION { ?s ?p ?x FILTER(isBlank(?x)) ?x ?q ?a FILTER(isBlank(?a)) ?a ?b ?c }
+    UNION {
+      ?s ?p ?x FILTER(isBlank(?x)) ?x ?q ?y FILTER(isBlank(?y)) ?y ?r ?a FILTER(isBlank(?a))
+      ?a ?b ?c
+    }
+    UNION { ?a ?b ?s BIND(?s AS ?c) }
+  }
+}
+"""
+
 GRAPH_SUBJECTS = (
     _PROLOGUE
     + f"""
@@ -807,6 +824,31 @@ def resource_rdf(store: GraphStore, iri: str) -> QueryResult:
 def graph_rdf(store: GraphStore, graph_iri: str) -> QueryResult:
     """The triples of one named graph (the ontology, a source document's facts, a link set)."""
     return store.query(GRAPH_CONTENT, substitutions=_bound("g", graph_iri))
+
+
+def resource_quads(store: GraphStore, iri: str) -> list[ox.Quad]:
+    """The statements of :func:`resource_rdf`, each with the named graph that states it (a
+    triple two graphs state is two quads: N-Quads and TriG say where each came from)."""
+    quads = []
+    for row in _rows(store.query(DESCRIPTION_QUADS, substitutions=_bound("s", iri))):
+        subject, predicate, obj, graph = row["a"], row["b"], row["c"], row["g"]
+        if (
+            isinstance(subject, ox.NamedNode | ox.BlankNode)
+            and isinstance(predicate, ox.NamedNode)
+            and isinstance(obj, ox.NamedNode | ox.BlankNode | ox.Literal)
+            and isinstance(graph, ox.NamedNode)
+        ):
+            quads.append(ox.Quad(subject, predicate, obj, graph))
+    return quads
+
+
+def graph_quads(store: GraphStore, graph_iri: str) -> list[ox.Quad]:
+    """The statements of one named graph as quads of that graph."""
+    graph = ox.NamedNode(graph_iri)
+    result = graph_rdf(store, graph_iri)
+    if not isinstance(result, ox.QueryTriples):
+        return []
+    return [ox.Quad(t.subject, t.predicate, t.object, graph) for t in result]
 
 
 # Named graphs ----------------------------------------------------------------------------------

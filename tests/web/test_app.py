@@ -298,6 +298,7 @@ def test_download_conditional_and_gzip(dumps_client: tuple[FlaskClient, Path]) -
     assert status == 200 and body == original
     assert headers["Content-Type"].startswith("text/turtle") and "Content-Encoding" not in headers
     assert "Accept-Encoding" in headers["Vary"] and headers["Last-Modified"]
+    assert headers["Content-Disposition"] == "attachment; filename=iomkg.ttl"
     etag, modified = headers["ETag"], headers["Last-Modified"]
     status, body, _ = fetch(
         client, "/download/iomkg.ttl", If_None_Match=etag, Accept_Encoding="identity"
@@ -312,6 +313,7 @@ def test_download_conditional_and_gzip(dumps_client: tuple[FlaskClient, Path]) -
     status, body, zipped = fetch(client, "/download/iomkg.ttl", Accept_Encoding="gzip")
     assert zipped["Content-Encoding"] == "gzip" and zipped["ETag"] != etag
     assert gzip.decompress(body) == original
+    assert zipped["Content-Disposition"] == "attachment; filename=iomkg.ttl"  # not .gz
     assert (
         fetch(client, "/download/iomkg.ttl", Accept_Encoding="gzip", If_None_Match=zipped["ETag"])[
             0
@@ -322,6 +324,7 @@ def test_download_conditional_and_gzip(dumps_client: tuple[FlaskClient, Path]) -
     assert (
         gzip.decompress(body) == b"precompressed\n"
         and headers["Content-Type"] == "application/n-quads"
+        and headers["Content-Disposition"] == "attachment; filename=iomkg.nq"
     )
     assert fetch(client, "/download/iomkg.nq.gz")[0] == 404
     assert fetch(client, "/download/..%2Fstore")[0] == 404

@@ -3,7 +3,9 @@
 Each file has its media type, a strong ``ETag`` and ``Last-Modified`` (so ``If-None-Match`` /
 ``If-Modified-Since`` answer 304), and is sent gzip-compressed to clients that accept it: the
 precompressed ``name.gz`` when the build wrote one, else compressed on the fly as it streams.
-``Vary: Accept-Encoding`` tells caches the two bodies apart.
+``Vary: Accept-Encoding`` tells caches the two bodies apart. Every file is offered as an
+attachment under its own name (``Content-Disposition: attachment; filename=iomkg.ttl``), also
+when sent compressed: the ``.gz`` is only the transfer's encoding.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def _send(dump: dumps.Dump, path: Path, etag: str) -> Response:
         etag=etag,
         last_modified=dump.modified,
         max_age=CACHE_SECONDS,
+        as_attachment=True,
+        download_name=dump.name,
     )
 
 
@@ -82,6 +86,7 @@ def _gzip(dump: dumps.Dump) -> Response:
         response.last_modified = dump.modified
         response.cache_control.public = True
         response.cache_control.max_age = CACHE_SECONDS
+        response.headers.set("Content-Disposition", "attachment", filename=dump.name)
         response.make_conditional(request)
     response.headers["Content-Encoding"] = "gzip"
     return response
