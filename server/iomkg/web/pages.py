@@ -183,6 +183,10 @@ def home() -> Response:
             "dashboards": boards,
         },
         sizes=context.statistics.get("sizes", lambda: descriptions.dataset_sizes(context.store)),
+        metadata=context.statistics.get(
+            "metadata",
+            lambda: descriptions.dataset_metadata_view(context.store, settings.base_iri),
+        ),
         dumps=dumps.list_dumps(context.dumps_dir),
         samples=[
             (context.links.local_path(settings.base_iri + path), label)
