@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -329,7 +330,7 @@ def validate(
 # Derived statements ------------------------------------------------------------------------
 
 
-def add_derived(parsed: ParsedSources, settings: Settings) -> None:
+def add_derived(parsed: ParsedSources, settings: Settings, built: datetime | None = None) -> None:
     """Add what is computed from the data, not written in it: each link set's VoID figures, how
     many member states the graph lists (:func:`iomkg.memberstates.membership_statistics`) and the
     dataset's metadata with the build time (:func:`iomkg.descriptions.dataset_metadata`).
@@ -337,7 +338,8 @@ def add_derived(parsed: ParsedSources, settings: Settings) -> None:
     A link set's size and coverage depend on every file of its folder and on the whole graph, so
     committing them would go stale whenever a source or an accepted link is added. They are
     counted here, before SHACL (whose link-set shape checks the count), into the link set's own
-    graph; the result is deterministic but for the build time (set SOURCE_DATE_EPOCH to fix it).
+    graph; the result is deterministic but for the build time (``built``, else now or
+    SOURCE_DATE_EPOCH).
     """
     from iomkg import descriptions, linking, memberstates  # they import this module's neighbours
 
@@ -348,7 +350,7 @@ def add_derived(parsed: ParsedSources, settings: Settings) -> None:
         parsed.quads.setdefault(graph, []).extend(quads)
     for graph, quads in memberstates.membership_statistics(scratch, settings.base_iri).items():
         parsed.quads.setdefault(graph, []).extend(quads)
-    built = descriptions.build_time()
+    built = built or descriptions.build_time()
     for graph, quads in descriptions.dataset_metadata(scratch, settings, built).items():
         parsed.quads.setdefault(graph, []).extend(quads)
 

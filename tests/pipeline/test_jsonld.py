@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import pyoxigraph as ox
@@ -223,7 +224,13 @@ def test_release_store_holds_exactly_the_built_quads(
     parsed = pipeline.parse_sources(
         pipeline.discover_sources(built_settings), built_settings.base_iri
     )
-    pipeline.add_derived(parsed, built_settings)
+    (modified,) = release_store.raw.quads_for_pattern(
+        ox.NamedNode(built_settings.base_iri + "id/dataset/iomkg"),
+        ox.NamedNode("http://purl.org/dc/terms/modified"),
+        None,
+    )  # the build's time, which graph/metadata states
+    built = datetime.fromisoformat(modified.object.value)
+    pipeline.add_derived(parsed, built_settings, built)
     transactional = ox.Store()
     transactional.extend(quad for quads in parsed.quads.values() for quad in quads)
     stored = list(release_store.raw.quads_for_pattern(None, None, None, None))
