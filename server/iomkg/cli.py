@@ -22,6 +22,7 @@ import pyoxigraph as ox
 
 from iomkg import catalog, formats, linking, memberstates, pipeline, sparqltext
 from iomkg.config import Settings, SettingsError
+from iomkg.iati.imports import ImportRefused
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
 from iomkg.validator import UnsupportedShapes
@@ -66,11 +67,17 @@ def reports_errors(command: F) -> F:
             _fail(str(rejected), 1)
         except linking.LinkingError as error:
             _fail(str(error), 2)
+        except ImportRefused as refused:
+            for problem in refused.problems:
+                click.echo(problem.describe(), err=True)
+            _fail(f"{refused}; the previous build is unchanged", refused.exit_code)
         except pipeline.SourceParseError as error:
             unchanged = (
                 "" if command.__name__ == "validate" else "; the previous build is unchanged"
             )
             _fail(f"{error} (fix the file{unchanged})", 2)
+        except pipeline.BuildError as error:
+            _fail(f"{error}; the previous build is unchanged", error.exit_code)
         except QuerySyntaxError as error:
             _fail(f"the SPARQL does not parse: {error}", 2)
         except UnsupportedShapes as error:
@@ -468,6 +475,121 @@ def load(context: click.Context, graph: str | None, files: tuple[Path, ...]) -> 
     settings = settings_of(context)
     count = loading.load_files(settings, list(files), graph)
     click.echo(f"loaded {count} triples from {len(files)} file(s)")
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import data from outside sources into the store (validated, kept by later builds)."""
+
+
+@import_group.command("iati")
+@click.argument("inputs", nargs=-1, metavar="PATH|URL...")
+@click.option("--strict", is_flag=True, help="Refuse any file with an XSD 2.03 schema error.")
+@click.option("--list", "list_only", is_flag=True, help="List the imported files and exit.")
+@click.option("--remove", "remove", metavar="NAME", help="Take the import NAME out of the store.")
+@click.pass_context
+@reports_errors
+def import_iati(
+    context: click.Context,
+    inputs: tuple[str, ...],
+    strict: bool,
+    list_only: bool,
+    remove: str | None,
+) -> None:
+    """Import IATI 2.01-2.03 activity files: files, folders (their *.xml, *.xml.gz) and
+    http(s) URLs (gzip too). Each file becomes the named graph graph/iati/NAME (NAME: the file
+    name without .xml); importing it again replaces that graph. Each import is a new validated
+    release, made in one atomic step: on any error nothing changes. Schema problems are warnings
+    (--strict: refusals); an activity that breaks a shape is reported and left out.
+    Exit 0 imported, 1 refused (--strict), 2 unreadable input (file:line:column)."""
+    from iomkg.iati import imports
+
+    settings = settings_of(context)
+    if sum(bool(x) for x in (inputs, list_only, remove)) != 1:
+        raise UsageProblem("give PATH|URL..., or --list, or --remove NAME")
+    if list_only:
+        for line in render_imports(imports.list_imports(settings)):
+            click.echo(line)
+        return
+    if remove is not None:
+        try:
+            summary = imports.remove_import(settings, remove)
+        except LookupError as error:
+            raise UsageProblem(str(error.args[0])) from error
+        click.echo(f"removed {remove}; build {summary.release}: {summary.total_triples} triples")
+        return
+    with import_progress() as progress:
+        result = imports.import_files(settings, list(inputs), strict=strict, progress=progress)
+    for line in render_import(result):
+        click.echo(line)
+    for problem in result.build.iati.duplicates + result.build.iati.problems:
+        click.echo(f"warning: {problem.describe()}", err=True)
+
+
+@contextmanager
+def import_progress() -> Iterator[Callable[[str, int, int, int], None] | None]:
+    """A progress bar per file with activities per second on a terminal; nothing otherwise
+    (the summary line is printed either way)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    import time
+
+    bars: dict[str, Any] = {}
+    started: dict[str, float] = {}
+
+    def update(name: str, activities: int, done: int, size: int) -> None:
+        if name not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            started[name] = time.perf_counter()
+            bars[name] = click.progressbar(
+                length=max(size, 1), label=name, file=sys.stderr, show_eta=False
+            )
+            bars[name].__enter__()
+        bar = bars[name]
+        rate = activities / max(time.perf_counter() - started[name], 1e-6)
+        bar.label = f"{name}: {activities} activities, {rate:.0f}/s"
+        bar.update(done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+
+
+def render_import(result: Any) -> Iterator[str]:
+    fresh = {entry.name for entry in result.added}
+    for report in result.build.iati.files:
+        if report.name not in fresh:
+            continue
+        rate = report.activities / report.seconds if report.seconds else 0
+        yield (
+            f"imported {report.name} ({report.source}): {report.imported} of "
+            f"{report.activities} activities into graph/iati/{report.name}, "
+            f"{report.left_out} left out, {report.replaced} replaced by later copies, "
+            f"{report.triples} triples, {len(report.problems)} warning(s), "
+            f"{report.seconds:.1f}s ({rate:.0f} activities/s)"
+        )
+    for entry in result.unchanged:
+        yield f"unchanged {entry.name}: the same file is already imported ({entry.imported_at})"
+    yield f"build {result.build.release}: {result.build.total_triples} triples"
+
+
+def render_imports(entries: list[Any]) -> Iterator[str]:
+    if not entries:
+        yield "no IATI imports (data/iati/*.xml are part of every build)"
+        return
+    for entry in entries:
+        counts = entry.counts
+        yield (
+            f"{entry.name}: {counts.get('imported', 0)} of {counts.get('activities', 0)} "
+            f"activities, {counts.get('left_out', 0)} left out, "
+            f"{counts.get('replaced', 0)} replaced, {counts.get('triples', 0)} triples, "
+            f"{counts.get('warnings', 0)} warning(s); imported {entry.imported_at} from "
+            f"{entry.source}; sha256 {entry.sha256}"
+        )
 
 
 @cli.command()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import pyoxigraph as ox
 import rdflib
@@ -29,6 +29,9 @@ from iomkg.store.releases import Release, Releases
 from iomkg.store.remote import publish, remote_store
 from iomkg.validator import as_stated, compile_shapes, for_validation
 from iomkg.vocab import output_prefixes, prefixes
+
+if TYPE_CHECKING:
+    from iomkg.iati.imports import Derived, ImportEntry, Progress
 
 RDF_SUFFIXES = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -394,6 +397,7 @@ class BuildSummary:
     instances_per_class: dict[str, int]
     links_per_target: dict[str, int]
     timings: dict[str, float]
+    iati: Derived | None = None  # what the IATI files gave (see iomkg.iati.imports)
 
     @property
     def total_triples(self) -> int:
@@ -443,11 +447,20 @@ def publish_to_backend(store: OxigraphStore, settings: Settings, timings: dict[s
     timings["publish"] = time.perf_counter() - step
 
 
-def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
+def build(
+    settings: Settings,
+    validator: str = "sparql",
+    *,
+    imports: Sequence[ImportEntry] | None = None,
+    strict: frozenset[str] = frozenset(),
+    progress: Progress | None = None,
+) -> BuildSummary:
     """Parse, validate, check, load and dump into a new release, then make it current.
 
-    Raises :class:`SourceParseError`, :class:`ValidationFailed` or :class:`ChecksFailed`;
-    in every such case the current release is left exactly as it was.
+    ``imports`` are the IATI files the release holds besides ``data/iati`` (by default those of
+    the current release: a build keeps what was imported); ``strict`` names the ones that must
+    have no schema error. Raises :class:`SourceParseError`, :class:`ValidationFailed` or
+    :class:`ChecksFailed`; in every such case the current release is left exactly as it was.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -461,6 +474,10 @@ def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
     timings["validate"] = time.perf_counter() - step
     if violations:
         raise ValidationFailed(violations)
+
+    step = time.perf_counter()
+    entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress)
+    timings["iati"] = time.perf_counter() - step
 
     releases = Releases(settings.store_root)
     with releases.staging() as staging:
@@ -484,6 +501,7 @@ def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
         summary_without_release = summarize(store)
         publish_to_backend(store, settings, timings)
         del store  # closes the database before the folder is renamed
+        record_imports(staging, entries, iati)
         final = releases.publish(staging, parsed.digest)
     timings["total"] = time.perf_counter() - started
     return BuildSummary(
@@ -492,7 +510,42 @@ def build(settings: Settings, validator: str = "sparql") -> BuildSummary:
         summary_without_release.instances_per_class,
         summary_without_release.links_per_target,
         timings,
+        iati,
     )
+
+
+def iati_graphs(
+    settings: Settings,
+    parsed: ParsedSources,
+    shapes: rdflib.Graph,
+    imports: Sequence[ImportEntry] | None,
+    strict: frozenset[str],
+    progress: Progress | None,
+) -> tuple[list[ImportEntry], Derived]:
+    """The IATI graphs (``data/iati`` and the imports), validated activity by activity, added to
+    ``parsed``; and the imports the new release records."""
+    from iomkg.iati import imports as iati  # the IATI package builds on this module
+
+    current = Releases(settings.store_root).current()
+    entries = list(imports) if imports is not None else iati.read_manifest(current and current.path)
+    inputs = iati.project_inputs(settings) + iati.recorded_inputs(settings, entries)
+    derived = iati.derive(settings, parsed.quads, shapes, inputs, strict=strict, progress=progress)
+    for graph, quads in derived.quads.items():
+        parsed.quads[graph] = quads
+    if entries:
+        digest = hashlib.sha256(parsed.digest.encode())
+        for entry in entries:
+            digest.update(entry.sha256.encode())
+        parsed.digest = digest.hexdigest()[:12]
+    return entries, derived
+
+
+def record_imports(release: Release, entries: Sequence[ImportEntry], derived: Derived) -> None:
+    """Write the release's list of imports (with what each gave) into the release itself."""
+    from iomkg.iati import imports as iati
+
+    reports = {report.name: report.counts() for report in derived.files}
+    iati.write_manifest(release.path, [iati.with_counts(e, reports.get(e.name, {})) for e in entries])
 
 
 def jsonld_context(settings: Settings) -> dict[str, object]:
