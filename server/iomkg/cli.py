@@ -522,8 +522,9 @@ def import_iati(
         result = imports.import_files(settings, list(inputs), strict=strict, progress=progress)
     for line in render_import(result):
         click.echo(line)
-    for problem in result.build.iati.duplicates + result.build.iati.problems:
-        click.echo(f"warning: {problem.describe()}", err=True)
+    if result.build is not None:
+        for problem in result.build.iati.duplicates + result.build.iati.problems:
+            click.echo(f"warning: {problem.describe()}", err=True)
 
 
 @contextmanager
@@ -561,7 +562,7 @@ def import_progress() -> Iterator[Callable[[str, int, int, int], None] | None]:
 
 def render_import(result: Any) -> Iterator[str]:
     fresh = {entry.name for entry in result.added}
-    for report in result.build.iati.files:
+    for report in result.build.iati.files if result.build is not None else []:
         if report.name not in fresh:
             continue
         rate = report.activities / report.seconds if report.seconds else 0
@@ -574,7 +575,10 @@ def render_import(result: Any) -> Iterator[str]:
         )
     for entry in result.unchanged:
         yield f"unchanged {entry.name}: the same file is already imported ({entry.imported_at})"
-    yield f"build {result.build.release}: {result.build.total_triples} triples"
+    if result.build is None:
+        yield "nothing new: the store is unchanged"
+    else:
+        yield f"build {result.build.release}: {result.build.total_triples} triples"
 
 
 def render_imports(entries: list[Any]) -> Iterator[str]:

@@ -469,15 +469,16 @@ def build(
     shapes = load_shapes(settings)
     timings["parse"] = time.perf_counter() - started
 
+    step = time.perf_counter()  # first: a broken IATI file fails before the long validation
+    entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress)
+    timings["iati"] = time.perf_counter() - step
+
     step = time.perf_counter()
     violations = validate_parsed(parsed, shapes, validator)
     timings["validate"] = time.perf_counter() - step
     if violations:
         raise ValidationFailed(violations)
-
-    step = time.perf_counter()
-    entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress)
-    timings["iati"] = time.perf_counter() - step
+    parsed.quads.update(iati.quads)  # validated activity by activity in iati_graphs
 
     releases = Releases(settings.store_root)
     with releases.staging() as staging:
@@ -522,16 +523,14 @@ def iati_graphs(
     strict: frozenset[str],
     progress: Progress | None,
 ) -> tuple[list[ImportEntry], Derived]:
-    """The IATI graphs (``data/iati`` and the imports), validated activity by activity, added to
-    ``parsed``; and the imports the new release records."""
+    """The IATI graphs (``data/iati`` and the imports), validated activity by activity against
+    the project's graphs (``parsed``, not changed); and the imports the new release records."""
     from iomkg.iati import imports as iati  # the IATI package builds on this module
 
     current = Releases(settings.store_root).current()
     entries = list(imports) if imports is not None else iati.read_manifest(current and current.path)
     inputs = iati.project_inputs(settings) + iati.recorded_inputs(settings, entries)
     derived = iati.derive(settings, parsed.quads, shapes, inputs, strict=strict, progress=progress)
-    for graph, quads in derived.quads.items():
-        parsed.quads[graph] = quads
     if entries:
         digest = hashlib.sha256(parsed.digest.encode())
         for entry in entries:

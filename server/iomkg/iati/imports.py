@@ -375,7 +375,9 @@ def derive(
     codelists = shipped()
     all_project = [quad for quads in project_quads.values() for quad in quads]
     resolver = Resolver(project_index(all_project, base), codelists, base)
-    context = _ShapeContext(all_project, project_quads.get(settings.graph_iri("ontology"), []))
+    context = _ShapeContext(
+        all_project, project_quads.get(settings.graph_iri("ontology"), []), base
+    )
     derived = Derived()
     _check_names(settings, inputs)
     winners = _choose_copies(inputs, derived)
@@ -385,14 +387,18 @@ def derive(
         report = FileReport(item.name, item.source)
         graph = settings.graph_iri(f"iati/{item.name}")
         quads, kept_mentions = _derive_file(
-            settings, item, order, winners, codelists, resolver, context, shapes, report, progress
+            settings,
+            item,
+            order,
+            winners,
+            codelists,
+            resolver,
+            context,
+            shapes,
+            report,
+            progress,
+            strict=item.name in strict,
         )
-        if item.name in strict and report.schema_errors:
-            raise ImportRefused(
-                f"{item.source}: {len(report.schema_errors)} schema error(s) and --strict: "
-                "nothing imported",
-                report.schema_errors,
-            )
         derived.quads[graph] = [ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(graph)) for q in quads]
         report.triples = len(derived.quads[graph])
         report.seconds = time.perf_counter() - started
@@ -457,7 +463,7 @@ def _choose_copies(inputs: Sequence[Input], derived: Derived) -> dict[str, tuple
     best: dict[str, tuple[_Scanned, Input]] = {}
     for order, item in enumerate(inputs):
         info = FileInfo(item.path)
-        for record in read_activities(item.path, info):
+        for record in read_activities(item.path, info, shown_as=Path(item.source)):
             identifier = identifier_of(record.element, info.namespace)
             if identifier is None:
                 continue
@@ -509,7 +515,11 @@ def _derive_file(
     shapes: rdflib.Graph,
     report: FileReport,
     progress: Progress | None,
+    *,
+    strict: bool = False,
 ) -> tuple[list[ox.Triple], list[Mention]]:
+    """One file's triples and the organisations its kept activities mention. ``strict``: any
+    schema error refuses the file (checked before the shapes, which take longer)."""
     base = settings.base_iri
     document = f"{base}id/source/{item.name}"
     info = FileInfo(item.path)
@@ -518,7 +528,7 @@ def _derive_file(
     kept: list[MappedActivity] = []
     batch: list[MappedActivity] = []
     batch_size = 0
-    for record in read_activities(item.path, info):
+    for record in read_activities(item.path, info, shown_as=Path(item.source)):
         if file_context is None:
             file_context = FileContext(
                 base_iri=base,
@@ -545,11 +555,17 @@ def _derive_file(
         report.problems += mapped.problems
         batch.append(mapped)
         batch_size += len(mapped.triples)
-        if batch_size >= SHACL_BATCH_TRIPLES:
+        if batch_size >= SHACL_BATCH_TRIPLES and not strict:
             kept += _validated(batch, context, shapes, report)
             batch, batch_size = [], 0
         if progress is not None:
             progress(item.name, report.activities, min(size, info.bytes_read), size)
+    if strict and report.schema_errors:
+        raise ImportRefused(
+            f"{item.source}: {len(report.schema_errors)} schema error(s) and --strict: "
+            "nothing imported",
+            report.schema_errors,
+        )
     kept += _validated(batch, context, shapes, report)
     if item.sha256 is not None and info.sha256 != item.sha256:
         raise BuildError(
@@ -724,7 +740,10 @@ class _ShapeContext:
     """The project triples an IATI graph's shapes look at: the descriptions of the resources it
     points at (types, schemes, codes) and the ontology's class hierarchy."""
 
-    def __init__(self, project: Sequence[ox.Quad], ontology: Sequence[ox.Quad]) -> None:
+    def __init__(
+        self, project: Sequence[ox.Quad], ontology: Sequence[ox.Quad], base_iri: str
+    ) -> None:
+        self.base_iri = base_iri
         self.by_subject: dict[str, list[ox.Triple]] = defaultdict(list)
         for quad in project:
             if isinstance(quad.subject, ox.NamedNode):
@@ -732,6 +751,22 @@ class _ShapeContext:
                     ox.Triple(quad.subject, quad.predicate, quad.object)
                 )
         self.ontology = [ox.Triple(q.subject, q.predicate, q.object) for q in ontology]
+
+    def stub(self, iri: str) -> list[ox.Triple]:
+        """The type of a resource the import states elsewhere, and validates there: an IATI
+        file (its description is made once the file has been read) and the organisations
+        minted from identifiers (``graph/iati-organisations``)."""
+        rdf_type = ox.NamedNode(model.RDF + "type")
+        subject = ox.NamedNode(iri)
+        if iri.startswith(f"{self.base_iri}id/organisation/iati/"):
+            return [ox.Triple(subject, rdf_type, ox.NamedNode(model.ORG + "Organization"))]
+        if re.fullmatch(re.escape(f"{self.base_iri}id/source/") + r"[A-Za-z0-9_.-]+", iri):
+            kinds = ("iomo:SourceDocument", "iomo:IatiFile")
+            return [
+                ox.Triple(subject, rdf_type, ox.NamedNode(model.expand(kind, self.base_iri)))
+                for kind in kinds
+            ]
+        return []
 
     def validate(
         self,
@@ -748,7 +783,7 @@ class _ShapeContext:
         }
         data = list(triples) + self.ontology
         for iri in sorted(wanted):
-            data += self.by_subject.get(iri, [])
+            data += self.by_subject.get(iri, []) or self.stub(iri)
         graph = to_rdflib_graph(ox.Quad(t.subject, t.predicate, t.object) for t in data)
         conforms, report = validate_graph(graph, shapes)
         if conforms:
@@ -854,7 +889,7 @@ def with_counts(entry: ImportEntry, counts: dict[str, int]) -> ImportEntry:
 class ImportSummary:
     """What one ``iomkg import iati`` did."""
 
-    build: Any  # pipeline.BuildSummary
+    build: Any  # pipeline.BuildSummary; None when nothing was new (no new release)
     added: list[ImportEntry]
     unchanged: list[ImportEntry]  # the same bytes under the same name: nothing to do for them
     entries: list[ImportEntry]
@@ -909,6 +944,8 @@ def import_files(
             by_name[name] = entry
             added.append(entry)
         new_entries = sorted(by_name.values(), key=lambda e: e.name)
+        if not added:  # every input is already imported, byte for byte: the store stays as it is
+            return ImportSummary(None, added, unchanged, entries)
         strict_names = frozenset(names) if strict else frozenset()
         summary = pipeline.build(
             settings, imports=new_entries, strict=strict_names, progress=progress

@@ -215,7 +215,9 @@ class _ActivityMapper:
         if not uri and self.context.linked_data_default:
             uri = self.context.linked_data_default + (self.identifier or "")
         if re.match(r"^https?://[^\s<>\"{}|\\^`]+$", uri):
-            self.add(iri, model.OWL + "sameAs", ox.NamedNode(uri))
+            # schema:sameAs, not owl:sameAs: the publisher's page about the activity, whose
+            # identity the graph does not verify (owl:sameAs links only to verified ids).
+            self.add(iri, model.SCHEMA + "sameAs", ox.NamedNode(uri))
 
     def add_excerpts(self) -> None:
         for line in sorted(self.lines):
@@ -366,6 +368,8 @@ class _ActivityMapper:
                 self.add(parent, rule.predicate, literal)
                 if spec.path == "iati-activity/title":
                     self.titles.append(literal)
+            for child in children:  # the parent cites the lines its texts are read from
+                self.add(parent, model.PROV + "wasDerivedFrom", self.excerpt(child.sourceline))
             return True
         # A leaf: text content only.
         if children:

@@ -120,8 +120,11 @@ def namespace_of(element: etree._Element) -> str | None:
     return etree.QName(element).namespace
 
 
-def read_activities(path: Path, info: FileInfo | None = None) -> Iterator[ActivityRecord]:
+def read_activities(
+    path: Path, info: FileInfo | None = None, shown_as: Path | None = None
+) -> Iterator[ActivityRecord]:
     """Each activity of the file at ``path``, in file order; ``info`` is filled as it goes.
+    Errors name the file ``shown_as`` (the input as the user gave it) when ``path`` is a copy.
 
     Raises :class:`~iomkg.pipeline.SourceParseError` (file:line:column) when the file is not
     well-formed, :class:`VersionRefused` for IATI 1.0x, :class:`NotActivities` for other XML.
@@ -132,14 +135,16 @@ def read_activities(path: Path, info: FileInfo | None = None) -> Iterator[Activi
     try:
         stream = path.open("rb")
     except OSError as error:
-        raise SourceParseError(path, None, None, f"cannot read the file: {error.strerror}") from error
+        raise SourceParseError(
+            shown_as or path, None, None, f"cannot read the file: {error.strerror}"
+        ) from error
     with stream:
         head = stream.read(256)
         stream.seek(0)
         match = _ENCODING.match(head)
         encoding = match.group(1).decode("ascii") if match else "utf-8"
         recorder = _LineRecorder(stream, encoding)
-        yield from _parse(path, recorder, info)
+        yield from _parse(shown_as or path, recorder, info)
         info.sha256 = recorder.digest.hexdigest()
 
 
