@@ -68,8 +68,8 @@ def reports_errors(command: F) -> F:
         except linking.LinkingError as error:
             _fail(str(error), 2)
         except ImportRefused as refused:
-            for problem in refused.problems:
-                click.echo(problem.describe(), err=True)
+            for refusal in refused.problems:
+                click.echo(refusal.describe(), err=True)
             _fail(f"{refused}; the previous build is unchanged", refused.exit_code)
         except pipeline.SourceParseError as error:
             unchanged = (

@@ -528,7 +528,11 @@ def iati_graphs(
     from iomkg.iati import imports as iati  # the IATI package builds on this module
 
     current = Releases(settings.store_root).current()
-    entries = list(imports) if imports is not None else iati.read_manifest(current and current.path)
+    entries = (
+        list(imports)
+        if imports is not None
+        else iati.read_manifest(current.path if current else None)
+    )
     inputs = iati.project_inputs(settings) + iati.recorded_inputs(settings, entries)
     derived = iati.derive(settings, parsed.quads, shapes, inputs, strict=strict, progress=progress)
     if entries:
@@ -544,7 +548,9 @@ def record_imports(release: Release, entries: Sequence[ImportEntry], derived: De
     from iomkg.iati import imports as iati
 
     reports = {report.name: report.counts() for report in derived.files}
-    iati.write_manifest(release.path, [iati.with_counts(e, reports.get(e.name, {})) for e in entries])
+    iati.write_manifest(
+        release.path, [iati.with_counts(e, reports.get(e.name, {})) for e in entries]
+    )
 
 
 def jsonld_context(settings: Settings) -> dict[str, object]:

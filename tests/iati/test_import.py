@@ -190,7 +190,13 @@ def test_a_truncated_file_imports_nothing(imported: Imported, tmp_path: Path) ->
     settings = imported.settings.with_overrides(store_dir=store)
     before = tree_digest(store)
     broken = truncated_copy(tmp_path)
-    result = run(settings, "import", "iati", str(PAGE_110.parent / "dportal-covid19-page-109.xml"), str(broken))
+    result = run(
+        settings,
+        "import",
+        "iati",
+        str(PAGE_110.parent / "dportal-covid19-page-109.xml"),
+        str(broken),
+    )
     assert result.exit_code == 2, result.output
     errors = [line for line in result.output.splitlines() if line.strip()]
     assert len(errors) == 1, result.output
@@ -225,10 +231,15 @@ def test_iati_1_is_refused_naming_its_version(tmp_settings: Settings, tmp_path: 
 
 
 def test_prefixed_namespaces_read_the_same(imported: Imported, tmp_path: Path) -> None:
-    """ElementTree writes d-portal's namespaces back as ns0:, ns1:; the graph is the same."""
+    """ElementTree writes d-portal's namespaces back as ns0:, ns1:; the graph is the same.
+
+    The copy holds the same iati-identifier with the same last-updated-datetime, so, an activity
+    being one resource whatever the file, the later import wins: the activity moves to the new
+    file's graph (with what it had in the first), the first file's graph keeps only the file's
+    own description, and the import says which copy it kept and why."""
     import xml.etree.ElementTree as ET
 
-    tree = ET.parse(IOM_ACTIVITY)  # noqa: S314 - the project's own shared/ input
+    tree = ET.parse(IOM_ACTIVITY)
     prefixed = tmp_path / "iom-activity-prefixed.xml"
     tree.write(prefixed, encoding="utf-8", xml_declaration=True)
     text = prefixed.read_text(encoding="utf-8")
@@ -236,19 +247,29 @@ def test_prefixed_namespaces_read_the_same(imported: Imported, tmp_path: Path) -
     store = tmp_path / "store"
     shutil.copytree(imported.settings.store_root, store, symlinks=True)
     settings = imported.settings.with_overrides(store_dir=store)
-    result = run(settings, "import", "iati", str(prefixed))
-    assert result.exit_code == 0, result.output
-    assert "1 of 1 activities" in result.output
-    graph_store = store_of(settings)
     original = f"{BASE}graph/iati/{IOM_ACTIVITY.stem}"
     again = f"{BASE}graph/iati/{prefixed.stem}"
-    for pattern in (
+    patterns = (
         f"?a a <{IOMO}IatiActivity>",
         f"?t a <{IATI}Transaction>",
         f"?b a <{IATI}Budget>",
         f"?o a <{IATI}ParticipatingOrg>",
         "?s ?p ?o",
-    ):
-        assert graph_count(graph_store, again, pattern) == graph_count(
-            graph_store, original, pattern
-        ), pattern
+    )
+    before = {pattern: graph_count(store_of(settings), original, pattern) for pattern in patterns}
+    result = run(settings, "import", "iati", str(prefixed))
+    assert result.exit_code == 0, result.output
+    assert "1 of 1 activities" in result.output
+    assert re.search(
+        rf"warning: \S*{re.escape(IOM_ACTIVITY.name)}:\d+: XM-DAC-47066-DP\.2154: also in "
+        rf"\S*{re.escape(prefixed.name)}:\d+, imported later; the copy of \S*"
+        rf"{re.escape(prefixed.name)} is kept",
+        result.output,
+    ), result.output
+    graph_store = store_of(settings)
+    assert before[patterns[0]] == 1
+    for pattern in patterns:
+        assert graph_count(graph_store, again, pattern) == before[pattern], pattern
+    assert graph_count(graph_store, original, patterns[0]) == 0
+    activity_facts = f"?s ?p ?o FILTER(STRSTARTS(STR(?s), '{BASE}id/activity/'))"
+    assert graph_count(graph_store, original, activity_facts) == 0

@@ -24,7 +24,7 @@ from iomkg.iati.schema import STANDARD_DIR
 CODELISTS_JSON = STANDARD_DIR / "codelists.json"
 
 #: The IATI codelists generated as SKOS graphs (data/codelists/iati-{name}.ttl): every list that
-#: mapping.xml assigns to an attribute of the activity standard and that shared/iati/codelists holds.
+#: mapping.xml assigns to an attribute of the activity standard and shared/iati/codelists holds.
 GENERATED = (
     "ActivityDateType",
     "ActivityScope",
@@ -90,7 +90,7 @@ class Codelists:
     names: dict[str, dict[str, str]]  # lookup-only lists: code -> English name
 
     def codelist_for(self, element: str, attribute: str, vocabulary: str | None) -> str | None:
-        """The codelist of ``element/@attribute`` given its ``@vocabulary``, if mapping.xml has one."""
+        """The codelist of ``element/@attribute`` given its ``@vocabulary`` (mapping.xml's)."""
         for rule in self.rules:
             if rule.element == element and rule.attribute == attribute and rule.applies(vocabulary):
                 return rule.codelist
@@ -171,7 +171,11 @@ def render_json(codelists_dir: Path) -> str:
         items = list(root.iter("codelist-item"))
         codes[name] = sorted({" ".join((i.findtext("code") or "").split()) for i in items})
         withdrawn[name] = sorted(
-            {" ".join((i.findtext("code") or "").split()) for i in items if i.get("status") == "withdrawn"}
+            {
+                " ".join((i.findtext("code") or "").split())
+                for i in items
+                if i.get("status") == "withdrawn"
+            }
         )
         if name in LOOKUP_ONLY:
             names[name] = {

@@ -22,20 +22,17 @@ Deriving the graphs, per build:
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import zlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -214,7 +211,7 @@ def _open_input(item: str) -> Any:
             reason = getattr(error, "reason", error)
             raise InputError(Path(item), None, None, f"cannot fetch it: {reason}") from error
     try:
-        return open(item, "rb")  # noqa: SIM115 - closed by the caller's with
+        return open(item, "rb")
     except OSError as error:
         raise InputError(Path(item), None, None, f"cannot read it: {error.strerror}") from error
 
@@ -399,7 +396,9 @@ def derive(
             progress,
             strict=item.name in strict,
         )
-        derived.quads[graph] = [ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(graph)) for q in quads]
+        derived.quads[graph] = [
+            ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(graph)) for q in quads
+        ]
         report.triples = len(derived.quads[graph])
         report.seconds = time.perf_counter() - started
         derived.files.append(report)
@@ -433,13 +432,16 @@ def _check_names(settings: Settings, inputs: Sequence[Input]) -> None:
             )
         if item.name in sources:
             raise InputError(
-                item.path, None, None, f"{item.name!r} is the name of a source page; rename the file"
+                item.path,
+                None,
+                None,
+                f"{item.name!r} is the name of a source page; rename the file",
             )
         seen[item.name] = item.source
 
 
 def _later(a: _Scanned, a_time: str | None, b: _Scanned, b_time: str | None) -> bool:
-    """Whether copy ``a`` wins over ``b``: updated later, else imported later, else later in order."""
+    """Whether copy ``a`` wins over ``b``: updated later, else imported later, else later on."""
     stamp_a, stamp_b = _instant(a.last_updated), _instant(b.last_updated)
     if stamp_a is not None and stamp_b is not None and stamp_a != stamp_b:
         return stamp_a > stamp_b
@@ -600,21 +602,23 @@ def _root_problems(item: Input, info: FileInfo) -> list[Problem]:
                 1,
                 None,
                 "the root is a bare <iati-activity>: the schema wants it inside "
-                "<iati-activities version=\"2.03\">",
+                '<iati-activities version="2.03">',
                 "schema",
             )
         )
     elif not info.version:
         problems.append(
             Problem(
-                item.source, 1, None, "<iati-activities> has no version attribute (required)", "schema"
+                item.source,
+                1,
+                None,
+                "<iati-activities> has no version attribute (required)",
+                "schema",
             )
         )
     elif info.version not in ("2.01", "2.02", "2.03"):
         problems.append(
-            Problem(
-                item.source, 1, None, f"version {info.version!r}: read as IATI 2.03", "schema"
-            )
+            Problem(item.source, 1, None, f"version {info.version!r}: read as IATI 2.03", "schema")
         )
     return problems
 
@@ -652,18 +656,32 @@ def file_triples(settings: Settings, item: Input, info: FileInfo, document: str)
 
     def add(subject: str, predicate: str, obj: ox.NamedNode | ox.Literal | str) -> None:
         term = ox.NamedNode(model.expand(obj, base)) if isinstance(obj, str) else obj
-        out.append(ox.Triple(ox.NamedNode(subject), ox.NamedNode(model.expand(predicate, base)), term))
+        out.append(
+            ox.Triple(ox.NamedNode(subject), ox.NamedNode(model.expand(predicate, base)), term)
+        )
 
     xsd = model.XSD
     filename = f"{item.name}.xml"
     add(document, model.RDF + "type", "iomo:SourceDocument")
     add(document, model.RDF + "type", "iomo:IatiFile")
-    add(document, model.DCTERMS + "title", ox.Literal(f"IATI activity file {filename}", language="en"))
+    add(
+        document,
+        model.DCTERMS + "title",
+        ox.Literal(f"IATI activity file {filename}", language="en"),
+    )
     add(document, model.DCTERMS + "identifier", ox.Literal(filename))
     add(document, "iomo:sha256", ox.Literal(info.sha256))
-    add(document, "iati:activities", ox.Literal(str(info.activities), datatype=ox.NamedNode(xsd + "integer")))
+    add(
+        document,
+        "iati:activities",
+        ox.Literal(str(info.activities), datatype=ox.NamedNode(xsd + "integer")),
+    )
     if item.imported_at is not None:
-        add(document, "iomo:importedAt", ox.Literal(item.imported_at, datatype=ox.NamedNode(xsd + "dateTime")))
+        add(
+            document,
+            "iomo:importedAt",
+            ox.Literal(item.imported_at, datatype=ox.NamedNode(xsd + "dateTime")),
+        )
     if item.url is not None:
         add(document, model.DCTERMS + "source", ox.NamedNode(item.url))
     if item.shared is not None:
@@ -672,7 +690,11 @@ def file_triples(settings: Settings, item: Input, info: FileInfo, document: str)
         add(shared, model.RDF + "type", model.PROV + "Entity")
         add(shared, model.DCTERMS + "identifier", ox.Literal(f"shared/{item.shared}"))
         add(shared, model.DCTERMS + "title", ox.Literal(item.shared.rsplit("/", 1)[-1]))
-        add(shared, model.SKOS + "prefLabel", ox.Literal(item.shared.rsplit("/", 1)[-1], language="en"))
+        add(
+            shared,
+            model.SKOS + "prefLabel",
+            ox.Literal(item.shared.rsplit("/", 1)[-1], language="en"),
+        )
     stamp = info.generated_datetime
     if stamp:
         from iomkg.iati.mapper import typed_literal
@@ -683,23 +705,37 @@ def file_triples(settings: Settings, item: Input, info: FileInfo, document: str)
     if info.version:
         add(document, "iati:version", ox.Literal(info.version))
     if info.linked_data_default:
-        add(document, "iati:linkedDataDefault", ox.Literal(info.linked_data_default, datatype=ox.NamedNode(xsd + "anyURI")))
+        add(
+            document,
+            "iati:linkedDataDefault",
+            ox.Literal(info.linked_data_default, datatype=ox.NamedNode(xsd + "anyURI")),
+        )
     add(document, "iati:root", ox.Literal(info.root))
     for key, value in info.attributes:
         name = etree.QName(key)
-        if name.namespace is None and name.localname in ("version", "generated-datetime", "linked-data-default"):
+        if name.namespace is None and name.localname in (
+            "version",
+            "generated-datetime",
+            "linked-data-default",
+        ):
             continue
         shown = f"{{{name.namespace}}}{name.localname}" if name.namespace else name.localname
         add(document, "iati:xmlAttribute", ox.Literal(f"{shown}={value}"))
     for extension in info.extensions:
         text = etree.tostring(extension, encoding="unicode", with_tail=False)
-        add(document, "iati:xmlElement", ox.Literal(text, datatype=ox.NamedNode(model.RDF + "XMLLiteral")))
+        add(
+            document,
+            "iati:xmlElement",
+            ox.Literal(text, datatype=ox.NamedNode(model.RDF + "XMLLiteral")),
+        )
     graph = settings.graph_iri(f"iati/{item.name}")
     add(graph, model.DCTERMS + "source", document)
     return out
 
 
-def organisation_triples(base: str, mentions: Sequence[Mention], resolver: Resolver) -> list[ox.Triple]:
+def organisation_triples(
+    base: str, mentions: Sequence[Mention], resolver: Resolver
+) -> list[ox.Triple]:
     """The organisations minted from identifiers: names, type, state, the files naming them."""
     by_ref: dict[str, list[Mention]] = defaultdict(list)
     for mention in mentions:
@@ -708,7 +744,9 @@ def organisation_triples(base: str, mentions: Sequence[Mention], resolver: Resol
 
     def add(subject: str, predicate: str, obj: ox.NamedNode | ox.Literal | str) -> None:
         term = ox.NamedNode(model.expand(obj, base)) if isinstance(obj, str) else obj
-        out.append(ox.Triple(ox.NamedNode(subject), ox.NamedNode(model.expand(predicate, base)), term))
+        out.append(
+            ox.Triple(ox.NamedNode(subject), ox.NamedNode(model.expand(predicate, base)), term)
+        )
 
     for ref in sorted(by_ref):
         resolution = resolver.resolve(ref)
@@ -816,7 +854,8 @@ def _validated(
     results = context.validate(triples, shapes, lambda _focus: False)
     offenders: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
     for focus, message, path in results:
-        for identifier in owners.get(focus, {_activity_of(focus, batch)} - {None}):
+        under = _activity_of(focus, batch)
+        for identifier in owners.get(focus, {under} if under is not None else set()):
             offenders[identifier].append((focus, message, path))
     kept = []
     for activity in batch:
@@ -931,7 +970,9 @@ def import_files(
             name = name_for(leaf or "import")
             if name in names:
                 raise InputError(
-                    Path(item), None, None,
+                    Path(item),
+                    None,
+                    None,
                     f"two inputs are both named {name!r} ({names[name]} and {item}): import "
                     "them one at a time or rename one",
                 )

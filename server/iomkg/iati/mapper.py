@@ -38,7 +38,7 @@ from iomkg.iati import model
 from iomkg.iati.codelists import Codelists, concept_iri
 from iomkg.iati.model import Kind
 from iomkg.iati.organisations import Mention, Resolution, Resolver, choose_names, is_english
-from iomkg.iati.reader import XML_NS, ActivityRecord
+from iomkg.iati.reader import XML_NS, ActivityRecord, line_of
 from iomkg.iati.schema import AttributeSpec, ElementSpec
 
 RDF_TYPE = model.RDF + "type"
@@ -53,9 +53,7 @@ START_TYPES, END_TYPES = ("2", "1"), ("4", "3")  # actual before planned
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DATE = re.compile(r"^(-?\d{4,})-(\d\d)-(\d\d)(Z|[+-]\d\d:\d\d)?$")
-_DATETIME = re.compile(
-    r"^(-?\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$"
-)
+_DATETIME = re.compile(r"^(-?\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 _XSD_TYPES = {
     "decimal": "decimal",
     "date": "date",
@@ -166,9 +164,7 @@ class _ActivityMapper:
 
     def warn(self, line: int | None, message: str, kind: str = "mapping") -> None:
         self.problems.append(
-            Problem(
-                self.context.display, line or self.record.line, self.identifier, message, kind
-            )
+            Problem(self.context.display, line or self.record.line, self.identifier, message, kind)
         )
 
     def excerpt(self, line: int | None) -> str:
@@ -181,7 +177,7 @@ class _ActivityMapper:
     def run(self) -> MappedActivity | None:
         element = self.record.element
         if self.identifier is None:
-            self.warn(element.sourceline, "the activity has no iati-identifier; left out")
+            self.warn(line_of(element), "the activity has no iati-identifier; left out")
             return None
         self.node(element, self.root_rule, self.iri)
         self.activity_statements()
@@ -245,7 +241,11 @@ class _ActivityMapper:
         money = spec.name in model.MONEY_ELEMENTS
         for key, raw in element.attrib.items():
             name = etree.QName(key)
-            if name.namespace == XML_NS and name.localname == "lang" and "xml:lang" in rule.attributes:
+            if (
+                name.namespace == XML_NS
+                and name.localname == "lang"
+                and "xml:lang" in rule.attributes
+            ):
                 self.add(iri, rule.attributes["xml:lang"], ox.Literal(str(raw)))
                 continue
             if name.namespace is not None and name.namespace != self.context.namespace:
@@ -255,7 +255,7 @@ class _ActivityMapper:
             if attribute is None:
                 self.keep_attribute(iri, name.localname, str(raw))
                 self.warn(
-                    element.sourceline,
+                    line_of(element),
                     f"<{spec.name}> has no attribute {name.localname!r} in IATI 2.03; "
                     "kept as iati:xmlAttribute",
                 )
@@ -266,7 +266,7 @@ class _ActivityMapper:
         if money:
             self.money(element, iri)
         elif (element.text or "").strip() and spec.text_type is None:
-            self.warn(element.sourceline, f"<{spec.name}> holds text the standard does not define")
+            self.warn(line_of(element), f"<{spec.name}> holds text the standard does not define")
         self.children(element, spec, iri)
         self.after(element, spec, iri)
 
@@ -283,7 +283,7 @@ class _ActivityMapper:
             if child_spec is None:
                 self.keep_element(iri, child)
                 self.warn(
-                    child.sourceline,
+                    line_of(child),
                     f"<{local}> is not an element of <{spec.name}> in IATI 2.03; "
                     "kept as iati:xmlElement",
                 )
@@ -316,7 +316,11 @@ class _ActivityMapper:
             if child_name.startswith("@"):
                 value = element.get(child_name[1:])
             else:
-                tag = f"{{{self.context.namespace}}}{child_name}" if self.context.namespace else child_name
+                tag = (
+                    f"{{{self.context.namespace}}}{child_name}"
+                    if self.context.namespace
+                    else child_name
+                )
                 found = element.find(tag)
                 value = found.get(attribute) if found is not None else None
             values.append(quote((value or "x").strip() or "x", safe="-._~"))
@@ -332,7 +336,7 @@ class _ActivityMapper:
             for key in element.attrib
         ):
             self.warn(
-                element.sourceline,
+                line_of(element),
                 f"<{spec.name}> has attributes the standard does not define there; "
                 "kept whole as iati:xmlElement",
             )
@@ -342,15 +346,15 @@ class _ActivityMapper:
             code = element.get("code")
             if children or code is None:
                 return False
-            self.add(parent, rule.predicate, self.code(spec, "code", code, None, element.sourceline))
+            self.add(parent, rule.predicate, self.code(spec, "code", code, None, line_of(element)))
             return True
         if rule.kind is Kind.DATE:
             value = typed_literal(element.get("iso-date") or "", "date")
             if children or value is None:
                 self.warn(
-                    element.sourceline,
-                    f"<{spec.name} iso-date={element.get('iso-date')!r}> is not a date (YYYY-MM-DD); "
-                    "kept whole as iati:xmlElement",
+                    line_of(element),
+                    f"<{spec.name} iso-date={element.get('iso-date')!r}> is not a date "
+                    "(YYYY-MM-DD); kept whole as iati:xmlElement",
                 )
                 return False
             self.add(parent, rule.predicate, value)
@@ -369,7 +373,7 @@ class _ActivityMapper:
                 if spec.path == "iati-activity/title":
                     self.titles.append(literal)
             for child in children:  # the parent cites the lines its texts are read from
-                self.add(parent, model.PROV + "wasDerivedFrom", self.excerpt(child.sourceline))
+                self.add(parent, model.PROV + "wasDerivedFrom", self.excerpt(line_of(child)))
             return True
         # A leaf: text content only.
         if children:
@@ -378,7 +382,7 @@ class _ActivityMapper:
         value = typed_literal(text, _XSD_TYPES.get(spec.text_type or "", "string"))
         if value is None:
             self.warn(
-                element.sourceline,
+                line_of(element),
                 f"<{spec.name}> {text.strip()!r} is not a valid xsd:{spec.text_type}; "
                 "kept whole as iati:xmlElement",
             )
@@ -392,7 +396,7 @@ class _ActivityMapper:
         if list(element.iterchildren(tag=etree.Element)) or any(
             key != XML_LANG for key in element.attrib
         ):
-            self.warn(element.sourceline, "a <narrative> with markup or attributes; kept whole")
+            self.warn(line_of(element), "a <narrative> with markup or attributes; kept whole")
             return None
         text = element.text or ""
         lang = element.get(XML_LANG)
@@ -402,7 +406,7 @@ class _ActivityMapper:
         try:
             return ox.Literal(text, language=language)
         except ValueError:
-            self.warn(element.sourceline, f"xml:lang {language!r} is not a language tag")
+            self.warn(line_of(element), f"xml:lang {language!r} is not a language tag")
             return None
 
     # Attributes and values ------------------------------------------------------------------
@@ -420,13 +424,13 @@ class _ActivityMapper:
         codelist = self.context.codelists.codelist_for(path, attribute.name, vocabulary)
         term: ox.NamedNode | ox.Literal | None
         if codelist is not None:
-            term = self.code(rule.spec, attribute.name, raw, vocabulary, element.sourceline)
+            term = self.code(rule.spec, attribute.name, raw, vocabulary, line_of(element))
         else:
             term = typed_literal(raw, _XSD_TYPES.get(attribute.xsd_type, "string"))
         if term is None:
             self.keep_attribute(iri, attribute.name, raw)
             self.warn(
-                element.sourceline,
+                line_of(element),
                 f"@{attribute.name}={raw!r} of <{rule.spec.name}> is not a valid "
                 f"xsd:{attribute.xsd_type}; kept as iati:xmlAttribute",
             )
@@ -461,20 +465,20 @@ class _ActivityMapper:
     def money(self, element: etree._Element, iri: str) -> None:
         amount = typed_literal(element.text or "", "decimal")
         if amount is None:
-            self.warn(element.sourceline, f"<value> {element.text!r} is not an amount; kept as text")
+            self.warn(line_of(element), f"<value> {element.text!r} is not an amount; kept as text")
             self.keep_attribute(iri, "#text", element.text or "")
         else:
             self.add(iri, model.SCHEMA + "value", amount)
         currency = (element.get("currency") or "").strip() or self.currency
         if currency is None:
-            self.warn(element.sourceline, "an amount without a currency, and no default-currency")
+            self.warn(line_of(element), "an amount without a currency, and no default-currency")
         else:
             self.add(iri, model.SCHEMA + "currency", ox.Literal(currency))
             if self.context.codelists.holds("Currency", currency):
                 self.add(iri, "iomo:currency", concept_iri(self.base, "Currency", currency))
             else:
-                self.warn(element.sourceline, f"currency {currency!r} is not an ISO 4217 code")
-        self.add(iri, model.PROV + "wasDerivedFrom", self.excerpt(element.sourceline))
+                self.warn(line_of(element), f"currency {currency!r} is not an ISO 4217 code")
+        self.add(iri, model.PROV + "wasDerivedFrom", self.excerpt(line_of(element)))
 
     def keep_attribute(self, iri: str, name: str, value: str) -> None:
         self.add(iri, "iati:xmlAttribute", ox.Literal(f"{name}={value}"))
@@ -500,7 +504,7 @@ class _ActivityMapper:
         elif name == "point":
             self.point(element, iri)
         elif name in ("transaction", "budget", "planned-disbursement"):
-            self.add(iri, model.PROV + "wasDerivedFrom", self.excerpt(element.sourceline))
+            self.add(iri, model.PROV + "wasDerivedFrom", self.excerpt(line_of(element)))
             self.add(iri, model.DCTERMS + "isPartOf", self.iri)
         if name == "transaction":
             self.transaction_funding(element, iri)
@@ -516,7 +520,7 @@ class _ActivityMapper:
         ]
         type_code = element.get("type")
         type_term = (
-            self.code(spec, "type", type_code, None, element.sourceline, quiet=True)
+            self.code(spec, "type", type_code, None, line_of(element), quiet=True)
             if type_code
             else None
         )
@@ -533,7 +537,7 @@ class _ActivityMapper:
             entity, kind = self.local_organisation(element, spec, iri, names, type_concept), "local"
             if ref is not None:
                 self.warn(
-                    element.sourceline,
+                    line_of(element),
                     f"@ref {ref!r} of <{spec.name}> is not an IATI organisation identifier "
                     "({agency}-{number}); the organisation is kept as named here only",
                 )
@@ -545,7 +549,7 @@ class _ActivityMapper:
         if spec.name == "participating-org":
             role = (element.get("role") or "").strip()
             if role == "1":
-                self.funding(entity, resolution, iri, shown, element.sourceline)
+                self.funding(entity, resolution, iri, shown, line_of(element))
             elif role in ROLE_PROPERTIES and kind != "state":
                 self.add(self.iri, ROLE_PROPERTIES[role], entity)
 
@@ -569,8 +573,7 @@ class _ActivityMapper:
         entity = f"{iri}/organisation"
         preferred, others = choose_names(names)
         label = preferred or (
-            f"An organisation without an identifier, named in <{spec.name}> of "
-            f"{self.identifier}"
+            f"An organisation without an identifier, named in <{spec.name}> of {self.identifier}"
         )
         self.add(entity, RDF_TYPE, model.ORG + "Organization")
         self.add(entity, model.SKOS + "prefLabel", ox.Literal(label, language="en"))
@@ -578,7 +581,7 @@ class _ActivityMapper:
             self.add(entity, model.SKOS + "altLabel", ox.Literal(text, language=lang))
         if type_concept is not None:
             self.add(entity, "iomo:iatiOrganisationType", ox.NamedNode(type_concept))
-        self.add(entity, model.PROV + "wasDerivedFrom", self.excerpt(element.sourceline))
+        self.add(entity, model.PROV + "wasDerivedFrom", self.excerpt(line_of(element)))
         return entity
 
     def funding(
@@ -613,19 +616,25 @@ class _ActivityMapper:
 
     def transaction_funding(self, element: etree._Element, iri: str) -> None:
         """The provider of incoming funds or an incoming commitment funds the activity."""
-        tag = f"{{{self.context.namespace}}}transaction-type" if self.context.namespace else "transaction-type"
+        tag = (
+            f"{{{self.context.namespace}}}transaction-type"
+            if self.context.namespace
+            else "transaction-type"
+        )
         kind = element.find(tag)
         code = (kind.get("code") or "").strip() if kind is not None else ""
         provider = self.entities.get(f"{iri}/provider-org")
         if code in INCOMING_TRANSACTIONS and provider is not None:
             entity, _kind, name = provider
-            resolution = self.context.resolver.resolve(
-                self.provider_ref(element)
-            )
-            self.funding(entity, resolution, f"{iri}/provider-org", name, element.sourceline)
+            resolution = self.context.resolver.resolve(self.provider_ref(element))
+            self.funding(entity, resolution, f"{iri}/provider-org", name, line_of(element))
 
     def provider_ref(self, element: etree._Element) -> str | None:
-        tag = f"{{{self.context.namespace}}}provider-org" if self.context.namespace else "provider-org"
+        tag = (
+            f"{{{self.context.namespace}}}provider-org"
+            if self.context.namespace
+            else "provider-org"
+        )
         found = element.find(tag)
         return (found.get("ref") or "").strip() or None if found is not None else None
 
@@ -634,8 +643,11 @@ class _ActivityMapper:
         pos = element.find(tag)
         parts = (pos.text or "").split() if pos is not None else []
         if len(parts) != 2 or not all(_DECIMAL.match(p) for p in parts):
-            self.warn(element.sourceline, f"<pos> {pos.text if pos is not None else None!r} is "
-                      "not 'latitude longitude'; no WKT for this point")
+            self.warn(
+                line_of(element),
+                f"<pos> {pos.text if pos is not None else None!r} is "
+                "not 'latitude longitude'; no WKT for this point",
+            )
             return
         latitude, longitude = parts
         srs = (element.get("srsName") or "").strip()
@@ -643,7 +655,11 @@ class _ActivityMapper:
             wkt = f"POINT({longitude} {latitude})"  # WKT's default CRS (CRS84) is longitude first
         else:
             wkt = f"<{srs}> POINT({latitude} {longitude})"
-        self.add(iri, model.GEO + "asWKT", ox.Literal(wkt, datatype=ox.NamedNode(model.GEO + "wktLiteral")))
+        self.add(
+            iri,
+            model.GEO + "asWKT",
+            ox.Literal(wkt, datatype=ox.NamedNode(model.GEO + "wktLiteral")),
+        )
 
 
 def resolution_ref(resolution: Resolution, entity: str) -> str:

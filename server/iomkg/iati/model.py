@@ -84,7 +84,11 @@ NARRATIVE_PREDICATES: dict[str, str] = {
 CONTENT_KEYED = {
     "transaction": (("transaction-type", "code"), ("transaction-date", "iso-date")),
     "budget": (("@type", ""), ("period-start", "iso-date"), ("period-end", "iso-date")),
-    "planned-disbursement": (("@type", ""), ("period-start", "iso-date"), ("period-end", "iso-date")),
+    "planned-disbursement": (
+        ("@type", ""),
+        ("period-start", "iso-date"),
+        ("period-end", "iso-date"),
+    ),
     "period": (("period-start", "iso-date"), ("period-end", "iso-date")),
 }
 #: Element names that are organisation references (an ``@ref`` and names of an organisation).

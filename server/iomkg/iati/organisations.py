@@ -84,8 +84,8 @@ class Resolver:
             country = self.index.donor_codes[donor.group(1)]
             return Resolution(country, "state", rule=f"DAC donor code {donor.group(1)}")
         minted = f"{self.base_iri}id/organisation/iati/{quote(ref, safe='')}"
-        country, rule = self._state_of(ref)
-        return Resolution(minted, "minted", agency_of=country, rule=rule)
+        agency_of, rule = self._state_of(ref)
+        return Resolution(minted, "minted", agency_of=agency_of, rule=rule)
 
     def _state_of(self, ref: str) -> tuple[str | None, str]:
         agency = _DAC_AGENCY.match(ref)
@@ -145,7 +145,8 @@ def choose_names(
     others = sorted(
         (text, lang)
         for (text, lang) in counted
-        if lang is not None and not (preferred is not None and text == preferred and is_english(lang))
+        if lang is not None
+        and not (preferred is not None and text == preferred and is_english(lang))
     )
     return preferred, others
 

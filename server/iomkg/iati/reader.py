@@ -112,6 +112,12 @@ class _LineRecorder:
             del self.texts[number]
 
 
+def line_of(element: etree._Element) -> int | None:
+    """The element's line in its file (lxml-stubs types ``sourceline`` as ``...``)."""
+    line: object = element.sourceline
+    return line if isinstance(line, int) else None
+
+
 def local_name(element: etree._Element) -> str:
     return etree.QName(element).localname
 
@@ -150,7 +156,7 @@ def read_activities(
 
 def _parse(path: Path, recorder: _LineRecorder, info: FileInfo) -> Iterator[ActivityRecord]:
     # resolve_entities=False and no_network: no external entity or DTD is ever fetched (XXE).
-    events = etree.iterparse(  # noqa: S320
+    events = etree.iterparse(
         recorder,
         events=("start", "end"),
         remove_comments=True,
@@ -195,7 +201,7 @@ def _read_root(path: Path, root: etree._Element, info: FileInfo) -> None:
         what = "an IATI organisation file" if name == "iati-organisations" else f"<{name}>"
         raise NotActivities(
             path,
-            root.sourceline,
+            line_of(root),
             None,
             f"this is {what}, not an IATI activity file (its root must be <iati-activities>)",
         )
@@ -218,7 +224,7 @@ def _read_root(path: Path, root: etree._Element, info: FileInfo) -> None:
     if version.startswith("1."):
         raise VersionRefused(
             path,
-            root.sourceline,
+            line_of(root),
             None,
             f"IATI version {version} is not supported: this importer reads IATI 2.01-2.03 "
             "(convert the file to 2.03 first, e.g. with the IATI Secretariat's converter)",
@@ -226,7 +232,7 @@ def _read_root(path: Path, root: etree._Element, info: FileInfo) -> None:
     if version and not version.startswith("2."):
         raise VersionRefused(
             path,
-            root.sourceline,
+            line_of(root),
             None,
             f"IATI version {version!r} is not supported: this importer reads IATI 2.01-2.03",
         )
@@ -237,7 +243,7 @@ def _record(element: etree._Element, info: FileInfo, recorder: _LineRecorder) ->
     info.bytes_read = recorder.consumed
     return ActivityRecord(
         element=element,
-        line=element.sourceline or 1,
+        line=line_of(element) or 1,
         index=info.activities - 1,
         text=recorder.text,
     )
@@ -245,8 +251,8 @@ def _record(element: etree._Element, info: FileInfo, recorder: _LineRecorder) ->
 
 def _drop(element: etree._Element, recorder: _LineRecorder) -> None:
     """Free a mapped activity: its content, and the finished siblings before it."""
-    last = max((child.sourceline or 0 for child in element.iter()), default=0)
-    element.clear(keep_tail=False)
+    last = max((line_of(child) or 0 for child in element.iter()), default=0)
+    element.clear(keep_tail=False)  # type: ignore[call-arg]
     parent = element.getparent()
     if parent is not None:
         while element.getprevious() is not None:

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from lxml import etree
+
+from iomkg.iati.reader import line_of
 
 STANDARD_DIR = Path(__file__).resolve().parent / "standard"
 SCHEMA_DIR = STANDARD_DIR / "schema-2.03"
@@ -78,7 +82,7 @@ class _SchemaReader:
         self.attributes: dict[str, etree._Element] = {}
         for name in ("iati-activities-schema.xsd", "iati-common.xsd"):
             # The package's own schema files, not untrusted input.
-            root = etree.parse(str(directory / name)).getroot()  # noqa: S320
+            root = etree.parse(str(directory / name)).getroot()
             for node in root.iterchildren(tag=etree.Element):
                 kind = {"element": self.elements, "complexType": self.types}.get(
                     etree.QName(node).localname
@@ -91,7 +95,7 @@ class _SchemaReader:
     def element(self, declaration: etree._Element, parent_path: str) -> ElementSpec:
         reference = declaration.get("ref")
         target = self.elements[reference] if reference else declaration
-        name = reference or declaration.get("name", "")
+        name = reference or declaration.get("name") or ""
         path = f"{parent_path}/{name}" if parent_path else name
         complex_type = target.find(f"{XS}complexType")
         if complex_type is None and target.get("type") in self.types:
@@ -158,7 +162,7 @@ class _SchemaReader:
             target = self.attributes[reference] if reference else attribute
             found.append(
                 AttributeSpec(
-                    name=reference or attribute.get("name", ""),
+                    name=reference or attribute.get("name") or "",
                     xsd_type=_local_type(target.get("type") or "xsd:string"),
                     required=attribute.get("use") == "required",
                     documentation=_documentation(attribute) or _documentation(target),
@@ -197,7 +201,7 @@ def activities_root(directory: Path = SCHEMA_DIR) -> ElementSpec:
 def validator(directory: Path = SCHEMA_DIR) -> etree.XMLSchema:
     """The compiled XSD 2.03 (``xml.xsd`` is imported from the same folder, never fetched)."""
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    document = etree.parse(str(directory / "iati-activities-schema.xsd"), parser)  # noqa: S320
+    document = etree.parse(str(directory / "iati-activities-schema.xsd"), parser)
     return etree.XMLSchema(document)
 
 
@@ -220,8 +224,8 @@ def validate_activity(activity: etree._Element) -> list[SchemaProblem]:
         schema = validator()
         schema.validate(wrapper)
         return [
-            SchemaProblem(error.line or activity.sourceline or 0, error.message)
-            for error in schema.error_log
+            SchemaProblem(error.line or line_of(activity) or 0, error.message)
+            for error in cast(Iterable[etree._LogEntry], schema.error_log)
         ]
     finally:
         wrapper.remove(activity)
