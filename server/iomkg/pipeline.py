@@ -470,7 +470,7 @@ def build(
     timings["parse"] = time.perf_counter() - started
 
     step = time.perf_counter()  # first: a broken IATI file fails before the long validation
-    entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress)
+    entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress, validator)
     timings["iati"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -522,6 +522,7 @@ def iati_graphs(
     imports: Sequence[ImportEntry] | None,
     strict: frozenset[str],
     progress: Progress | None,
+    validator: str = "sparql",
 ) -> tuple[list[ImportEntry], Derived]:
     """The IATI graphs (``data/iati`` and the imports), validated activity by activity against
     the project's graphs (``parsed``, not changed); and the imports the new release records."""
@@ -534,7 +535,15 @@ def iati_graphs(
         else iati.read_manifest(current.path if current else None)
     )
     inputs = iati.project_inputs(settings) + iati.recorded_inputs(settings, entries)
-    derived = iati.derive(settings, parsed.quads, shapes, inputs, strict=strict, progress=progress)
+    derived = iati.derive(
+        settings,
+        parsed.quads,
+        shapes,
+        inputs,
+        strict=strict,
+        progress=progress,
+        validator=validator,
+    )
     if entries:
         digest = hashlib.sha256(parsed.digest.encode())
         for entry in entries:

@@ -41,7 +41,6 @@ from typing import IO, Any
 import pyoxigraph as ox
 import rdflib
 from lxml import etree
-from rdflib.namespace import SH
 
 from iomkg.config import Settings
 from iomkg.iati import model, schema
@@ -49,15 +48,15 @@ from iomkg.iati.codelists import Codelists, shipped
 from iomkg.iati.mapper import FileContext, MappedActivity, Problem, identifier_of, map_activity
 from iomkg.iati.organisations import Mention, ProjectIndex, Resolver, choose_names, most_common
 from iomkg.iati.reader import FileInfo, local_name, read_activities
-from iomkg.pipeline import BuildError, SourceParseError, to_rdflib_graph
-from iomkg.shacl import top_level_results, validate_graph
+from iomkg.pipeline import BuildError, SourceParseError, shacl_results, validation_store
+from iomkg.shacl import ShaclResult
 
 MANIFEST = "imports.json"
 ORGANISATIONS_GRAPH = "iati-organisations"
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 HTTP_TIMEOUT = 60.0
 GZIP_MAGIC = b"\x1f\x8b"
-#: Activities validated together (one pySHACL run): bounds memory on a large file.
+#: Activities validated together (one validation): bounds memory on a large file.
 SHACL_BATCH_TRIPLES = 40_000
 
 Progress = Callable[[str, int, int, int], None]  # (file name, activities, bytes read, bytes)
@@ -366,14 +365,17 @@ def derive(
     *,
     strict: frozenset[str] = frozenset(),
     progress: Progress | None = None,
+    validator: str = "sparql",
 ) -> Derived:
-    """Every input's graph, validated, with duplicates resolved (see the module docstring)."""
+    """Every input's graph, validated, with duplicates resolved (see the module docstring).
+
+    ``validator`` is the build's: the shapes compiled to SPARQL (the default), or pySHACL."""
     base = settings.base_iri
     codelists = shipped()
     all_project = [quad for quads in project_quads.values() for quad in quads]
     resolver = Resolver(project_index(all_project, base), codelists, base)
     context = _ShapeContext(
-        all_project, project_quads.get(settings.graph_iri("ontology"), []), base
+        all_project, project_quads.get(settings.graph_iri("ontology"), []), base, validator
     )
     derived = Derived()
     _check_names(settings, inputs)
@@ -776,12 +778,18 @@ def organisation_triples(
 
 class _ShapeContext:
     """The project triples an IATI graph's shapes look at: the descriptions of the resources it
-    points at (types, schemes, codes) and the ontology's class hierarchy."""
+    points at (types, schemes, codes) and the ontology's class hierarchy. Validation is the
+    build's own (:func:`iomkg.pipeline.shacl_results`), the shapes compiled once."""
 
     def __init__(
-        self, project: Sequence[ox.Quad], ontology: Sequence[ox.Quad], base_iri: str
+        self,
+        project: Sequence[ox.Quad],
+        ontology: Sequence[ox.Quad],
+        base_iri: str,
+        validator: str = "sparql",
     ) -> None:
         self.base_iri = base_iri
+        self.validator = validator
         self.by_subject: dict[str, list[ox.Triple]] = defaultdict(list)
         for quad in project:
             if isinstance(quad.subject, ox.NamedNode):
@@ -792,7 +800,8 @@ class _ShapeContext:
 
     def stub(self, iri: str) -> list[ox.Triple]:
         """The type of a resource the import states elsewhere, and validates there: an IATI
-        file (its description is made once the file has been read) and the organisations
+        file (its description is made once the file has been read; its identifier, the file
+        name, tells the quoting shapes its lines are XML) and the organisations
         minted from identifiers (``graph/iati-organisations``)."""
         rdf_type = ox.NamedNode(model.RDF + "type")
         subject = ox.NamedNode(iri)
@@ -800,9 +809,14 @@ class _ShapeContext:
             return [ox.Triple(subject, rdf_type, ox.NamedNode(model.ORG + "Organization"))]
         if re.fullmatch(re.escape(f"{self.base_iri}id/source/") + r"[A-Za-z0-9_.-]+", iri):
             kinds = ("iomo:SourceDocument", "iomo:IatiFile")
+            name = iri.rsplit("/", 1)[-1]
             return [
                 ox.Triple(subject, rdf_type, ox.NamedNode(model.expand(kind, self.base_iri)))
                 for kind in kinds
+            ] + [  # as file_triples states it
+                ox.Triple(
+                    subject, ox.NamedNode(model.DCTERMS + "identifier"), ox.Literal(f"{name}.xml")
+                )
             ]
         return []
 
@@ -812,7 +826,7 @@ class _ShapeContext:
         shapes: rdflib.Graph,
         own: Callable[[str], bool],
     ) -> list[tuple[str, str, str | None]]:
-        """(focus node, message, path) of each result on a node of ``triples``' own."""
+        """(focus node, message, path) of each violation on a node of ``triples``' own."""
         subjects = {t.subject.value for t in triples if isinstance(t.subject, ox.NamedNode)}
         wanted = {
             t.object.value
@@ -822,25 +836,25 @@ class _ShapeContext:
         data = list(triples) + self.ontology
         for iri in sorted(wanted):
             data += self.by_subject.get(iri, []) or self.stub(iri)
-        graph = to_rdflib_graph(ox.Quad(t.subject, t.predicate, t.object) for t in data)
-        conforms, report = validate_graph(graph, shapes)
-        if conforms:
-            return []
+        store = validation_store(ox.Quad(t.subject, t.predicate, t.object) for t in data)
         found = []
-        for result in top_level_results(report):
-            focus = str(report.value(result, SH.focusNode))
-            if focus not in subjects and not own(focus):
-                continue  # a project resource: the project's own validation judges it
-            message = report.value(result, SH.resultMessage)
-            path = report.value(result, SH.resultPath)
+        for result in shacl_results(store, shapes, self.validator):
+            focus = str(result.focus)
+            if not _blocks(result) or (focus not in subjects and not own(focus)):
+                continue  # a warning, or a project resource: the project's validation judges it
             found.append(
                 (
                     focus,
-                    str(message) if message is not None else "violates a shape",
-                    str(path) if isinstance(path, rdflib.URIRef) else None,
+                    result.messages[0] if result.messages else "violates a shape",
+                    str(result.path) if isinstance(result.path, rdflib.URIRef) else None,
                 )
             )
         return found
+
+
+def _blocks(result: ShaclResult) -> bool:
+    """Only violations leave an activity out, as only they fail the build."""
+    return str(result.severity).rsplit("#", 1)[-1] == "Violation"
 
 
 def _validated(

@@ -303,6 +303,7 @@ class _ActivityMapper:
                     repeat = keys[(local, key)]
                     suffix = f"-{repeat}" if repeat > 1 else ""
                     child_iri = f"{iri}/{local}/{key}{suffix}"
+                self.add(iri, child_rule.predicate, ox.NamedNode(child_iri))
                 self.node(child, child_rule, child_iri)
             elif not self.flat(child, child_rule, iri):
                 self.keep_element(iri, child)
