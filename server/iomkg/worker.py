@@ -31,6 +31,15 @@ and ``send_timeout`` and Apache's ``mod_reqtimeout`` do:
 * to take the next part of an answer once the server has a full buffer for it: past it, the
   connection is dropped, the app sees its client gone (the gateway stops the query: 499).
 
+Stopping: gunicorn's main process answers SIGTERM by sending its workers SIGTERM, and SIGINT
+(``kill -INT``, not a Ctrl-C, which reaches every process) by sending them SIGQUIT, its "quick
+shutdown". uvicorn's worker only notes a SIGQUIT (gunicorn's ``handle_exit``), its server runs on,
+and the main process kills it after the whole grace period ("SIGKILL! Perhaps out of memory?").
+:class:`IomkgWorker` stops on SIGQUIT as on SIGTERM, so ``kill -INT`` stops the server as fast.
+It also gives uvicorn the listening sockets themselves rather than gunicorn's wrappers of them:
+uvloop closes a socket's descriptor and then the object it was given, and closing the wrapper
+again logged "Error while closing socket [Errno 9] Bad file descriptor" on every stop.
+
 uvicorn's worker also lacks gunicorn's check that the arbiter is still there: killed with SIGKILL
 (or by the OOM killer), the arbiter cannot stop its workers, and they would keep the port (a new
 ``iomkg serve`` on it is refused) with no evaluators behind them.
@@ -375,6 +384,19 @@ class IomkgWorker(UvicornWorker):  # type: ignore[misc]
         self.config.timeout_graceful_shutdown = max(1, int(self.cfg.graceful_timeout) - 1)
         # uvicorn's server calls callback_notify at most once a second, when this has passed.
         self.config.timeout_notify = min(self.timeout, PARENT_CHECK_SECONDS) / 2
+
+    def init_process(self) -> None:
+        """Before gunicorn's own set-up (its documented hook): the sockets, not its wrappers of
+        them (``.sock``; set after ``__init__`` with ``reuse_port``), for uvloop to close once."""
+        self.sockets: list[Any] = [getattr(sock, "sock", sock) for sock in self.sockets]
+        super().init_process()
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """gunicorn's quick stop (SIGQUIT, what a SIGINT to the main process sends): uvicorn's
+        server stops as on SIGTERM, rather than running on until the main process kills it."""
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGQUIT:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     async def callback_notify(self) -> None:
         """Tell the arbiter this worker is alive, and stop if the arbiter is gone.

@@ -1,0 +1,82 @@
+"""Stopping ``iomkg serve``: SIGINT to its main process (``kill -INT``) stops it as fast as SIGTERM,
+and neither it nor a Ctrl-C (SIGINT to the whole process group) logs an error: a real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from iomkg.config import Settings
+from tests.processes import descendants, running
+from tests.servers import (
+    LiveServer,
+    clean_environment,
+    free_port,
+    server_command,
+    stop_process,
+    wait_until_answered,
+)
+
+#: Loose: the default grace period is 35 s, which a missed stop used to wait out in full.
+STOP_SECONDS = 5.0
+#: What the stops used to log: gunicorn killing a worker that ignored its quick stop, and every
+#: worker closing its listening socket twice.
+UNWANTED = ("SIGKILL", "Perhaps out of memory", "Error while closing socket", "Traceback")
+
+
+def started_server(store_root: Path, log: Path) -> tuple[subprocess.Popen[bytes], LiveServer]:
+    """``iomkg serve`` in a session of its own, as a terminal runs it (Ctrl-C reaches the group)."""
+    port = free_port()
+    server = LiveServer(f"http://127.0.0.1:{port}", port, store_root, log)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            server_command(store_root, port),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=clean_environment(),
+            start_new_session=True,
+        )
+    wait_until_answered(server.url + "/healthz", process, log)
+    answer = requests.get(server.sparql, params={"query": "ASK {}"}, timeout=10)
+    assert answer.status_code == 200
+    return process, server
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("how", "sig"),
+    [("main", signal.SIGTERM), ("main", signal.SIGINT), ("group", signal.SIGINT)],
+    ids=["kill-TERM", "kill-INT", "ctrl-C"],
+)
+def test_the_server_stops_at_once_without_an_error(
+    built_settings: Settings, tmp_path: Path, how: str, sig: signal.Signals
+) -> None:
+    log = tmp_path / "serve.log"
+    process, server = started_server(built_settings.store_root, log)
+    try:
+        started = descendants(process.pid)
+        assert len(started) >= 3  # the workers, the evaluators' master and its evaluator
+        began = time.monotonic()
+        if how == "group":
+            os.killpg(process.pid, sig)
+        else:
+            os.kill(process.pid, sig)
+        process.wait(timeout=60)
+        took = time.monotonic() - began
+        deadline = time.monotonic() + STOP_SECONDS
+        while {pid for pid in started if running(pid)} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not {pid for pid in started if running(pid)}
+        assert took < STOP_SECONDS, f"{took:.1f} s to stop:\n{log.read_text()[-2000:]}"
+        text = log.read_text(errors="replace")
+        assert not [line for line in text.splitlines() if any(u in line for u in UNWANTED)], text
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url + "/healthz", timeout=2)
+    finally:
+        stop_process(process)
