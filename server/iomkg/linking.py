@@ -37,6 +37,7 @@ from typing import Literal
 
 import pyoxigraph as ox
 import rdflib
+import tenacity
 from rdflib.namespace import DCTERMS as DCT
 from rdflib.namespace import PROV, RDF, XSD
 from SPARQLWrapper import GET, JSON, POST, SPARQLWrapper
@@ -251,37 +252,42 @@ class SparqlClient:
         self._last: float | None = None
 
     def select(self, query: str) -> list[Binding]:
-        """The JSON bindings of a SELECT query (``[{var: {"type": …, "value": …}}]``)."""
-        attempt = 0
-        while True:
-            self._wait_turn()
-            try:
-                answer = self._send(query)
-            except urllib.error.HTTPError as error:  # before URLError: it is one
-                status = error.code
-                if status not in RETRYABLE_STATUS or attempt >= self.pacing.retries:
-                    raise self._failure(status, str(error.reason)) from None
-                self.sleep(self._delay(attempt, error.headers.get("Retry-After")))
-            except EndPointInternalError:
-                if attempt >= self.pacing.retries:
-                    raise self._failure(500, "internal server error") from None
-                self.sleep(self._delay(attempt, None))
-            except (QueryBadFormed, EndPointNotFound, Unauthorized, URITooLong) as error:
-                raise EndpointRefused(
-                    f"{self.endpoint} refused the query: {_first_line(error)}; nothing was changed"
-                ) from None
-            except (OSError, SPARQLWrapperException) as error:  # refused, DNS, reset, timeout
-                # Nothing listens there (refused) or the name does not resolve: waiting will not
-                # help, so say so at once; resets and time-outs may pass, so they are retried.
-                if attempt >= self.pacing.retries or _is_permanent(error):
-                    raise EndpointUnreachable(
-                        f"cannot reach the SPARQL endpoint {self.endpoint}: "
-                        f"{_reason(error)}; nothing was changed"
-                    ) from None
-                self.sleep(self._delay(attempt, None))
-            else:
-                return answer
-            attempt += 1
+        """The JSON bindings of a SELECT query (``[{var: {"type": …, "value": …}}]``).
+
+        Retried by tenacity: 429 and 5xx (``Retry-After`` honoured, else exponential backoff)
+        and network failures that may pass (resets, time-outs), at most ``pacing.retries``
+        times; what a retry cannot fix (a refused query, a refused connection) fails at once.
+        """
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.pacing.retries + 1),
+            wait=self._delay,
+            retry=tenacity.retry_if_exception(_transient),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._paced_send, query)
+        except urllib.error.HTTPError as error:  # before URLError: it is one
+            raise self._failure(error.code, str(error.reason)) from None
+        except EndPointInternalError:
+            raise self._failure(500, "internal server error") from None
+        except (QueryBadFormed, EndPointNotFound, Unauthorized, URITooLong) as error:
+            raise EndpointRefused(
+                f"{self.endpoint} refused the query: {_first_line(error)}; nothing was changed"
+            ) from None
+        except (OSError, SPARQLWrapperException) as error:  # refused, DNS, reset, timeout
+            raise EndpointUnreachable(
+                f"cannot reach the SPARQL endpoint {self.endpoint}: "
+                f"{_reason(error)}; nothing was changed"
+            ) from None
+
+    def _paced_send(self, query: str) -> list[Binding]:
+        self._wait_turn()
+        try:
+            return self._send(query)
+        except urllib.error.HTTPError as error:
+            error.close()  # its body is not read: release the connection (the headers stay)
+            raise
 
     def _send(self, query: str) -> list[Binding]:
         wrapper = SPARQLWrapper(self.endpoint, agent=self.agent)
@@ -316,10 +322,18 @@ class SparqlClient:
                 self.sleep(pause)
         self._last = self.clock()
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
+    def _delay(self, state: tenacity.RetryCallState) -> float:
+        """The wait after a failed attempt: the endpoint's ``Retry-After`` (in seconds), else
+        ``backoff`` × 2^(attempts so far − 1), never more than ``max_wait``."""
+        error = state.outcome.exception() if state.outcome is not None else None
+        headers = (
+            getattr(error, "headers", None) if isinstance(error, urllib.error.HTTPError) else None
+        )
+        retry_after = headers.get("Retry-After") if headers is not None else None
         if retry_after and retry_after.strip().isdigit():
             return min(float(retry_after.strip()), self.pacing.max_wait)
-        return float(min(self.pacing.backoff * (2**attempt), self.pacing.max_wait))
+        exponent = state.attempt_number - 1
+        return float(min(self.pacing.backoff * (2**exponent), self.pacing.max_wait))
 
     def _failure(self, status: int, reason: str) -> EndpointUnreachable:
         tries = self.pacing.retries + 1
@@ -327,6 +341,20 @@ class SparqlClient:
             f"the SPARQL endpoint {self.endpoint} answered HTTP {status} ({reason}) "
             f"{tries} time(s); try again later; nothing was changed"
         )
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether trying again may help: 429 and 5xx, an endpoint's internal error, and network
+    failures but a refused connection or an unknown host."""
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code in RETRYABLE_STATUS
+    if isinstance(error, EndPointInternalError):
+        return True
+    if isinstance(error, QueryBadFormed | EndPointNotFound | Unauthorized | URITooLong):
+        return False
+    if isinstance(error, OSError | SPARQLWrapperException):
+        return not _is_permanent(error)
+    return False
 
 
 def _is_permanent(error: BaseException) -> bool:

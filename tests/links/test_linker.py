@@ -318,6 +318,9 @@ class _Stub(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         type(self).agents.append(self.headers.get("User-Agent", ""))
         status = type(self).statuses.pop(0) if type(self).statuses else 200
+        if status == 0:  # hang up without an answer, as a reset connection does
+            self.close_connection = True
+            return
         answer = {"head": {"vars": ["x"]}, "results": {"bindings": [OK]}}
         body = b"busy" if status != 200 else json.dumps(answer).encode()
         self.send_response(status)
@@ -356,6 +359,19 @@ def test_429_and_5xx_are_retried_with_backoff(stub: tuple[str, type[_Stub]]) -> 
     assert waits == [7.0, 1.0, 2.0]  # Retry-After honoured, then 0.5 × 2^attempt
     assert len(handler.agents) == 4
     assert all(a.startswith("iomkg-linker/") and "SPARQLWrapper" in a for a in handler.agents)
+
+
+def test_a_dropped_connection_is_retried_then_answered(stub: tuple[str, type[_Stub]]) -> None:
+    """A real server on 127.0.0.1 that hangs up twice, then answers: retried (tenacity), with
+    the backoff, and the answer returned."""
+    url, handler = stub
+    handler.statuses = [0, 0]
+    waits: list[float] = []
+    client = linking.SparqlClient(
+        url, pacing=linking.Pacing(interval=0, retries=2, backoff=0.25), sleep=waits.append
+    )
+    assert client.select("SELECT * WHERE { ?s ?p ?o }") == [OK]
+    assert waits == [0.25, 0.5] and len(handler.agents) == 3
 
 
 def test_an_endpoint_that_keeps_failing_stops_with_one_line(stub: tuple[str, type[_Stub]]) -> None:
