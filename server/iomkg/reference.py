@@ -334,14 +334,19 @@ def membership_graph(
 
 
 def add_spell(g: Graph, membership: URIRef, first: str | None, last: str | None) -> BNode:
-    """One ``org:memberDuring`` interval with the years it begins and ends (either may be open)."""
-    interval = BNode()
+    """One ``org:memberDuring`` interval with the years it begins and ends (either may be open).
+
+    Its blank nodes are named after the membership and the years, so that the Turtle writer,
+    which orders a subject's values by their names, writes the spells in the same order on every
+    run."""
+    label = f"{str(membership).rstrip('/').rsplit('/', 1)[-1]}-{first or 'open'}-{last or 'open'}"
+    interval = BNode(label)
     g.add((membership, ORG.memberDuring, interval))
     g.add((interval, RDF.type, TIME.ProperInterval))
     for year, link in ((first, TIME.hasBeginning), (last, TIME.hasEnd)):
         if year is None:
             continue
-        instant = BNode()
+        instant = BNode(f"{label}-{'begin' if link == TIME.hasBeginning else 'end'}")
         g.add((interval, link, instant))
         g.add((instant, RDF.type, TIME.Instant))
         g.add((instant, TIME.inXSDgYear, Literal(year, datatype=XSD.gYear)))
@@ -633,101 +638,34 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("wd", str(WD)),
     ("xsd", str(XSD)),
 )
-_LOCAL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _natural_key(text: str) -> list[tuple[int, int | str]]:
-    """Sort '.../9' before '.../10' so codelists read in code order."""
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p]
-
-
-class _Writer:
-    def __init__(self, graph: Graph, base: str) -> None:
-        self.g = graph
-        self.base = base
-        self.prefixes = (("iomo", base + "ontology#"), *_PREFIXES)
-        self.used: set[str] = set()
-
-    def iri(self, iri: str, mark: bool = True) -> str:
-        for pfx, ns in self.prefixes:
-            if iri.startswith(ns) and _LOCAL.fullmatch(iri[len(ns) :]):
-                if mark:
-                    self.used.add(pfx)
-                return f"{pfx}:{iri[len(ns) :]}"
-        if iri.startswith(self.base):
-            iri = iri[len(self.base) :]
-        if re.search(r'[\x00-\x20<>"{}|^`\\]', iri):
-            raise ValueError(f"IRI cannot be written: {iri!r}")
-        return f"<{iri}>"
-
-    def literal(self, lit: Literal) -> str:
-        text = "".join(_ESCAPES.get(ch, ch) for ch in str(lit))
-        if lit.language:
-            return f'"{text}"@{lit.language}'
-        dt = lit.datatype
-        if dt is None or dt == XSD.string:
-            return f'"{text}"'
-        if dt == XSD.integer and re.fullmatch(r"[+-]?\d+", str(lit)):
-            return str(lit)
-        if dt == XSD.boolean and str(lit) in ("true", "false"):
-            return str(lit)
-        return f'"{text}"^^{self.iri(str(dt))}'
-
-    def obj(self, node: Node, indent: int) -> str:
-        if isinstance(node, URIRef):
-            return self.iri(str(node))
-        if isinstance(node, Literal):
-            return self.literal(node)
-        if isinstance(node, BNode):
-            if len(list(self.g.subject_predicates(node))) != 1:
-                raise ValueError("blank nodes must be referenced exactly once")
-            pad = "    " * (indent + 1)
-            return (
-                "[\n"
-                + pad
-                + (" ;\n" + pad).join(self.pairs(node, indent + 1))
-                + "\n"
-                + "    " * indent
-                + "]"
-            )
-        raise TypeError(node)
-
-    def pairs(self, subject: Node, indent: int) -> list[str]:
-        preds = sorted(
-            {p for p in self.g.predicates(subject)},
-            key=lambda p: (p != RDF.type, self.iri(str(p), mark=False)),
-        )
-        out = []
-        for p in preds:
-            objs = sorted(
-                (self.obj(o, indent) for o in self.g.objects(subject, p)), key=_natural_key
-            )
-            name = "a" if p == RDF.type else self.iri(str(p))
-            out.append(f"{name} " + ", ".join(objs))
-        return out
-
-    def sort_key(self, node: Node) -> list[tuple[int, int | str]]:
-        text = str(node)
-        return _natural_key(text[len(self.base) :] if text.startswith(self.base) else text)
-
-    def write(self, header: str) -> str:
-        subjects = [s for s in set(self.g.subjects()) if not isinstance(s, BNode)]
-        blocks = []
-        for s in sorted(subjects, key=self.sort_key):
-            blocks.append(self.iri(str(s)) + " " + " ;\n    ".join(self.pairs(s, 1)) + " .")
-        head = "".join(f"# {line}".rstrip() + "\n" for line in header.strip().splitlines())
-        prefix_lines = []
-        for pfx, ns in self.prefixes:
-            if pfx in self.used:
-                shown = ns[len(self.base) :] if ns.startswith(self.base) else ns
-                prefix_lines.append(f"@prefix {pfx}: <{shown}> .")
-        return head + "\n" + "\n".join(sorted(prefix_lines)) + "\n\n" + "\n\n".join(blocks) + "\n"
 
 
 def to_turtle(graph: Graph, header: str = "", base: str = DEFAULT_BASE) -> str:
-    """Deterministic Turtle: sorted subjects, `a` first then sorted predicates, relative IRIs."""
-    return _Writer(graph, base).write(header)
+    """Deterministic Turtle by rdflib's writer (it orders subjects, predicates and values), with
+    IRIs under ``base`` relative, so that the files follow ``iomkg --base``.
+
+    rdflib writes only absolute IRIs for a graph of absolute ones (its ``base`` adds ``@base``
+    and leaves them whole), so the graph is written with those IRIs made relative: each term
+    is rewritten, never the text.
+    """
+    relative = Graph()
+    for pfx, ns in (("iomo", "ontology#"), *_PREFIXES):
+        relative.bind(pfx, ns, override=True, replace=True)
+    for triple in graph:
+        relative.add(tuple(_relative(term, base) for term in triple))  # type: ignore[arg-type]
+    text = relative.serialize(format="turtle")
+    head = "".join(f"# {line}".rstrip() + "\n" for line in header.strip().splitlines())
+    return head + "\n" + text.strip() + "\n"
+
+
+def _relative(term: Node, base: str) -> Node:
+    if isinstance(term, URIRef) and str(term).startswith(base):
+        return URIRef(str(term)[len(base) :])
+    if isinstance(term, Literal) and term.datatype is not None:
+        datatype = _relative(term.datatype, base)
+        if datatype != term.datatype:
+            return Literal(str(term), datatype=str(datatype))
+    return term
 
 
 # --------------------------------------------------------------------------------------------
