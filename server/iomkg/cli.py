@@ -811,14 +811,16 @@ def link(
     pause: float,
     retries: int,
 ) -> None:
-    """Find owl:sameAs candidates for countries and organisations without a link, for review.
+    """Find owl:sameAs candidates and IOM memberships the graph lacks, for review.
 
     Asks the endpoint (with SPARQLWrapper; descriptive User-Agent, paced, retried) for countries
     by ISO 3166-1 alpha-2 code (P297) and organisations by IATI identifier or exact name, and
-    writes each candidate with its evidence to a review file (CSV). Mark rows accept or reject,
-    then run `iomkg link --accept FILE`: the accepted links join data/links/<target>/accepted.ttl
-    with their provenance and go through `iomkg build` like any data. Nothing is linked by guess;
-    when the endpoint cannot be reached, nothing is written (exit 2).
+    (Wikidata) for IOM memberships (P463 Q472311, start and end by P580/P582) of states with
+    none in the graph, new states included; it writes each candidate with its evidence to a
+    review file (CSV). Mark rows accept or reject, then run `iomkg link --accept FILE`: the
+    accepted links and memberships join data/links/<target>/accepted.ttl with their provenance
+    and go through `iomkg build` like any data. Nothing is linked by guess; when the endpoint
+    cannot be reached, nothing is written (exit 2).
     """
     from datetime import date
 
@@ -838,7 +840,11 @@ def link(
             country_coder=_country_coder(settings),
         )
         if merged.added:
-            click.echo(f"merged {len(merged.added)} link(s) into {merged.path}")
+            memberships = sum(1 for row in merged.added if row.kind == "membership")
+            click.echo(
+                f"merged {len(merged.added) - memberships} link(s) and {memberships} IOM "
+                f"membership(s) into {merged.path}"
+            )
         else:
             click.echo(f"nothing to merge into {merged.path}")
         click.echo(

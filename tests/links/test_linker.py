@@ -139,7 +139,7 @@ def test_a_review_file_with_an_unknown_decision_names_the_line(tmp_path: Path) -
 
 def test_the_review_cycle_links_and_records_provenance(linked_project: LinkedProject) -> None:
     assert "found 8 candidate(s) for 7 entities" in linked_project.search.output
-    assert "merged 5 link(s)" in linked_project.accept.output  # 4 links, 1 membership
+    assert "merged 4 link(s) and 1 IOM membership(s)" in linked_project.accept.output
     accepted = linked_project.settings.data_dir / "links" / "wikidata" / "accepted.ttl"
     graph = Graph().parse(accepted, format="turtle", publicID=BASE)
     links = {(str(s).removeprefix(BASE), str(o)) for s, o in graph.subject_objects(OWL.sameAs)}
