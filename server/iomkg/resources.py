@@ -376,6 +376,69 @@ def graph_sources(store: GraphStore, links: LinkMap) -> dict[str, TermView]:
     return found
 
 
+NAMES_LIMIT = 500
+
+# The names of some resources (bound by VALUES): their labels, or for a line of a source
+# document, the line and its document's title.
+NAMES = (
+    _PROLOGUE
+    + f"""
+SELECT ?s ?label ?line ?title WHERE {{
+  VALUES ?s {{ {{values}} }}
+  {{ ?s {_LABEL} ?label }}
+  UNION {{ ?s iomo:line ?line ; dcterms:isPartOf ?doc . OPTIONAL {{ ?doc dcterms:title ?title }} }}
+}}
+"""
+)
+
+
+def resource_names(store: GraphStore, iris: Iterable[str], links: LinkMap) -> dict[str, str]:
+    """How pages name each of ``iris`` (at most :data:`NAMES_LIMIT`): its label (English or
+    untagged first), "IOM Serbia page, line 15" for a line of a source document, the document's
+    short title for a named graph of ``data/sources``; an IRI with none of these is left out.
+    The IRIs travel as terms in a VALUES block (pyoxigraph writes them; one that is not an IRI
+    is skipped), never as text of the caller's."""
+    wanted: list[ox.NamedNode] = []
+    for iri in iris:
+        try:
+            wanted.append(ox.NamedNode(iri))
+        except ValueError:
+            continue
+        if len(wanted) >= NAMES_LIMIT:
+            break
+    if not wanted:
+        return {}
+    names: dict[str, str] = {}
+    sources = graph_sources(store, links)
+    for node in wanted:
+        if node.value in sources:
+            names[node.value] = document_name(sources[node.value])
+    labels: dict[str, list[object]] = defaultdict(list)
+    lines: dict[str, str] = {}
+    values = " ".join(str(node) for node in wanted)
+    for row in _rows(store.query(NAMES.replace("{values}", values), base_iri=links.base_iri)):
+        subject = row["s"]
+        if not isinstance(subject, ox.NamedNode):
+            continue
+        if row["label"] is not None:
+            labels[subject.value].append(row["label"])
+        elif isinstance(row["line"], ox.Literal):
+            title = _literal_text(row["title"])
+            document = (
+                document_name(TermView("iri", "", label=title))
+                if title
+                else short_document_name(subject.value.rsplit("/line/", 1)[0])
+            )
+            lines[subject.value] = f"{document}, line {row['line'].value}"
+    for iri, found in labels.items():
+        label = first_literal(found)
+        if label:
+            names.setdefault(iri, label)
+    for iri, name in lines.items():
+        names.setdefault(iri, name)
+    return names
+
+
 def graph_term(iri: str, links: LinkMap, sources: dict[str, TermView]) -> TermView:
     """A named graph as a page shows it: labelled with its source document's title, if any."""
     source = sources.get(iri)

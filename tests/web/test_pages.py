@@ -292,3 +292,21 @@ def test_download_links_name_their_file(client: FlaskClient) -> None:
     assert 'download="result.ttl"' in graph and 'download="result.rdf"' in graph
     saved = page(client, "/api/queries/list-donors?programme=id:project/ntf")
     assert 'download="list-donors.csv"' in saved
+
+
+def test_names_for_the_graph_view_are_the_pages_names(client: FlaskClient) -> None:
+    base = "https://w3id.org/iomkg/"
+    iris = [
+        base + "id/country/NO",
+        base + "id/source/000_aa2112c34e1aacb8/line/15",
+        base + "graph/sources/000_aa2112c34e1aacb8",
+        base + "id/nothing/here",
+        "not an IRI",
+    ]
+    response = client.post("/sparql/names", data={"iri": iris})
+    assert response.status_code == 200
+    assert response.json == {
+        base + "id/country/NO": "Norway",
+        base + "id/source/000_aa2112c34e1aacb8/line/15": "IOM Serbia page, line 15",
+        base + "graph/sources/000_aa2112c34e1aacb8": "IOM Serbia page",
+    }

@@ -3,6 +3,8 @@
 * ``POST /sparql/check`` (``query=`` form field, or the text as the body): the syntax check of
   :func:`iomkg.syntaxhelp.check_syntax`, the same explanation a run would give, as JSON; the
   editor marks the line and column.
+* ``POST /sparql/names`` (``iri=`` form fields): how pages name those resources, as JSON
+  ``{iri: name}`` (:func:`iomkg.resources.resource_names`), for the graph view's node labels.
 * ``GET /sparql/terms``: what the editor completes (prefixes, classes, properties, saved
   queries), from :mod:`iomkg.completion` and the catalogue.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from iomkg import catalog, completion, syntaxhelp
+from iomkg import catalog, completion, resources, syntaxhelp
 from iomkg.vocab import prefixes
 from iomkg.web.api import editor_url, saved_queries
 from iomkg.web.common import web
@@ -29,6 +31,13 @@ def check() -> Response:
     if problem is None:
         return jsonify({"ok": True})
     return jsonify({"ok": False, "problem": problem.to_json()})
+
+
+@blueprint.route("/sparql/names", methods=["POST"])
+def names() -> Response:
+    context = web()
+    iris = request.form.getlist("iri")[: resources.NAMES_LIMIT]
+    return jsonify(resources.resource_names(context.store, iris, context.links))
 
 
 @blueprint.route("/sparql/terms")

@@ -275,6 +275,7 @@ def editor_config(query_given: bool) -> dict[str, object]:
         "endpoint": url_for("sparql.endpoint"),
         "check_url": url_for("editor.check"),
         "terms_url": url_for("editor.terms"),
+        "names_url": url_for("editor.names"),
         "base": settings.base_iri,
         "prefixes": prefixes(settings.base_iri),
         "max_rows": settings.max_rows,

@@ -83,9 +83,9 @@ class Watched:
             self.page.locator(selector).screenshot(path=str(path))
         return path
 
-    def axe(self, name: str) -> list[dict[str, Any]]:
-        """Serious and critical axe-core violations on the page as it is (any others are noted
-        in ``var/screenshots/NAME.axe.json``)."""
+    def axe(self, name: str, every: bool = False) -> list[dict[str, Any]]:
+        """Serious and critical axe-core violations on the page as it is, or with ``every`` all
+        of them, minor and moderate too (all are written to ``var/screenshots/NAME.axe.json``)."""
         if not self.page.evaluate("typeof window.axe !== 'undefined'"):
             self.page.evaluate(AXE.read_text(encoding="utf-8"))
         results = self.page.evaluate(
@@ -103,7 +103,7 @@ class Watched:
             for v in violations
         ]
         (SCREENSHOTS / f"{name}.axe.json").write_text(json.dumps(summary, indent=2) + "\n")
-        return [v for v in summary if v["impact"] in ("serious", "critical")]
+        return [v for v in summary if every or v["impact"] in ("serious", "critical")]
 
 
 @contextmanager

@@ -34,14 +34,23 @@
       .then((r) => r.json())
       .then((answer) => {
         if (answer.ok) {
+          output.querySelector("section.error-box.syntax")?.remove();
           problemBox.textContent = "";
           problemBox.classList.remove("shown");
           callback([]);
           return;
         }
         const p = answer.problem;
-        problemBox.textContent = p.message;
-        problemBox.classList.add("shown");
+        // Shown once: not here when the run's error box explains this very text.
+        const ran = output.querySelector("section.error-box.syntax");
+        if (ran && ran.dataset.query === text) {
+          problemBox.textContent = "";
+          problemBox.classList.remove("shown");
+        } else {
+          if (ran) ran.remove();
+          problemBox.textContent = p.message;
+          problemBox.classList.add("shown");
+        }
         const from = window.CodeMirror.Pos(p.line - 1, p.column - 1);
         const to = window.CodeMirror.Pos(p.line - 1, p.column - 1 + Math.max(p.length, 1));
         callback([{ from, to, message: p.summary + (p.hint ? "\n" + p.hint : ""), severity: "error" }]);
@@ -161,7 +170,13 @@
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams({ query }) }).then((r) => r.json()).catch(() => ({ ok: true }));
       if (!check.ok) {
+        // The explanation is shown here, under its heading, and no longer under the editor.
         showError(0, check.problem.message, "The query does not parse");
+        const box = output.querySelector("section.error-box");
+        box.classList.add("syntax");
+        box.dataset.query = query;
+        problemBox.textContent = "";
+        problemBox.classList.remove("shown");
         return;
       }
       const response = await iomkg.runQuery(config.endpoint, query,
@@ -518,17 +533,38 @@
     else pre.textContent = text;
   }
 
-  function graphView(body, triples) {
+  /** How the server's pages name these IRIs ({iri: name}); none where it cannot say. */
+  async function namesOf(iris) {
+    if (!iris.length) return {};
+    const body = new URLSearchParams();
+    for (const iri of iris.slice(0, 500)) body.append("iri", iri);
+    try {
+      const response = await fetch(config.names_url, { method: "POST", body,
+        headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+      return response.ok ? await response.json() : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  async function graphView(body, triples) {
     if (!iomkg.chartAvailable()) {
       body.append(el("p", { class: "notice", text: "The graph view needs the echarts package (npm ci)." }));
       return;
     }
+    // Nodes are named as the resource pages name them (a label, "IOM Serbia page, line 15"),
+    // not by their IRIs, which for source documents are hashes.
+    const iris = new Set();
+    for (const [s, , o] of triples.slice(0, 400)) for (const t of [s, o]) if (t.type === "uri") iris.add(t.value);
+    const names = await namesOf([...iris]);
     const nodes = new Map();
     const edges = [];
     const node = (term) => {
       const key = term.type + ":" + term.value;
       if (!nodes.has(key)) {
-        nodes.set(key, { id: key, label: term.type === "literal" ? '"' + term.value.slice(0, 40) + '"' : iomkg.termText(term, config),
+        nodes.set(key, { id: key, label: term.type === "literal" ? '"' + term.value.slice(0, 40) + '"'
+          : term.type === "bnode" ? "(blank node)"
+          : names[term.value] || iomkg.termText(term, config),
           href: term.type === "uri" ? iomkg.localPath(term.value, config.base) : null });
       }
       return key;
