@@ -44,6 +44,7 @@ from rdflib.term import Node
 
 from iomkg import sparqltext
 from iomkg.shacl import ShaclResult, format_sparql_message, to_rdflib
+from iomkg.sparqljoins import rewrite_exists
 
 __all__ = ["CompiledShapes", "UnsupportedShapes", "compile_shapes"]
 
@@ -838,6 +839,7 @@ class _Writer:
             raise UnsupportedShapes([f"$PATH in a SPARQL constraint of node shape {shape.node}"])
         _check_binds_this(shape, text)
         text = _substitute_variable(text, "this", "?this")
+        text = rewrite_exists(text) or text  # EXISTS as joins: linear over all focus nodes
         self.add_prefixes(constraint.prefixes)
         query = f"SELECT * WHERE {{ {focus} {{ {text} }} }}"
         return _Check(
