@@ -4,14 +4,16 @@ A request carries the query, the dataset overrides of the SPARQL Protocol and th
 client accepts for each kind of answer; the service runs it, picks the format that fits the
 kind of result, and streams the serialised bytes. Two implementations share this contract:
 
-* :class:`InProcessExecutor` runs in the calling process (CLI, unit tests);
-* ``iomkg.executor.IsolatedExecutor`` runs each query in a worker process that is killed when
-  the query outlives its time limit (the server).
+* ``iomkg.executor.IsolatedExecutor`` runs each query in an evaluator process that is killed
+  when the query outlives its time limit (``iomkg serve`` and the development server);
+* ``iomkg.executor.DirectExecutor`` evaluates in the calling process: over a remote engine
+  (``--backend``), and over the embedded store where the caller owns the process (tests).
+
+Both write answers through ``iomkg.executor.writers.answer``: one row cap, one serialiser.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,8 +24,6 @@ from iomkg import formats, sparqltext
 from iomkg.config import Settings
 from iomkg.formats import Format, Kind
 from iomkg.store.base import GraphStore, QueryResult, Term
-
-CHUNK_BYTES = 64 * 1024
 
 
 class QueryTimeout(Exception):
@@ -127,7 +127,7 @@ class AsyncQueryExecutor(QueryExecutor, Protocol):
 
 class ServingExecutor(AsyncQueryExecutor, Protocol):
     """What ``iomkg serve`` runs on: the embedded evaluator (``IsolatedExecutor``) or a remote
-    engine (``RemoteExecutor``)."""
+    engine (``DirectExecutor``)."""
 
     def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
         """A small read method of the store (``named_graphs``, ``quad_count``)."""
@@ -184,64 +184,10 @@ def choose_format(request: QueryRequest, kind: Kind) -> Format:
     return chosen
 
 
-class InProcessExecutor:
-    """Runs queries in this process, with no time limit: for the CLI and unit tests."""
-
-    def __init__(self, store: GraphStore) -> None:
-        self.store = store
-
-    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
-        kind, fmt, body = self._answer(request)
-        return QueryResponse(kind, fmt, _chunked(body))
-
-    async def run_query_async(
-        self, request: QueryRequest, timeout: float | None = None
-    ) -> AsyncQueryResponse:
-        """The same, inline: it blocks the event loop while it runs (tests and development)."""
-        kind, fmt, body = self._answer(request)
-        return AsyncQueryResponse(kind, fmt, NO_CHUNKS, whole=body)
-
-    def _answer(self, request: QueryRequest) -> tuple[Kind, Format, bytes]:
-        result = evaluate(self.store, request)
-        kind = formats.kind_of(result)
-        fmt = choose_format(request, kind)
-        return kind, fmt, formats.serialize_to_bytes(result, fmt, dict(request.prefixes))
-
-    def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
-        apply_update(self.store, request)
-
-    def close(self) -> None:
-        return None
-
-
-class _NoChunks:
-    """An :class:`AsyncChunks` with nothing in it (the body was given whole)."""
-
-    def __aiter__(self) -> _NoChunks:
-        return self
-
-    async def __anext__(self) -> bytes:
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        return None
-
-
-NO_CHUNKS = _NoChunks()
-
-
-def _chunked(body: bytes) -> Iterator[bytes]:
-    view = io.BytesIO(body)
-    while chunk := view.read(CHUNK_BYTES):
-        yield chunk
-
-
 __all__ = [
-    "NO_CHUNKS",
     "AsyncChunks",
     "AsyncQueryExecutor",
     "AsyncQueryResponse",
-    "InProcessExecutor",
     "NotAcceptable",
     "QueryExecutor",
     "QueryRequest",

@@ -36,7 +36,7 @@ from gunicorn.errors import HaltServer
 
 from iomkg.config import Settings
 from iomkg.executor import ExecutorStore, IsolatedExecutor
-from iomkg.executor.remote import RemoteExecutor
+from iomkg.executor.direct import DirectExecutor
 from iomkg.service import ServingExecutor
 from iomkg.store.base import StoreError
 from iomkg.store.releases import Release, Releases
@@ -234,7 +234,7 @@ def ensure_port_free(host: str, port: int) -> None:
 def serving_executor(settings: Settings, release: Release) -> ServingExecutor:
     """The remote engine's executor with ``--backend``, else the embedded evaluator's."""
     if settings.backend is not None:
-        return RemoteExecutor(settings, remote_store(settings), workers=QUERIES_PER_WORKER)
+        return DirectExecutor(settings, remote_store(settings), workers=QUERIES_PER_WORKER)
     return IsolatedExecutor(settings, release.versions.base, workers=QUERIES_PER_WORKER)
 
 

@@ -48,10 +48,12 @@ async def call_async(
     *,
     leave_after: float | None = None,
     leave_before_last_part: bool = False,
+    on_body_part: Callable[[int], None] | None = None,
 ) -> Answer:
     """As :func:`call`; with ``leave_after``, the client disconnects after that many seconds
     (``receive()`` then answers ``http.disconnect``, as uvicorn's does); with
-    ``leave_before_last_part``, it disconnects instead of sending the body's last part."""
+    ``leave_before_last_part``, it disconnects instead of sending the body's last part;
+    ``on_body_part`` is called with the number of body messages received after each one."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -102,6 +104,8 @@ async def call_async(
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
             complete = not message.get("more_body", False)
+            if on_body_part is not None:
+                on_body_part(len(chunks))
 
     await app(scope, receive, send)
     return Answer(status, sent_headers, b"".join(chunks), len(chunks), complete)

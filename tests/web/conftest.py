@@ -2,17 +2,23 @@
 
 ``live_server`` (one per session, read-only) answers most tests; ``update_server`` (one per test
 that needs it) serves a private copy of the store with updates enabled, so writes never leak.
+``evaluator`` is the served executor over the same build, for in-process apps whose queries
+must be stopped at their time limit; ``failing_engine`` a real HTTP server that fails.
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from iomkg.config import Settings
+from iomkg.executor import IsolatedExecutor
+from iomkg.store.releases import Releases
 from tests.servers import LiveServer, start_server, stop_server
 from tests.web.listener import Listener
 
@@ -61,3 +67,40 @@ def listener() -> Iterator[Listener]:
     running = Listener()
     yield running
     running.close()
+
+
+@pytest.fixture(scope="session")
+def evaluator(built_settings: Settings) -> Iterator[IsolatedExecutor]:
+    """Killable evaluators over the session's build, as ``iomkg serve`` runs them."""
+    release = Releases(built_settings.store_root).require_current()
+    with IsolatedExecutor(built_settings, release.versions.base, workers=2) as isolated:
+        isolated.call("pid", timeout=60)  # started (slow on a busy machine)
+        yield isolated
+
+
+class _FailingEngine(BaseHTTPRequestHandler):
+    """Answers every request 500, as an engine whose disk failed would."""
+
+    def _fail(self) -> None:
+        body = b"disk on fire"
+        self.send_response(500)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _fail
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="session")
+def failing_engine() -> Iterator[str]:
+    """The URL of a SPARQL endpoint on 127.0.0.1 that answers every request with a 500."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailingEngine)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sparql"
+    server.shutdown()
+    server.server_close()

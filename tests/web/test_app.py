@@ -1,7 +1,8 @@
 """The Flask app in-process (test client): headers, limits, CORS, escaping, downloads, logging.
 
-These use the in-memory seed store or a tiny hand-made one, and stand-in executors for what a
-real worker does rarely (cut a result, time out), so every branch is reached in milliseconds.
+These use the in-memory seed store or a tiny hand-made one through the in-process executor
+(``DirectExecutor``: the served row cap and bytes), and the served executor's killable
+evaluators (the ``evaluator`` fixture) where a query must be stopped at its time limit.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,40 +19,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from iomkg import formats
 from iomkg.config import Settings
-from iomkg.service import QueryRequest, QueryResponse, QueryTimeout, UpdateRequest
-from iomkg.store import OxigraphStore, StoreError
+from iomkg.executor import ExecutorStore, IsolatedExecutor
+from iomkg.store import OxigraphStore
+from iomkg.store.remote import remote_store
 from iomkg.web import create_app
 
 SELECT = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 1"
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-class CuttingExecutor:
-    """Answers every query with one JSON row and says the result was cut at 1 row."""
-
-    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
-        body = b'{"head":{"vars":["s"]},"results":{"bindings":[{"s":{"type":"uri","value":"http://a"}}]}}'
-        fmt = formats.by_name("json", "results")
-        assert fmt is not None
-        return QueryResponse("results", fmt, iter([body]), truncated=True, row_limit=1)
-
-    def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class SlowExecutor(CuttingExecutor):
-    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
-        raise QueryTimeout(timeout or 30.0)
-
-
-class BrokenStoreExecutor(CuttingExecutor):
-    def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
-        raise StoreError("disk on fire")
+#: A query that never ends on any real graph (a cubic cross join): for the time limit.
+ENDLESS = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 
 
 def client_for(app: Flask) -> FlaskClient:
@@ -74,37 +54,43 @@ def client(seed_app: Flask) -> FlaskClient:
 
 
 def test_row_limit_is_signalled(seed_store: OxigraphStore, tmp_path: Path) -> None:
-    client = client_for(create_app(Settings(store_dir=tmp_path), seed_store, CuttingExecutor()))
-    response = client.get("/sparql", query_string={"query": SELECT})
+    client = client_for(create_app(Settings(store_dir=tmp_path, max_rows=1), seed_store))
+    three = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 3"
+    response = client.get("/sparql", query_string={"query": three, "format": "csv"})
     assert response.status_code == 200
     assert response.headers["X-Row-Limit"] == "1"
     assert (
         response.headers["Warning"].startswith("199 iomkg ")
         and "row limit of 1" in response.headers["Warning"]
     )
+    assert response.text.count("\r\n") == 2  # the header and the one row the cap lets through
     complete = client_for(create_app(Settings(store_dir=tmp_path), seed_store)).get(
         "/sparql", query_string={"query": SELECT}
     )
     assert "X-Row-Limit" not in complete.headers and "Warning" not in complete.headers
 
 
-def test_timeout_is_503_naming_the_limit(seed_store: OxigraphStore, tmp_path: Path) -> None:
-    settings = Settings(store_dir=tmp_path, query_timeout=2.5)
-    client = client_for(create_app(settings, seed_store, SlowExecutor()))
-    response = client.get("/sparql", query_string={"query": SELECT})
+def test_timeout_is_503_naming_the_limit(evaluator: IsolatedExecutor, tmp_path: Path) -> None:
+    settings = Settings(store_dir=tmp_path, query_timeout=0.5)
+    client = client_for(create_app(settings, ExecutorStore(evaluator), evaluator, tmp_path))
+    started = time.monotonic()
+    response = client.get("/sparql", query_string={"query": ENDLESS})
+    assert time.monotonic() - started < 10  # stopped at the limit, not run to its end
     assert response.status_code == 503
-    assert "2.5 s" in response.text and "IOMKG_QUERY_TIMEOUT" in response.text
+    assert "0.5 s" in response.text and "IOMKG_QUERY_TIMEOUT" in response.text
     assert response.content_type.startswith("text/plain") and response.headers["Vary"] == "Accept"
-    page = client.get("/sparql", query_string={"query": SELECT}, headers={"Accept": BROWSER})
+    page = client.get("/sparql", query_string={"query": ENDLESS}, headers={"Accept": BROWSER})
     assert (
         page.status_code == 503
-        and "2.5 s" in page.text
+        and "0.5 s" in page.text
         and page.content_type.startswith("text/html")
     )
 
 
-def test_store_failure_is_500_not_400(seed_store: OxigraphStore, tmp_path: Path) -> None:
-    client = client_for(create_app(Settings(store_dir=tmp_path), seed_store, BrokenStoreExecutor()))
+def test_store_failure_is_500_not_400(failing_engine: str, tmp_path: Path) -> None:
+    """An engine that fails (a real HTTP server answering 500) is the server's fault."""
+    settings = Settings(store_dir=tmp_path, backend=failing_engine)
+    client = client_for(create_app(settings, remote_store(settings)))
     response = client.get("/sparql", query_string={"query": SELECT})
     assert response.status_code == 500 and "disk on fire" in response.text
 
@@ -179,10 +165,9 @@ def test_cors_configurable(seed_store: OxigraphStore, tmp_path: Path) -> None:
     )
 
 
-def test_update_responses_carry_no_cors(seed_store: OxigraphStore, tmp_path: Path) -> None:
-    client = client_for(
-        create_app(Settings(store_dir=tmp_path, update_token="t"), seed_store, CuttingExecutor())
-    )
+def test_update_responses_carry_no_cors(tmp_path: Path) -> None:
+    store = OxigraphStore(ox.Store())  # of its own: the update is applied
+    client = client_for(create_app(Settings(store_dir=tmp_path, update_token="t"), store))
     response = client.post(
         "/sparql",
         data="INSERT DATA { <id/a> <id/b> 1 }",
@@ -191,6 +176,7 @@ def test_update_responses_carry_no_cors(seed_store: OxigraphStore, tmp_path: Pat
     )
     assert response.status_code == 204
     assert "Access-Control-Allow-Origin" not in response.headers
+    assert len(store.raw) == 1
 
 
 # Pages: escaping and links ---------------------------------------------------------------------
@@ -342,14 +328,9 @@ def test_healthz(client: FlaskClient, seed_store: OxigraphStore) -> None:
     }
 
 
-def test_healthz_reports_an_unreachable_store(tmp_path: Path) -> None:
-    class Gone(OxigraphStore):
-        def quad_count(self, graph: str | None = None) -> int:
-            raise StoreError("the store is gone")
-
-    response = client_for(create_app(Settings(store_dir=tmp_path), Gone(ox.Store()))).get(
-        "/healthz"
-    )
+def test_healthz_reports_a_failing_store(failing_engine: str, tmp_path: Path) -> None:
+    settings = Settings(store_dir=tmp_path, backend=failing_engine)
+    response = client_for(create_app(settings, remote_store(settings))).get("/healthz")
     assert response.status_code == 503 and json.loads(response.text)["status"] == "unavailable"
 
 

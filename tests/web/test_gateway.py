@@ -1,16 +1,18 @@
-"""The ASGI gateway answers plain query requests exactly as the Flask route does, and hands the
-rest to Flask.
+"""The ASGI gateway: a thin adapter of the endpoint core. Plain query requests are answered by
+the core (``test_endpoint.py`` tests what it answers) and sent as the core's reply; pages,
+browsers and bodies the gateway does not read go to the Flask app behind it.
 
-Each request goes to the gateway and, for comparison, straight to the Flask app behind it (the
-same app, through the same ``a2wsgi`` bridge); status, headers, body and access-log line must be
-the same. The gateway may add a ``Content-Length`` where Flask streams: when it does, it is the
-body's length.
+The queries run on real executors: in this process over the seed store, or on the served
+executor's killable evaluators over the session's build (``evaluator``) where a query must run
+long, be stopped, stream a large answer or lose its evaluator.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -21,261 +23,138 @@ import pytest
 
 from iomkg import formats
 from iomkg.config import Settings
-from iomkg.service import (
-    NO_CHUNKS,
-    AsyncQueryResponse,
-    InProcessExecutor,
-    QueryRequest,
-    QueryTimeout,
-)
+from iomkg.endpoint import Reply
+from iomkg.executor import ExecutorStore, IsolatedExecutor
+from iomkg.service import AsyncQueryExecutor
 from iomkg.store import OxigraphStore
-from iomkg.store.base import StoreError
-from iomkg.web import create_asgi_app
+from iomkg.web import create_app, create_asgi_app
+from iomkg.web.common import EXTENSION
 from iomkg.web.gateway import WATCH_AFTER_SECONDS, Gateway
-from tests.web.asgi import Answer, call, call_async
-from tests.web.test_app import BROWSER, CuttingExecutor, SlowExecutor
+from tests.web.asgi import call, call_async
+from tests.web.test_app import BROWSER, ENDLESS, client_for
+from tests.web.test_endpoint import ASK, CONSTRUCT, FORM, SELECT, SPARQL_QUERY, http_request
 
-SELECT = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o LIMIT 5"
-CONSTRUCT = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o LIMIT 5"
-ASK = "ASK { ?s ?p ?o }"
-FORM = "application/x-www-form-urlencoded"
-SPARQL_QUERY = "application/sparql-query"
-
-#: (query-string parameters, request headers): GET requests the gateway answers, or hands on.
-GETS: list[tuple[dict[str, str], dict[str, str]]] = [
-    ({"query": SELECT}, {}),
-    ({"query": SELECT}, {"Accept": "application/sparql-results+json"}),
-    ({"query": SELECT, "format": "csv"}, {}),
-    ({"query": SELECT}, {"Accept": "text/tab-separated-values"}),
-    ({"query": SELECT}, {"Accept": "application/sparql-results+xml"}),
-    ({"query": CONSTRUCT}, {"Accept": "text/turtle"}),
-    ({"query": CONSTRUCT, "format": "nt"}, {}),
-    ({"query": ASK}, {}),
-    ({"query": "SELECT WHERE {"}, {}),  # the executor refuses it: 400
-    ({"query": "SELECT * WHERE { SERVICE <http://x.example/sparql> { ?s ?p ?o } }"}, {}),  # 403
-    ({"query": SELECT, "format": "nonsense"}, {}),  # the protocol refuses it: 406 (Flask)
-    ({"query": SELECT}, {"Accept": "image/png"}),
-    ({"query": SELECT}, {"Accept": BROWSER}),  # the HTML page (Flask)
-    ({"query": SELECT, "format": "csv"}, {"Accept": BROWSER}),  # a browser's download (Flask)
-    ({"query": SELECT}, {"Origin": "https://elsewhere.example"}),  # CORS
-    ({"query": SELECT, "default-graph-uri": "http://nowhere.example/g"}, {}),
-    ({"update": "CLEAR ALL"}, {}),  # update by GET: 400 (Flask)
-]
-
-#: (content type, body, request headers): POST requests.
-POSTS: list[tuple[str, bytes, dict[str, str]]] = [
-    (FORM, urlencode({"query": SELECT}).encode(), {}),
-    (FORM, urlencode({"query": SELECT, "format": "tsv"}).encode(), {}),
-    (SPARQL_QUERY, ASK.encode(), {"Accept": "text/csv"}),
-    (SPARQL_QUERY + "; charset=utf-8", CONSTRUCT.encode(), {"Accept": "application/n-triples"}),
-    (FORM, urlencode({"query": SELECT, "format": "nonsense"}).encode(), {}),  # 406 (Flask)
-    (FORM, urlencode({"update": "CLEAR ALL"}).encode(), {}),  # refused: 403 (Flask)
-    (FORM, urlencode({"query": ASK, "update": "CLEAR ALL"}).encode(), {}),  # both: 400
-    (SPARQL_QUERY, b"SELECT \xff", {}),  # not UTF-8: 400 (Flask)
-    ("text/plain", ASK.encode(), {}),  # 415 (Flask)
-    (FORM, urlencode({"query": SELECT}).encode(), {"Origin": "https://elsewhere.example"}),
-]
+#: Some 20,000 rows of JSON (several MB): streamed in many chunks, longer than a socket's buffer.
+LARGE = "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c } LIMIT 20000"
 
 
-class AsyncCuttingExecutor(CuttingExecutor):
-    """``CuttingExecutor`` for the gateway too: one JSON row, cut at 1."""
-
-    async def run_query_async(
-        self, request: QueryRequest, timeout: float | None = None
-    ) -> AsyncQueryResponse:
-        answer = self.run_query(request, timeout)
-        return AsyncQueryResponse(
-            answer.kind,
-            answer.format,
-            NO_CHUNKS,
-            truncated=answer.truncated,
-            row_limit=answer.row_limit,
-            whole=b"".join(answer.chunks),
-        )
+def gateway_for(
+    settings: Settings, store: OxigraphStore, executor: AsyncQueryExecutor | None, tmp_path: Path
+) -> Gateway:
+    return create_asgi_app(settings, store, executor, tmp_path / "no-dumps")
 
 
-class AsyncSlowExecutor(SlowExecutor):
-    """Every query times out; counts the attempts."""
-
-    calls = 0
-
-    async def run_query_async(
-        self, request: QueryRequest, timeout: float | None = None
-    ) -> AsyncQueryResponse:
-        self.calls += 1
-        raise QueryTimeout(timeout or 30.0)
+def served_gateway(settings: Settings, evaluator: IsolatedExecutor, tmp_path: Path) -> Gateway:
+    """The gateway as ``iomkg serve`` builds it: over the evaluators, pages through them."""
+    return create_asgi_app(settings, ExecutorStore(evaluator), evaluator, tmp_path / "no-dumps")
 
 
-class _Pieces:
-    def __init__(self, body: bytes, size: int) -> None:
-        self.pieces = [body[start : start + size] for start in range(0, len(body), size)]
-        self.closed = False
-
-    def __aiter__(self) -> _Pieces:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if not self.pieces:
-            raise StopAsyncIteration
-        return self.pieces.pop(0)
-
-    async def aclose(self) -> None:
-        self.closed = True
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "iomkg.access"]
 
 
-class _DiesAfterFirstPiece(_Pieces):
-    """An evaluator that dies after the first chunk (the OOM killer, say)."""
-
-    def __init__(self, body: bytes, size: int) -> None:
-        super().__init__(body, size)
-        self.total = len(self.pieces)
-
-    async def __anext__(self) -> bytes:
-        if len(self.pieces) < self.total:
-            raise StoreError("the query evaluator stopped sending its answer")
-        return await super().__anext__()
+def core_reply(
+    gateway: Gateway, method: str, query_string: bytes, headers: dict[str, str], body: bytes
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """What the core answers to the same request (the adapters must send exactly this)."""
+    reply = gateway.core.answer(http_request(method, query_string, headers, body))
+    assert isinstance(reply, Reply)
+    content = reply.body if isinstance(reply.body, bytes) else b"".join(reply.body)
+    return reply.status, [(name.lower(), value) for name, value in reply.headers], content
 
 
-class StreamingExecutor(InProcessExecutor):
-    """The in-process executor, but giving every body in small chunks (as a big answer comes)."""
-
-    pieces: type[_Pieces] = _Pieces
-
-    async def run_query_async(
-        self, request: QueryRequest, timeout: float | None = None
-    ) -> AsyncQueryResponse:
-        answer = await super().run_query_async(request, timeout)
-        assert answer.whole is not None
-        return AsyncQueryResponse(
-            answer.kind,
-            answer.format,
-            self.pieces(answer.whole, 7),
-            answer.truncated,
-            answer.row_limit,
-        )
-
-
-class DyingExecutor(StreamingExecutor):
-    """A streaming executor whose evaluator dies after the first chunk."""
-
-    pieces = _DiesAfterFirstPiece
-
-
-def gateway_for(settings: Settings, store: OxigraphStore, executor: Any, tmp_path: Path) -> Gateway:
-    return create_asgi_app(
-        settings, store, executor or InProcessExecutor(store), tmp_path / "no-dumps"
-    )
-
-
-def ask(
-    app: Any,
+@pytest.mark.parametrize(
+    ("method", "params", "headers", "body"),
+    [
+        ("GET", {"query": SELECT}, {}, b""),
+        ("GET", {"query": CONSTRUCT}, {"Accept": "text/turtle"}, b""),
+        ("GET", {"query": "SELECT WHERE {"}, {}, b""),
+        ("GET", {"query": SELECT}, {"Origin": "https://elsewhere.example"}, b""),
+        ("POST", {}, {"Content-Type": SPARQL_QUERY, "Accept": "text/csv"}, ASK.encode()),
+        (
+            "POST",
+            {},
+            {"Content-Type": FORM},
+            urlencode({"query": SELECT, "format": "nonsense"}).encode(),
+        ),
+    ],
+)
+def test_both_adapters_send_the_core_reply(
     method: str,
-    query_string: bytes,
-    headers: dict[str, str],
-    body: bytes,
-    caplog: pytest.LogCaptureFixture,
-) -> tuple[Answer, list[str]]:
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="iomkg.access"):
-        answer = call(app, method, "/sparql", query_string, list(headers.items()), body)
-    lines = [record.getMessage() for record in caplog.records if record.name == "iomkg.access"]
-    return answer, lines
-
-
-def comparable(answer: Answer, lines: list[str]) -> tuple[Any, ...]:
-    """Status, headers (but Content-Length), body, and the log line without bytes and times."""
-    headers = sorted((name, value) for name, value in answer.headers if name != "content-length")
-    logged = [line.split('" ', 1)[0] + " " + line.split('" ', 1)[1].split()[0] for line in lines]
-    return answer.status, headers, answer.body, logged
-
-
-def assert_same(
-    gateway: Gateway,
-    method: str,
-    query_string: bytes,
-    headers: dict[str, str],
-    body: bytes,
-    caplog: pytest.LogCaptureFixture,
-) -> Answer:
-    expected = comparable(*ask(gateway.flask, method, query_string, headers, body, caplog))
-    got_answer, got_lines = ask(gateway, method, query_string, headers, body, caplog)
-    assert comparable(got_answer, got_lines) == expected
-    assert len(got_lines) == 1
-    length = got_answer.header("content-length")
-    assert length is None or int(length) == len(got_answer.body)
-    return got_answer
-
-
-@pytest.mark.parametrize(("params", "headers"), GETS)
-def test_get_same_answer_as_flask(
     params: dict[str, str],
     headers: dict[str, str],
-    seed_store: OxigraphStore,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    gateway = gateway_for(Settings(store_dir=tmp_path / "none"), seed_store, None, tmp_path)
-    assert_same(gateway, "GET", urlencode(params).encode(), headers, b"", caplog)
-
-
-@pytest.mark.parametrize(("content_type", "body", "headers"), POSTS)
-def test_post_same_answer_as_flask(
-    content_type: str,
     body: bytes,
-    headers: dict[str, str],
     seed_store: OxigraphStore,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    gateway = gateway_for(Settings(store_dir=tmp_path / "none"), seed_store, None, tmp_path)
-    sent = {"Content-Type": content_type, "Content-Length": str(len(body)), **headers}
-    assert_same(gateway, "POST", b"", sent, body, caplog)
-
-
-@pytest.mark.parametrize("cors", ["", "https://a.example https://b.example"])
-def test_same_headers_whatever_the_cors_setting(
-    cors: str, seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = Settings(store_dir=tmp_path / "none", cors_origins=cors)
-    gateway = gateway_for(settings, seed_store, None, tmp_path)
-    query = urlencode({"query": SELECT}).encode()
-    answer = assert_same(gateway, "GET", query, {}, b"", caplog)
-    assert answer.header("vary") == ("Accept, Origin" if cors else "Accept")
-    assert_same(gateway, "GET", query, {"Origin": "https://a.example"}, b"", caplog)
-
-
-def test_truncated_result(
-    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+    """The gateway (the Flask route too) adds nothing and drops nothing of the core's reply but
+    a ``Content-Length`` where the body is whole; each writes one access-log line."""
     settings = Settings(store_dir=tmp_path / "none")
-    gateway = gateway_for(settings, seed_store, AsyncCuttingExecutor(), tmp_path)
-    answer = assert_same(gateway, "GET", urlencode({"query": SELECT}).encode(), {}, b"", caplog)
+    app = create_app(settings, seed_store, None, tmp_path / "no-dumps")
+    gateway = Gateway(app, settings, app.extensions[EXTENSION].endpoint, flask_threads=2)
+    query_string = urlencode(params).encode()
+    status, expected_headers, content = core_reply(gateway, method, query_string, headers, body)
+    sent = {**headers, "Content-Length": str(len(body))} if body else headers
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="iomkg.access"):
+        answer = call(gateway, method, "/sparql", query_string, list(sent.items()), body)
+        flask = client_for(app).open(
+            "/sparql", method=method, query_string=query_string.decode(), headers=sent, data=body
+        )
+        flask.close()  # the access line is written when the body is done
+    assert (answer.status, answer.body) == (status, content)
+    assert [h for h in answer.headers if h[0] != "content-length"] == expected_headers
+    assert answer.header("content-length") in (None, str(len(content)))
+    assert (flask.status_code, flask.data) == (status, content)
+    assert sorted((k.lower(), v) for k, v in flask.headers if k.lower() != "content-length") == (
+        sorted(expected_headers)
+    )
+    assert len(access_lines(caplog)) == 2  # one for each request
+
+
+def test_a_truncated_answer_says_so(seed_store: OxigraphStore, tmp_path: Path) -> None:
+    gateway = gateway_for(
+        Settings(store_dir=tmp_path / "none", max_rows=1), seed_store, None, tmp_path
+    )
+    answer = call(gateway, "GET", "/sparql", urlencode({"query": SELECT}).encode())
     assert answer.status == 200 and answer.header("x-row-limit") == "1"
     assert "truncated" in (answer.header("warning") or "")
 
 
-def test_timeout_runs_the_query_once(
-    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_a_query_past_its_limit_is_stopped_once_with_503(
+    evaluator: IsolatedExecutor, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    executor = AsyncSlowExecutor()
-    settings = Settings(store_dir=tmp_path / "none", query_timeout=2)
-    gateway = gateway_for(settings, seed_store, executor, tmp_path)
-    answer = assert_same(gateway, "GET", urlencode({"query": SELECT}).encode(), {}, b"", caplog)
+    settings = Settings(store_dir=tmp_path / "none", query_timeout=0.5)
+    gateway = served_gateway(settings, evaluator, tmp_path)
+    before = evaluator.evaluator_pid()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="iomkg.access"):
+        answer = call(gateway, "GET", "/sparql", urlencode({"query": ENDLESS}).encode())
     assert answer.status == 503 and answer.header("retry-after") is None  # narrow it, not retry
-    assert "narrow the query" in answer.body.decode()
-    assert "2 s" in answer.body.decode()
-    assert executor.calls == 1
+    assert "narrow the query" in answer.body.decode() and "0.5 s" in answer.body.decode()
+    [line] = access_lines(caplog)  # answered once, not again by Flask
+    assert '" 503 ' in line
+    assert wait_for_new_evaluator(evaluator, before)  # the CPU was freed: it was killed
 
 
-def test_a_streamed_answer_is_the_same_body_without_a_length(
-    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = Settings(store_dir=tmp_path / "none")
-    gateway = gateway_for(settings, seed_store, StreamingExecutor(seed_store), tmp_path)
-    answer = assert_same(gateway, "GET", urlencode({"query": SELECT}).encode(), {}, b"", caplog)
+def test_a_streamed_answer_has_no_length(evaluator: IsolatedExecutor, tmp_path: Path) -> None:
+    gateway = served_gateway(Settings(store_dir=tmp_path / "none"), evaluator, tmp_path)
+    answer = call(gateway, "GET", "/sparql", urlencode({"query": LARGE, "format": "csv"}).encode())
+    assert answer.status == 200 and answer.complete
     assert answer.header("content-length") is None
     assert answer.parts > 3  # chunk by chunk, then the end
-    assert b'"bindings"' in answer.body
+    assert answer.body.count(b"\r\n") == 20001
+
+
+def wait_for_new_evaluator(evaluator: IsolatedExecutor, old_pid: int, seconds: float = 10) -> bool:
+    """Whether the evaluator ``old_pid`` was replaced (killed, and forked again) in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if evaluator.evaluator_pid() != old_pid:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 class NoFlask:
@@ -398,35 +277,22 @@ def test_access_log_line_for_a_raw_query_string(
     gateway = gateway_for(Settings(store_dir=tmp_path / "none"), seed_store, None, tmp_path)
     lines = []
     for app in (gateway, gateway.flask):
-        answer, logged = ask(app, "GET", b"query=ASK%7B%7D&x=?", {}, b"", caplog)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="iomkg.access"):
+            answer = call(app, "GET", "/sparql", b"query=ASK%7B%7D&x=?")
         assert answer.status == 200
-        lines.append([line.rsplit(" ", 4)[0] for line in logged])
+        lines.append([line.rsplit(" ", 4)[0] for line in access_lines(caplog)])
     assert lines[0] == lines[1] == ['10.1.2.3 "GET /sparql?query=ASK%7B%7D&x="']
 
 
-class HangingExecutor(InProcessExecutor):
-    """A query that never ends: the client leaves first."""
-
-    cancelled = False
-
-    async def run_query_async(
-        self, request: QueryRequest, timeout: float | None = None
-    ) -> AsyncQueryResponse:
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            self.cancelled = True
-            raise
-        raise AssertionError("unreachable")
-
-
 def test_a_client_that_leaves_stops_its_query_and_is_logged_as_499(
-    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    evaluator: IsolatedExecutor, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """uvicorn only tells the app (``receive()``): the gateway's watch cancels the request."""
-    executor = HangingExecutor(seed_store)
-    gateway = gateway_for(Settings(store_dir=tmp_path / "none"), seed_store, executor, tmp_path)
-    query = urlencode({"query": ASK}).encode()
+    """uvicorn only tells the app (``receive()``): the gateway's watch cancels the request, and
+    the evaluator running the query is killed."""
+    gateway = served_gateway(Settings(store_dir=tmp_path / "none"), evaluator, tmp_path)
+    query = urlencode({"query": ENDLESS}).encode()
+    before = evaluator.evaluator_pid()
     caplog.clear()
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="iomkg.access"):
@@ -435,9 +301,9 @@ def test_a_client_that_leaves_stops_its_query_and_is_logged_as_499(
         )
     assert time.monotonic() - started < 2.0  # not the hour the query would hang
     assert answer.status == 0 and answer.body == b""  # nothing was sent to nobody
-    assert executor.cancelled  # the query's coroutine was stopped (the evaluator is killed)
-    [line] = [r.getMessage() for r in caplog.records if r.name == "iomkg.access"]
-    assert '"GET /sparql?query=ASK' in line and '" 499 - ' in line
+    assert wait_for_new_evaluator(evaluator, before)  # not left running for nobody
+    [line] = access_lines(caplog)
+    assert '"GET /sparql?query=SELECT' in line and '" 499 - ' in line
 
 
 def test_a_quick_answer_starts_no_watch(seed_store: OxigraphStore, tmp_path: Path) -> None:
@@ -456,18 +322,15 @@ def test_a_quick_answer_starts_no_watch(seed_store: OxigraphStore, tmp_path: Pat
 
 
 def test_a_cancelled_request_is_logged_as_499(
-    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    evaluator: IsolatedExecutor, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A server that cancels the request itself (stopping): the line is still written."""
-    gateway = gateway_for(
-        Settings(store_dir=tmp_path / "none"), seed_store, HangingExecutor(seed_store), tmp_path
-    )
+    gateway = served_gateway(Settings(store_dir=tmp_path / "none"), evaluator, tmp_path)
+    query = urlencode({"query": ENDLESS}).encode()
 
     async def leave_midway() -> None:
-        request = asyncio.ensure_future(
-            call_async(gateway, "GET", "/sparql", urlencode({"query": ASK}).encode(), [], b"", 1)
-        )
-        await asyncio.sleep(0.05)
+        request = asyncio.ensure_future(call_async(gateway, "GET", "/sparql", query, [], b"", 1))
+        await asyncio.sleep(0.3)
         request.cancel()
         with pytest.raises(asyncio.CancelledError):
             await request
@@ -475,24 +338,35 @@ def test_a_cancelled_request_is_logged_as_499(
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="iomkg.access"):
         asyncio.run(leave_midway())
-    [line] = [r.getMessage() for r in caplog.records if r.name == "iomkg.access"]
-    assert '"GET /sparql?query=ASK' in line and '" 499 - ' in line
+    [line] = access_lines(caplog)
+    assert '"GET /sparql?query=SELECT' in line and '" 499 - ' in line
 
 
 def test_an_answer_cut_by_a_dying_evaluator_is_left_unfinished(
-    seed_store: OxigraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    evaluator: IsolatedExecutor, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The 200 is out when the evaluator dies: the answer is not ended (the client sees it cut,
-    not a short but well-formed body), a warning says why, and nothing is raised to uvicorn
-    (which would log a traceback)."""
-    gateway = gateway_for(
-        Settings(store_dir=tmp_path / "none"), seed_store, DyingExecutor(seed_store), tmp_path
-    )
+    """The 200 is out when the evaluator dies (killed here as the OOM killer would, after the
+    first part of the body): the answer is not ended (the client sees it cut, not a short but
+    well-formed body), a warning says why, and nothing is raised to uvicorn (which would log a
+    traceback)."""
+    gateway = served_gateway(Settings(store_dir=tmp_path / "none"), evaluator, tmp_path)
+    victim = evaluator.evaluator_pid()
+
+    def kill_after_the_first_part(parts: int) -> None:
+        if parts == 1:
+            os.kill(victim, signal.SIGKILL)
+
+    query = urlencode({"query": LARGE, "format": "csv"}).encode()
     with caplog.at_level(logging.INFO):
-        answer = call(gateway, "GET", "/sparql", urlencode({"query": SELECT}).encode())
-    assert answer.status == 200 and len(answer.body) == 7
-    assert not answer.complete
+        answer = asyncio.run(
+            call_async(
+                gateway, "GET", "/sparql", query, [], b"", 1, on_body_part=kill_after_the_first_part
+            )
+        )
+    assert answer.status == 200 and not answer.complete
+    assert 0 < answer.body.count(b"\r\n") < 20001
     assert any("an answer was cut short" in record.getMessage() for record in caplog.records)
+    assert wait_for_new_evaluator(evaluator, victim)
 
 
 @pytest.mark.parametrize("framing", ["chunked", "length"])

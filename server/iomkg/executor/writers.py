@@ -66,6 +66,12 @@ class Spool:
     def flush(self) -> None:
         return None
 
+    def close(self) -> None:
+        """Drop what was written (an answer that will not be sent)."""
+        self._parts = []
+        if self._file is not None:
+            self._file.close()
+
     def chunks(self) -> Iterator[bytes]:
         if self._file is None:
             data = b"".join(self._parts)

@@ -27,8 +27,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from iomkg import catalog, descriptions, endpoint
 from iomkg.config import Settings
 from iomkg.cors import CorsPolicy
+from iomkg.executor.direct import DirectExecutor
 from iomkg.protocol import ProtocolError
-from iomkg.service import AsyncQueryExecutor, InProcessExecutor, QueryTimeout
+from iomkg.service import AsyncQueryExecutor, QueryTimeout
 from iomkg.store.base import GraphStore, StoreUnavailable
 from iomkg.store.releases import Releases
 from iomkg.web import api, assets, downloads, editor, ops, pages, resources, sparql
@@ -49,7 +50,9 @@ def create_app(
     executor: AsyncQueryExecutor | None = None,
     dumps_dir: Path | None = None,
 ) -> Flask:
-    """A Flask app serving ``store``; queries go through ``executor`` (in-process by default).
+    """A Flask app serving ``store``; queries go through ``executor``
+    (by default a :class:`~iomkg.executor.direct.DirectExecutor`: in this process, with the
+    served row cap and time limit).
 
     ``dumps_dir`` is the folder of downloadable dumps; by default the current release's.
     """
@@ -59,7 +62,7 @@ def create_app(
     if dumps_dir is None:
         release = Releases(settings.store_root).current()
         dumps_dir = release.dumps_path if release is not None else None
-    executor = executor or InProcessExecutor(store)
+    executor = executor or DirectExecutor(settings, store)
     saved_queries = catalog.CatalogFiles(settings)
     statistics = StatisticsCache()
     core = endpoint.Endpoint(

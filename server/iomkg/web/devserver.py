@@ -1,8 +1,9 @@
 """A small threaded server for development and tests: ``python -m iomkg.web.devserver --store DIR``.
 
-It serves the current build with the in-process executor (no query isolation, no time limit):
-``iomkg serve`` is the production server. The store is opened read-only unless updates are
-enabled (``--update-token`` or ``--allow-anonymous-updates``).
+It runs the same Flask app over the same executor as ``iomkg serve`` (killable evaluators, or the
+remote engine with ``--backend``; the same row cap and time limit), in one threaded werkzeug
+process instead of gunicorn's workers and the ASGI gateway: for development, and for the tests
+that need a second server.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from types import FrameType
 from werkzeug.serving import make_server
 
 from iomkg.config import Settings, SettingsError
-from iomkg.store import OxigraphStore, StoreError
-from iomkg.store.releases import Releases
+from iomkg.executor import ExecutorStore
+from iomkg.serving import current_release, serving_executor
+from iomkg.store import StoreError
 from iomkg.web import create_app
 
 
@@ -55,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
             update_token=args.update_token,
             allow_anonymous_updates=args.allow_anonymous_updates,
         )
-        release = Releases(settings.store_root).require_current()
-        writable = settings.update_token is not None or settings.allow_anonymous_updates
-        store = OxigraphStore.open(release.store_path, read_only=not writable)
+        release = current_release(settings)
+        hold = release.hold()  # a later build must not prune what this server reads
+        executor = serving_executor(settings, release)
     except (SettingsError, StoreError) as error:
         print(f"devserver: {error}", file=sys.stderr)
         return 2
-    app = create_app(settings, store, dumps_dir=release.dumps_path)
+    app = create_app(settings, ExecutorStore(executor), executor, dumps_dir=release.dumps_path)
     server = make_server(settings.host, settings.port, app, threaded=True)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
+        executor.close()
+        hold.close()
     return 0
 
 

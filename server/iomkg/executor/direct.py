@@ -1,9 +1,15 @@
-"""The executor over a remote SPARQL engine (``--backend URL``).
+"""The executor that runs queries in the calling process: over a remote engine (``--backend``),
+and over the embedded store for the CLI, the tests and any in-process use of the web app.
 
-The engine evaluates; nothing of iomkg's needs killing, so no process is started. A query is
-sent with the time it has left (the engine's own limit where it takes one, the connection's
-read timeout in any case) and its answer goes through the same capped writer as the embedded
-evaluator's (:func:`iomkg.executor.writers.answer`): the same row cap, the same bytes.
+Nothing of iomkg's needs killing here: a remote engine evaluates in its own process, and the
+embedded store is used this way only where the caller owns the process. Every answer goes
+through the same capped writer as the embedded evaluator's
+(:func:`iomkg.executor.writers.answer`), so the row cap, the bytes and the headers are those of
+``iomkg serve`` by construction. The time limit is the same figure: a remote engine is sent the
+time a query has left (its own limit where it takes one, the connection's read timeout in any
+case); over the embedded store a query that ran past its limit is answered as timed out, as the
+served one is, but its CPU is only freed when it ends: stopping pyoxigraph early takes a killable
+process, which is what :class:`~iomkg.executor.IsolatedExecutor` is for.
 """
 
 from __future__ import annotations
@@ -24,20 +30,27 @@ from iomkg.service import (
     QueryTimeout,
     UpdateRequest,
 )
+from iomkg.store.base import GraphStore
 from iomkg.store.remote import RemoteStore, RemoteTimeout
 
 
-class RemoteExecutor:
-    """A :class:`~iomkg.service.QueryExecutor` whose queries the engine behind ``store`` runs.
+class DirectExecutor:
+    """A :class:`~iomkg.service.ServingExecutor` that evaluates on ``store`` in this process.
 
-    At most ``workers`` queries are sent at once from this process (more wait, and the wait
-    counts towards their limit, as with the embedded evaluator).
+    At most ``workers`` queries run at once from this process (more wait, and the wait counts
+    towards their limit, as with the embedded evaluator).
     """
 
-    def __init__(self, settings: Settings, store: RemoteStore, *, workers: int = 4) -> None:
+    def __init__(self, settings: Settings, store: GraphStore, *, workers: int = 4) -> None:
         self.settings = settings
         self.store = store
         self._slots = threading.BoundedSemaphore(workers)
+
+    def _within(self, seconds: float) -> GraphStore:
+        """The store, asked to give up after ``seconds`` where it can (a remote engine)."""
+        if isinstance(self.store, RemoteStore):
+            return self.store.limited(max(0.001, seconds))
+        return self.store
 
     def run_query(self, request: QueryRequest, timeout: float | None = None) -> QueryResponse:
         limit = service.time_limit(self.settings, timeout)
@@ -46,12 +59,17 @@ class RemoteExecutor:
         if not self._slots.acquire(timeout=limit):
             raise QueryTimeout(limit, queued=True)
         try:
-            store = self.store.limited(max(0.001, deadline - time.monotonic()))
-            answer = writers.answer(store, request, max_rows, evaluate_twice=False)
+            store = self._within(deadline - time.monotonic())
+            # A remote answer is read once; the embedded store evaluates again cheaply.
+            remote = isinstance(store, RemoteStore)
+            answer = writers.answer(store, request, max_rows, evaluate_twice=not remote)
         except RemoteTimeout as error:
             raise QueryTimeout(limit) from error
         finally:
             self._slots.release()
+        if time.monotonic() > deadline:
+            answer.body.close()
+            raise QueryTimeout(limit)
         return QueryResponse(
             answer.kind,
             answer.format,
@@ -76,7 +94,7 @@ class RemoteExecutor:
     def run_update(self, request: UpdateRequest, timeout: float | None = None) -> None:
         limit = service.time_limit(self.settings, timeout)
         try:
-            service.apply_update(self.store.limited(limit), request)
+            service.apply_update(self._within(limit), request)
         except RemoteTimeout as error:
             raise QueryTimeout(limit) from error
 
@@ -85,17 +103,18 @@ class RemoteExecutor:
         executor offers them to :class:`~iomkg.executor.store.ExecutorStore`."""
         if name not in ("named_graphs", "quad_count"):
             raise ValueError(f"no such store method: {name}")
-        store = self.store.limited(service.time_limit(self.settings, timeout))
+        store = self._within(service.time_limit(self.settings, timeout))
         return getattr(store, name)(*args)
 
     def revive_if_gone(self) -> bool:
-        """Nothing of ours to revive: the engine is someone else's process."""
+        """Nothing of ours to revive: the engine is someone else's process, or this one."""
         return False
 
     def close(self) -> None:
-        self.store.http.clear()
+        if isinstance(self.store, RemoteStore):
+            self.store.http.clear()
 
-    def __enter__(self) -> RemoteExecutor:
+    def __enter__(self) -> DirectExecutor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
