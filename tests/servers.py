@@ -76,7 +76,7 @@ def server_command(store_root: Path, port: int, *extra: str) -> list[str]:
 
 
 def devserver_command(store_root: Path, port: int, *extra: str) -> list[str]:
-    """The development runner (in-process executor): same options, for debugging."""
+    """The development server (one werkzeug process, the served executor): for debugging."""
     return [
         sys.executable,
         "-m",

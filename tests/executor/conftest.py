@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,7 +50,19 @@ def make_store(path: Path, subjects: int = 400) -> Path:
     return path
 
 
+def wait_for_source(executor: IsolatedExecutor, wanted: str, seconds: float = 30) -> str:
+    """Where the evaluator reads once it is ``wanted`` (or after ``seconds``): a new version is
+    served from disk until the master's copy in memory is whole."""
+    deadline = time.monotonic() + seconds
+    while (source := executor.evaluator_source()) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return source
+
+
 def settings_for(tmp: Path, **overrides: object) -> Settings:
+    """Settings for an executor of a test's own: from disk unless ``memory_quads`` is given
+    (a copy in memory would replace its first evaluator, and its pid, while the test runs)."""
+    overrides.setdefault("memory_quads", 0)
     return Settings(store_dir=tmp / "unused", **overrides)  # type: ignore[arg-type]
 
 
@@ -69,9 +82,12 @@ def fresh_store(tmp_path: Path) -> Path:
 def executor(
     store_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[IsolatedExecutor]:
-    settings = settings_for(tmp_path_factory.mktemp("settings"), query_timeout=2.0, max_rows=1000)
+    settings = settings_for(
+        tmp_path_factory.mktemp("settings"), query_timeout=2.0, max_rows=1000, memory_quads=100_000
+    )
     with IsolatedExecutor(settings, store_path, workers=2) as isolated:
         isolated.call(
             "pid", timeout=30
         )  # started (slow on a busy machine): the tests' limit is 2 s
+        wait_for_source(isolated, "memory")  # answers in one order from here on
         yield isolated

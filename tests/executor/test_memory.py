@@ -11,9 +11,9 @@ import pytest
 from iomkg import formats
 from iomkg.config import Settings, SettingsError
 from iomkg.executor import IsolatedExecutor
-from iomkg.service import QueryRequest
+from iomkg.service import QueryRequest, UpdateRequest
 
-from .conftest import settings_for
+from .conftest import settings_for, wait_for_source
 
 JSON = formats.by_name("json", "results")
 NT = formats.by_name("nt", "graph")
@@ -27,6 +27,8 @@ EVERYTHING = (
 def everything(store_path: Path, tmp: Path, memory_quads: int) -> tuple[int, list[object]]:
     settings = settings_for(tmp, memory_quads=memory_quads)
     with IsolatedExecutor(settings, store_path, workers=1) as executor:
+        wanted = "memory" if memory_quads >= 4400 else "disk"
+        assert wait_for_source(executor, wanted) == wanted
         count = executor.call("quad_count", timeout=30)
         answer = executor.run_query(
             QueryRequest(EVERYTHING, results_format=JSON, graph_format=NT), timeout=30
@@ -51,3 +53,20 @@ def test_memory_quads_reads_from_its_variable() -> None:
         Settings.from_env({"IOMKG_MEMORY_QUADS": "many"})
     with pytest.raises(SettingsError, match="memory quads"):
         Settings(memory_quads=-1)
+
+
+def test_a_new_version_is_served_from_disk_until_its_copy_is_whole(
+    fresh_store: Path, tmp_path: Path
+) -> None:
+    """The first answer does not wait for the copy; an update's new version is copied too."""
+    settings = settings_for(tmp_path, memory_quads=100_000, allow_anonymous_updates=True)
+    with IsolatedExecutor(settings, fresh_store, workers=1) as executor:
+        assert executor.call("quad_count", timeout=30) == 4400  # from whichever is ready
+        assert wait_for_source(executor, "memory") == "memory"
+        executor.run_update(
+            UpdateRequest("INSERT DATA { <http://example.org/new> <http://example.org/p> 1 }"),
+            timeout=30,
+        )
+        assert executor.call("quad_count", timeout=30) == 4401  # the update is seen at once
+        assert wait_for_source(executor, "memory") == "memory"
+        assert executor.call("quad_count", timeout=30) == 4401

@@ -19,6 +19,7 @@ import pytest
 from iomkg.config import Settings
 from iomkg.executor import IsolatedExecutor
 from iomkg.store.releases import Releases
+from tests.executor.conftest import wait_for_source
 from tests.servers import LiveServer, start_server, stop_server
 from tests.web.listener import Listener
 
@@ -75,6 +76,7 @@ def evaluator(built_settings: Settings) -> Iterator[IsolatedExecutor]:
     release = Releases(built_settings.store_root).require_current()
     with IsolatedExecutor(built_settings, release.versions.base, workers=2) as isolated:
         isolated.call("pid", timeout=60)  # started (slow on a busy machine)
+        wait_for_source(isolated, "memory")  # the copy in memory replaced the disk evaluator
         yield isolated
 
 

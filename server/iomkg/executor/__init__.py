@@ -55,11 +55,20 @@ connection raises :class:`~iomkg.store.base.StoreUnavailable` (503, "try again")
 
 Modules: ``wire`` (frames, pickles), ``writers`` (capped serialisation), ``host`` (the master,
 evaluator and writer processes), ``pool`` (one process's connections), ``client``
-(:class:`IsolatedExecutor`), ``store`` (:class:`ExecutorStore`).
+(:class:`IsolatedExecutor`), ``store`` (:class:`ExecutorStore`), ``direct``
+(:class:`DirectExecutor`: the same contract and the same writer with no process of its own,
+over a remote engine or, where the caller owns the process, the embedded store).
 """
 
 from iomkg.executor.client import IsolatedExecutor
+from iomkg.executor.direct import DirectExecutor
 from iomkg.executor.store import ExecutorStore
 from iomkg.executor.writers import write_solutions, write_triples
 
-__all__ = ["ExecutorStore", "IsolatedExecutor", "write_solutions", "write_triples"]
+__all__ = [
+    "DirectExecutor",
+    "ExecutorStore",
+    "IsolatedExecutor",
+    "write_solutions",
+    "write_triples",
+]

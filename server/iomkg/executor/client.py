@@ -268,6 +268,11 @@ class IsolatedExecutor:
         """The pid of the master (for tests and diagnostics)."""
         return self._master.process.pid
 
+    def evaluator_source(self) -> str:
+        """Where the evaluator reads now: ``memory`` (the master's copy) or ``disk``."""
+        source: str = self.call("source")
+        return source
+
     def evaluator_pid(self) -> int:
         """The pid of the evaluator that answers queries now (for tests and diagnostics)."""
         pid: int = self.call("pid")

@@ -5,13 +5,15 @@ The **master** is a fresh interpreter (:data:`MASTER_COMMAND`) started by
 connect to, never opens the store itself (a process that forks must not hold RocksDB's
 threads), and forks:
 
-* the **evaluator**, which reads the current store version: a copy in memory that the master
-  made before forking it, when the version has at most ``--memory-quads`` quads (in-memory
-  pyoxigraph is 5-8x faster than RocksDB on heavy queries, at about 350 bytes a quad), else the
-  store on disk, opened read-only. It answers each connection in a thread of its own:
-  pyoxigraph releases the GIL while it evaluates, so queries run in parallel (on disk they
-  share one RocksDB block cache, as in Oxigraph's own server). When it dies, the master forks
-  the next at once; connections waiting to be accepted are accepted by it.
+* the **evaluator**, which reads the current store version: a copy in memory that the master holds,
+  when the version has at most ``--memory-quads`` quads (in-memory pyoxigraph is 5-8x faster than
+  RocksDB on heavy queries, at about 350 bytes a quad), else the store on disk, opened read-only. A
+  new version is served from disk at once while the master reads its copy in the background; once
+  the copy is whole, an evaluator forked from it takes over (as after an update), so the server
+  answers as soon as it starts, whatever the size. It answers each connection in a thread of its
+  own: pyoxigraph releases the GIL while it evaluates, so queries run in parallel (on disk they
+  share one RocksDB block cache, as in Oxigraph's own server). When it dies, the master forks the
+  next at once; connections waiting to be accepted are accepted by it.
 * a **writer** per update, which makes the store's next version (:mod:`iomkg.store.versions`)
   under the time limit; then a new evaluator on the new version takes over and the old one
   finishes what it is doing and exits.
@@ -89,10 +91,15 @@ class Counts:
     """The dataset's figures for health checks and statistics, counted once per evaluator (it
     serves one version, which never changes): a full count is a scan."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, source: str) -> None:
         self.store = store
+        self.source_kind = source
         self.lock = threading.Lock()
         self.counts: dict[str | None, int] | None = None
+
+    def source(self) -> str:
+        """Where this evaluator reads: ``memory`` (the master's copy) or ``disk``."""
+        return self.source_kind
 
     def named_graphs(self) -> list[str]:
         return self.store.named_graphs()
@@ -158,9 +165,9 @@ def _die() -> NoReturn:
 class Evaluator:
     """One evaluator process's work: a thread per connection, one query at a time on each."""
 
-    def __init__(self, store: GraphStore, generation: int) -> None:
+    def __init__(self, store: GraphStore, generation: int, *, source: str = "disk") -> None:
         self.store = store
-        self.counts = Counts(store)
+        self.counts = Counts(store, source)
         self.generation = generation
         self.watchdog = Watchdog()
         self.draining = threading.Event()
@@ -252,7 +259,7 @@ class Evaluator:
         name, args, limit = wire.loads(payload)
         self.watchdog.start(channel.sock, limit)
         try:
-            if name not in ("named_graphs", "quad_count", "pid"):
+            if name not in ("named_graphs", "quad_count", "pid", "source"):
                 raise ValueError(f"no such store method: {name}")
             method: Callable[..., object] = getattr(self.counts, name)
             frame = wire.frame(wire.RESULT, wire.dumps(method(*args)))
@@ -284,7 +291,7 @@ def run_evaluator(
             if memory is not None
             else OxigraphStore.open(StoreVersions(Path(config.store)).current(), read_only=True)
         )
-        evaluator = Evaluator(store, generation)
+        evaluator = Evaluator(store, generation, source="disk" if memory is None else "memory")
         evaluator.serve(listener)
     except BaseException:
         code = 1
@@ -310,6 +317,39 @@ def _die_with_parent() -> None:
 def _write(config: MasterConfig, request: UpdateRequest) -> None:
     versions = StoreVersions(Path(config.store))
     versions.change(lambda store: service.apply_update(store, request))
+
+
+@dataclass
+class Copy:
+    """A version being read into memory by a child: the version, the child, its pipe."""
+
+    path: Path
+    pid: int
+    pipe: int  # the read end, non-blocking
+    chunks: list[bytes]
+
+
+def _check_opens(path: Path) -> None:
+    """Raise :class:`StoreError` with the reason if version ``path`` does not open read-only
+    (in a child: the master must not hold RocksDB's threads)."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(reading)
+            with os.fdopen(writing, "wb") as pipe:
+                try:
+                    OxigraphStore.open(path, read_only=True)
+                except BaseException as error:
+                    pipe.write(str(error).encode() or f"cannot open {path}".encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as pipe:
+        reason = pipe.read()
+    os.waitpid(pid, 0)
+    if reason:
+        raise StoreError(reason.decode(errors="replace"))
 
 
 @dataclass
@@ -371,23 +411,30 @@ class Master:
         self.started = 0.0  # when the current evaluator was forked
         self.writer: Writer | None = None  # the update being applied
         self.queued: deque[tuple[wire.Channel, UpdateRequest, float]] = deque()  # waiting ones
-        self.version: Path | None = None  # the version read by _read_current
-        self.memory: ox.Store | None = None  # its copy in memory, if small enough
-        self._read_current()
+        self.memory: ox.Store | None = None  # a copy in memory of ``memory_version``
+        self.memory_version: Path | None = None
+        self.copy: Copy | None = None  # a copy being read, in a child
+        self.copied: Path | None = None  # the last version a copy was begun for
+        _check_opens(self._current_version())  # fail at start, with the reason, not in a loop
         self._start_evaluator()
 
-    def _read_current(self) -> None:
-        """Check that the current version opens (at start: fail with the reason rather than in
-        every evaluator) and, if it has at most ``memory_quads`` quads, copy it into memory.
+    def _current_version(self) -> Path:
+        return StoreVersions(Path(self.config.store)).current()
+
+    def _begin_copy(self, path: Path) -> None:
+        """Read version ``path`` into memory in the background, if it has at most
+        ``memory_quads`` quads; the evaluator serves it from disk meanwhile.
 
         The store is opened in a child, which sends its quads as N-Quads: the master must not
         hold RocksDB's threads when it forks. The copy is made once per version and never
         written, so the evaluators forked from the master share its pages (copy-on-write), and
         one that its watchdog killed is replaced at once, without reading the store again.
         """
-        path = StoreVersions(Path(self.config.store)).current()
-        if path == self.version:
+        self.copied = path
+        if self.config.memory_quads == 0:
             return
+        if self.copy is not None:  # of an older version: an update came first
+            self._end_copy(kill=True)
         reading, writing = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -401,24 +448,52 @@ class Master:
             finally:
                 os._exit(0)
         os.close(writing)
-        with os.fdopen(reading, "rb") as pipe:
-            answer = pipe.read()
-        os.waitpid(pid, 0)
-        if answer[:1] == b"E" or not answer:
-            raise StoreError(answer[1:].decode(errors="replace") or f"cannot read {path}")
-        memory: ox.Store | None = None
-        if answer[:1] == b"M":
-            memory = ox.Store()
-            memory.load(answer[1:], format=ox.RdfFormat.N_QUADS)
-        self.memory, self.version = memory, path
+        os.set_blocking(reading, False)
+        self.copy = Copy(path, pid, reading, [])
+        self.selector.register(reading, selectors.EVENT_READ, "copy")
+
+    def _copy_said(self) -> None:
+        """More of the copy: when it is whole, serve it (from a new evaluator) if it is still
+        of the current version and small enough to be one."""
+        copy = self.copy
+        assert copy is not None
+        try:
+            data = os.read(copy.pipe, 1 << 20)
+        except BlockingIOError:
+            return
+        if data:
+            copy.chunks.append(data)
+            return
+        self._end_copy()
+        answer = b"".join(copy.chunks)
+        if answer[:1] != b"M" or copy.path != self._current_version():
+            return  # too large (served from disk), unreadable (the evaluator says why), or old
+        memory = ox.Store()
+        memory.load(answer[1:], format=ox.RdfFormat.N_QUADS)
+        self.memory, self.memory_version = memory, copy.path
+        self._switch()
+
+    def _end_copy(self, *, kill: bool = False) -> None:
+        copy, self.copy = self.copy, None
+        assert copy is not None
+        self.selector.unregister(copy.pipe)
+        os.close(copy.pipe)
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(copy.pid, signal.SIGKILL)
+        os.waitpid(copy.pid, 0)
 
     def _start_evaluator(self) -> None:
         """Fork an evaluator for a new generation: callers leave their connections to the
-        previous one (dead, or serving an older version) as they next take them."""
+        previous one (dead, or serving an older version) as they next take them. It serves the
+        copy in memory if there is one of the current version, else the version on disk (and a
+        copy of it is begun)."""
         try:
-            self._read_current()
-        except StoreError:  # the evaluator opens the version on disk itself, or dies saying why
-            self.memory, self.version = None, None
+            current: Path | None = self._current_version()
+        except StoreError:  # the evaluator dies saying why
+            current = None
+        if current is None or current != self.memory_version:
+            self.memory, self.memory_version = None, None
         self.generation += 1
         pid = os.fork()
         if pid == 0:
@@ -430,6 +505,8 @@ class Master:
                 os.close(pidfd)
             if self.evaluator is not None:
                 os.close(self.evaluator[1])
+            if self.copy is not None:
+                os.close(self.copy.pipe)
             self.generation_map.close()
             run_evaluator(self.listener, self.config, self.generation, self.memory)
         pidfd = os.pidfd_open(pid)
@@ -437,6 +514,8 @@ class Master:
         self.started = time.monotonic()
         self.selector.register(pidfd, selectors.EVENT_READ, "evaluator")
         wire.GENERATION.pack_into(self.generation_map, 0, self.generation)
+        if current is not None and current != self.copied:
+            self._begin_copy(current)
 
     # The loop -------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -457,6 +536,8 @@ class Master:
                         self._serve_client(client)
                 elif key.data == "writer":
                     self._writer_said()
+                elif key.data == "copy":
+                    self._copy_said()
                 else:  # an evaluator's pidfd: it has exited
                     self._evaluator_exited(key.fd)
             if self.writer is not None and time.monotonic() >= self.writer.deadline:
