@@ -37,7 +37,7 @@ import workload
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 LUA = Path(__file__).with_name("requests.lua")
 
 
@@ -561,7 +561,7 @@ def markdown(result: SizeResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100k", help="comma-separated: 10k, 100k, 1m [100k]")
+    parser.add_argument("--sizes", default="100k", help="comma-separated: 10k, 100k, 1m, 10m [100k]")
     parser.add_argument(
         "--duration", type=float, default=5.0, help="seconds of each measurement [5]"
     )

@@ -7,8 +7,14 @@ benchmark's IRI lookup (``server/bench``): 0.57 → 0.49 ms of server CPU a requ
 requests a second.
 
 What uvicorn lacks is gunicorn's request limits: with ``httptools`` it buffers a request head of
-any size (a 20 MB header was read whole here). :class:`LimitedHttpProtocol` adds them back, and
-refuses with a status and a message that say what to change:
+any size (a 20 MB header was read whole here), and it has no public setting for them (its
+``h11_max_incomplete_event_size`` is for the slower h11 parser only). gunicorn 27's own ASGI worker
+enforces ``limit_request_line`` and ``limit_request_field_size``, but it is the Python parser
+measured above. So this stays hand-written, through uvicorn's documented way in (``Config.http``
+takes a protocol class) and on top of its httptools protocol class (uvicorn pinned below 1.0 in
+``pyproject.toml``; the tests in ``tests/web/test_client_limits.py`` catch a change in it).
+:class:`LimitedHttpProtocol` adds the limits back, and refuses with a status and a message
+that say what to change:
 
 * a request target longer than :data:`MAX_REQUEST_LINE` bytes: 414 (long queries go by POST);
 * a request head (request line and headers) over :data:`MAX_HEAD_BYTES`: 431.

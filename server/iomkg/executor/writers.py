@@ -5,6 +5,12 @@ The evaluator reads at most ``max_rows + 1`` solutions or triples and serialises
 before it sends the head, so that ``truncated`` is known before the first byte of the body and
 evaluation stops at the cap. SELECT results are written by :func:`write_solutions`, which gives
 pyoxigraph's own bytes (the tests compare them); graphs are written by pyoxigraph itself.
+
+Why by hand: pyoxigraph's result serialiser writes every solution it is given and cannot stop at
+a row count or tell whether more followed (and rdflib's would need every solution turned into
+rdflib terms first); small answers, the common case, still go through pyoxigraph's
+(:func:`write_small_solutions`).
+Every front (the evaluators, :mod:`iomkg.executor.direct`) writes through :func:`answer`.
 """
 
 from __future__ import annotations
