@@ -561,7 +561,9 @@ def markdown(result: SizeResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100k", help="comma-separated: 10k, 100k, 1m, 10m [100k]")
+    parser.add_argument(
+        "--sizes", default="100k", help="comma-separated: 10k, 100k, 1m, 10m [100k]"
+    )
     parser.add_argument(
         "--duration", type=float, default=5.0, help="seconds of each measurement [5]"
     )
