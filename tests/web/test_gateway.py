@@ -10,6 +10,7 @@ long, be stopped, stream a large answer or lose its evaluator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -27,6 +28,7 @@ from iomkg.endpoint import Reply
 from iomkg.executor import ExecutorStore, IsolatedExecutor
 from iomkg.service import AsyncQueryExecutor
 from iomkg.store import OxigraphStore
+from iomkg.store.base import StoreUnavailable
 from iomkg.web import create_app, create_asgi_app
 from iomkg.web.common import EXTENSION
 from iomkg.web.gateway import WATCH_AFTER_SECONDS, Gateway
@@ -151,8 +153,9 @@ def wait_for_new_evaluator(evaluator: IsolatedExecutor, old_pid: int, seconds: f
     """Whether the evaluator ``old_pid`` was replaced (killed, and forked again) in time."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if evaluator.evaluator_pid() != old_pid:
-            return True
+        with contextlib.suppress(StoreUnavailable):  # asked while the old one was dying
+            if evaluator.evaluator_pid() != old_pid:
+                return True
         time.sleep(0.1)
     return False
 
