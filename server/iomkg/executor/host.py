@@ -329,9 +329,10 @@ class Copy:
     chunks: list[bytes]
 
 
-def _check_opens(path: Path) -> None:
-    """Raise :class:`StoreError` with the reason if version ``path`` does not open read-only
-    (in a child: the master must not hold RocksDB's threads)."""
+def _in_child(work: Callable[[], bytes]) -> tuple[int, int]:
+    """Fork a child that writes ``work()`` (or ``E`` and the error) to a pipe and exits: the
+    master must not hold RocksDB's threads, so the store is only opened in children. Returns
+    the child's pid and the pipe's read end."""
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -339,17 +340,28 @@ def _check_opens(path: Path) -> None:
             os.close(reading)
             with os.fdopen(writing, "wb") as pipe:
                 try:
-                    OxigraphStore.open(path, read_only=True)
+                    pipe.write(work())
                 except BaseException as error:
-                    pipe.write(str(error).encode() or f"cannot open {path}".encode())
+                    pipe.write(b"E" + str(error).encode())
         finally:
             os._exit(0)
     os.close(writing)
+    return pid, reading
+
+
+def _check_opens(path: Path) -> None:
+    """Raise :class:`StoreError` with the reason if version ``path`` does not open read-only."""
+
+    def open_it() -> bytes:
+        OxigraphStore.open(path, read_only=True)
+        return b""
+
+    pid, reading = _in_child(open_it)
     with os.fdopen(reading, "rb") as pipe:
-        reason = pipe.read()
+        said = pipe.read()
     os.waitpid(pid, 0)
-    if reason:
-        raise StoreError(reason.decode(errors="replace"))
+    if said:
+        raise StoreError(said[1:].decode(errors="replace") or f"cannot open {path}")
 
 
 @dataclass
@@ -435,19 +447,7 @@ class Master:
             return
         if self.copy is not None:  # of an older version: an update came first
             self._end_copy(kill=True)
-        reading, writing = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(reading)
-                with os.fdopen(writing, "wb") as pipe:
-                    try:
-                        pipe.write(_small_store_nquads(path, self.config.memory_quads))
-                    except BaseException as error:
-                        pipe.write(b"E" + str(error).encode())
-            finally:
-                os._exit(0)
-        os.close(writing)
+        pid, reading = _in_child(lambda: _small_store_nquads(path, self.config.memory_quads))
         os.set_blocking(reading, False)
         self.copy = Copy(path, pid, reading, [])
         self.selector.register(reading, selectors.EVENT_READ, "copy")
