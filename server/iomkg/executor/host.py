@@ -665,11 +665,16 @@ class Master:
 def _small_store_nquads(path: Path, limit: int) -> bytes:
     """``M`` and the store's quads as N-Quads if it has at most ``limit`` of them, else ``D``
     (serve it from disk); raises if the store cannot be opened."""
-    store = OxigraphStore.open(path, read_only=True).raw
-    quads = list(itertools.islice(store.quads_for_pattern(None, None, None, None), limit + 1))
-    if limit == 0 or len(quads) > limit:
+    if limit == 0:
         return b"D"
-    return b"M" + (ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b"")
+    store = OxigraphStore.open(path, read_only=True).raw
+    # Counted one quad at a time: a list would hold a Python object per quad at the peak.
+    counted = sum(
+        1 for _ in itertools.islice(store.quads_for_pattern(None, None, None, None), limit + 1)
+    )
+    if counted > limit:
+        return b"D"
+    return b"M" + (store.dump(format=ox.RdfFormat.N_QUADS) or b"")
 
 
 def _listen(path: str) -> socket.socket:
