@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from iomkg import pipeline
+from iomkg.cli import cli
 from iomkg.config import DEFAULT_BASE_IRI, Settings
 from iomkg.store import OxigraphStore
 
@@ -55,3 +57,14 @@ def project_copy(tmp_path: Path) -> Settings:
         if (PROJECT_DIR / name).exists():
             shutil.copytree(PROJECT_DIR / name, root / name)
     return Settings(project_dir=root, store_dir=tmp_path / "store", shared_dir=SHARED_DIR)
+
+
+def run(settings: Settings, *args: str) -> Result:
+    """``iomkg --store … ARGS`` on the project of ``settings``, as a person would type it."""
+    env = {
+        "IOMKG_PROJECT_DIR": str(settings.project_dir),
+        "IOMKG_SHARED_DIR": str(settings.shared_root),
+    }
+    return CliRunner().invoke(
+        cli, ["--store", str(settings.store_root), *args], env=env, catch_exceptions=False
+    )

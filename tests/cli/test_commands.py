@@ -12,23 +12,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from iomkg.cli import cli
 from iomkg.config import Settings
-from tests.conftest import PROJECT_DIR, SHARED_DIR
+from tests.conftest import PROJECT_DIR, SHARED_DIR, run
 
 NTF = "https://w3id.org/iomkg/id/project/ntf"
-
-
-def run(settings: Settings, *args: str) -> Result:
-    env = {
-        "IOMKG_PROJECT_DIR": str(settings.project_dir),
-        "IOMKG_SHARED_DIR": str(settings.shared_root),
-    }
-    return CliRunner().invoke(
-        cli, ["--store", str(settings.store_root), *args], env=env, catch_exceptions=False
-    )
 
 
 @pytest.fixture(scope="module")

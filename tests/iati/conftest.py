@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from lxml import etree
 
-from iomkg.cli import cli
 from iomkg.config import Settings
-from tests.conftest import PROJECT_DIR, SHARED_DIR
+from tests.conftest import PROJECT_DIR, SHARED_DIR, run
 
 IATI_DIR = SHARED_DIR / "iati"
 SAMPLES = IATI_DIR / "samples"
@@ -28,16 +27,6 @@ EXAMPLE = IATI_DIR / "iati-2.03-activity-standard-example-annotated.xml"
 IOM_ACTIVITY = IATI_DIR / "iom_activity_XM-DAC-47066-DP.2154.xml"
 ALL_FILES = (PAGE_109, PAGE_110, EXAMPLE, IOM_ACTIVITY)
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-
-
-def run(settings: Settings, *args: str) -> Result:
-    env = {
-        "IOMKG_PROJECT_DIR": str(settings.project_dir),
-        "IOMKG_SHARED_DIR": str(settings.shared_root),
-    }
-    return CliRunner().invoke(
-        cli, ["--store", str(settings.store_root), *args], env=env, catch_exceptions=False
-    )
 
 
 @dataclass(frozen=True)

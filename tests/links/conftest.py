@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from iomkg import pipeline
-from iomkg.cli import cli
 from iomkg.config import DEFAULT_BASE_IRI as BASE
 from iomkg.config import Settings
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Releases
+from tests.conftest import run
 from tests.servers import free_port, stop_process, wait_until_answered
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -99,17 +99,6 @@ def data_store(settings: Settings) -> OxigraphStore:
     for quads in parsed.quads.values():
         store.raw.extend(quads)
     return store
-
-
-def run(settings: Settings, *args: str) -> Result:
-    """``iomkg --store … ARGS`` on the project of ``settings``, as a person would type it."""
-    env = {
-        "IOMKG_PROJECT_DIR": str(settings.project_dir),
-        "IOMKG_SHARED_DIR": str(settings.shared_root),
-    }
-    return CliRunner().invoke(
-        cli, ["--store", str(settings.store_root), *args], env=env, catch_exceptions=False
-    )
 
 
 def decide(review: Path, decisions: dict[tuple[str, str], str]) -> None:
