@@ -139,6 +139,7 @@ def test_a_resource_page_shows_its_neighbours_and_its_sources_by_title(watched: 
     stated = page.inner_text("table.properties")
     assert "IOM Serbia page, line " in stated and "000…" not in stated
     watched.shoot("resource")
+    watched.shoot("resource-graph", graph)
     assert watched.axe("resource", every=True) == []
     # Norway is two steps away: the project is funded by a funding whose funder is Norway. In
     # this crowded graph a node may lie under another: the click goes to Serbia's node or to

@@ -172,6 +172,7 @@ def test_wkt_points_are_drawn_on_the_map(watched: Watched) -> None:
     page.click("[role=tab][data-view=map]")
     page.wait_for_selector("div.chart.map canvas")
     assert "Points from ?where" in page.inner_text(".tabpanel:not([hidden])")
+    watched.shoot("query-map-points", "div.chart.map")
 
 
 def test_a_20_kb_query_is_sent_by_post_and_answers(watched: Watched) -> None:
@@ -224,7 +225,7 @@ def test_construct_answers_as_turtle_and_as_a_graph(watched: Watched) -> None:
     page.wait_for_selector("div.chart.graph canvas")
     labels = page.evaluate(
         """() => echarts.getInstanceByDom(document.querySelector('div.chart.graph'))
-            .getOption().series[0].data.map((node) => node.label)"""
+            .getOption().series[0].data.map((node) => node.text)"""
     )
     # Nodes are named as the pages name them: the lines it is derived from by their document's
     # title, resources by their labels; no hashed source IRI.

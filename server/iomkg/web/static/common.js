@@ -333,6 +333,10 @@
           data: countries.map((c) => ({ name: c.code, value: c.value, label: c.label })) },
         { type: "scatter", coordinateSystem: "geo", name: "points", symbolSize: 9,
           itemStyle: { color: "#c2410c", borderColor: "#fff", borderWidth: 1 },
+          // A few points are named on the map; many are named by their tooltips only.
+          label: { show: points.length <= 30, position: "right", formatter: "{b}", fontSize: 11,
+            color: "#1d2733", textBorderColor: "#fff", textBorderWidth: 2 },
+          labelLayout: { hideOverlap: true },
           data: points.map((p) => ({ name: p.label, value: [p.lon, p.lat] })) },
       ],
     });
@@ -345,38 +349,100 @@
 
   // Graph views -------------------------------------------------------------------------------
 
-  /** A force-directed graph of nodes (id, label, href) and edges (source, target, label). */
+  /** The hub of a star: the one node that every edge touches, when there are enough others
+      around it to crowd a force layout (a resource page's neighbours, a CONSTRUCT about one
+      resource), else null. */
+  function starCentre(nodes, edges) {
+    if (nodes.length < 9 || !edges.length) return null;
+    for (const candidate of [edges[0].source, edges[0].target]) {
+      if (edges.every((e) => e.source === candidate || e.target === candidate)) return candidate;
+    }
+    return null;
+  }
+
+  const GRAPH_ROW = 20; // px between two nodes of a column: an 11 px label and some air
+  const LABEL_CHARS = 46;
+
+  /** A star as two columns around its centre: the resources that link to it first (on the
+      left), then those it links to, in the order given, each label beside its node and away
+      from the centre, so that no label lies over another or over a node. The container grows
+      to hold the rows. Returns the series' data and box. */
+  function starLayout(container, nodes, edges, centre) {
+    const incoming = new Set(edges.filter((e) => e.target === centre).map((e) => e.source));
+    const others = nodes.filter((n) => n.id !== centre);
+    others.sort((a, b) => (incoming.has(b.id) ? 1 : 0) - (incoming.has(a.id) ? 1 : 0));
+    const rows = Math.ceil(others.length / 2);
+    const height = Math.max(container.clientHeight, rows * GRAPH_ROW + 48);
+    container.style.height = height + "px";
+    const width = Math.max(container.clientWidth, 320);
+    const room = Math.min(310, Math.round(width * 0.3)); // for the labels of each column
+    const chars = Math.max(10, Math.min(LABEL_CHARS, Math.floor((room - 14) / 6.4)));
+    const span = (rows - 1) * GRAPH_ROW, inner = width - 2 * room;
+    const top = Math.max(28, Math.round((height - span) / 2)); // in the middle of the box
+    const place = (n, x, y, side) => ({
+      ...n, x, y, side,
+      shown: n.label.length > chars ? n.label.slice(0, chars - 1) + "…" : n.label,
+    });
+    const data = [];
+    const left = others.slice(0, rows), right = others.slice(rows);
+    const column = (list, x, side) => list.forEach((n, i) => {
+      const offset = (rows - list.length) * GRAPH_ROW / 2; // a shorter column is centred
+      data.push(place(n, x, offset + i * GRAPH_ROW, side));
+    });
+    column(left, 0, "left");
+    column(right, inner, "right");
+    data.unshift(place(nodes.find((n) => n.id === centre), inner / 2, span / 2, "top"));
+    // The box is the columns' span: layout "none" fits the nodes' coordinates into it, at scale 1.
+    return { data, box: { left: room, right: room, top, height: Math.max(span, 1) } };
+  }
+
+  /** A graph of nodes (id, label, href, center) and edges (source, target, label): a star in
+      two columns (see starLayout), any other graph force-directed. Nodes open their pages. */
   iomkg.drawGraph = function (container, nodes, edges, title) {
-    const chart = chartInstance(container);
     container.setAttribute("role", "img");
     container.setAttribute("aria-label", title + ": a graph of " + nodes.length + " resources and "
       + edges.length + " links");
+    const centre = starCentre(nodes, edges);
+    const star = centre ? starLayout(container, nodes, edges, centre) : null;
+    const chart = chartInstance(container);
+    const shorten = (text) => (text.length > 28 ? text.slice(0, 27) + "…" : text);
+    const layout = star ? { layout: "none", ...star.box } : {
+      layout: "force",
+      // The layout starts from a circle (not at random) and is computed to rest before the
+      // graph is drawn (layoutAnimation off): the same graph is drawn the same way each time,
+      // and a node stays where it is shown. More nodes repel each other less and are pulled
+      // to the middle more, so that they stay inside the box.
+      force: { initLayout: "circular", layoutAnimation: false,
+        repulsion: Math.round(260 * Math.min(1, Math.sqrt(12 / Math.max(1, nodes.length)))),
+        edgeLength: nodes.length > 20 ? [40, 110] : [70, 150],
+        gravity: nodes.length > 20 ? 0.2 : 0.08 },
+    };
+    const data = star ? star.data : nodes;
     chart.setOption({
       animation: false,
       textStyle: TEXT_STYLE,
       tooltip: { renderMode: "richText" },
       series: [{
-        type: "graph", layout: "force", roam: true, draggable: true,
-        // The layout starts from a circle (not at random) and is computed to rest before the
-        // graph is drawn (layoutAnimation off): the same graph is drawn the same way each time,
-        // and a node stays where it is shown. More nodes repel each other less and are pulled
-        // to the middle more, so that they stay inside the box.
-        force: { initLayout: "circular", layoutAnimation: false,
-          repulsion: Math.round(260 * Math.min(1, Math.sqrt(12 / Math.max(1, nodes.length)))),
-          edgeLength: nodes.length > 20 ? [40, 110] : [70, 150],
-          gravity: nodes.length > 20 ? 0.2 : 0.08 },
+        type: "graph", roam: true, draggable: !star, ...layout,
         label: { show: true, position: "right", color: "#1d2733", fontSize: 11,
-          formatter: (p) => (p.data.label.length > 28 ? p.data.label.slice(0, 27) + "…" : p.data.label) },
+          formatter: (p) => p.data.shown || shorten(p.data.text) },
         // Labels that would overlap are hidden (the tooltip still names every node).
-        labelLayout: { hideOverlap: true },
+        labelLayout: star ? undefined : { hideOverlap: true },
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
-        lineStyle: { color: "#9aa5b1", curveness: 0.08 },
-        edgeLabel: { show: edges.length <= 24, formatter: (p) => p.data.label, fontSize: 9, color: "#5b6776" },
-        data: nodes.map((n) => ({ id: n.id, name: n.id, label: n.label, href: n.href,
-          symbolSize: n.center ? 22 : 12,
-          itemStyle: { color: n.center ? "#c2410c" : n.href ? "#0b5cad" : "#9aa5b1" },
+        lineStyle: { color: "#9aa5b1", curveness: star ? 0 : 0.08 },
+        // A star's edges meet at its centre, where their names would lie over each other: the
+        // tooltip of an edge names it.
+        edgeLabel: { show: !star && edges.length <= 24, formatter: (p) => p.data.label, fontSize: 9,
+          color: "#5b6776" },
+        data: data.map((n) => ({ id: n.id, name: n.id, text: n.label, href: n.href, shown: n.shown,
+          x: n.x, y: n.y,
+          symbolSize: n.center || n.id === centre ? 22 : 12,
+          label: n.side ? { position: n.side, fontWeight: n.side === "top" ? "bold" : "normal" }
+            : undefined,
+          itemStyle: { color: n.center || n.id === centre ? "#c2410c" : n.href ? "#0b5cad" : "#9aa5b1" },
           tooltip: { formatter: n.label + (n.href ? " (open)" : "") } })),
-        links: edges.map((e) => ({ source: e.source, target: e.target, label: e.label })),
+        links: edges.map((e) => ({ source: e.source, target: e.target, label: e.label,
+          tooltip: { formatter: e.label } })),
       }],
     });
     chart.on("click", (params) => {

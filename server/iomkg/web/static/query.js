@@ -498,7 +498,8 @@
         const point = iomkg.wktPoint(row[pointColumn]);
         return point && { lon: point[0], lat: point[1], label: labelColumn ? iomkg.termText(row[labelColumn], config) : "" };
       }).filter(Boolean) : [];
-      await iomkg.drawMap(canvas, Object.values(totals), points, "The answer on a world map");
+      // The map starts around what it shows (the whole world for an answer all over it).
+      await iomkg.drawMap(canvas, Object.values(totals), points, "The answer on a world map", { fit: 30 });
     }
     valueSelect?.addEventListener("change", draw);
     await draw();
