@@ -22,7 +22,7 @@ from iomkg.store.base import QuerySyntaxError
 from tests.processes import gone, gone_soon
 
 from .conftest import EX, settings_for
-from .test_isolation import EXPLOSIVE, ask, body_of
+from .test_isolation import EXPLOSIVE, SLOW, ask, body_of
 
 CHEAP = f"SELECT ?o WHERE {{ <{EX}item/7> <{EX}label> ?o }}"
 
@@ -145,6 +145,30 @@ def test_a_cancelled_query_takes_its_evaluator_down(store_path: Path, tmp_path: 
         evaluator = ex.evaluator_pid()
         asyncio.run(cancel_midway(ex))
         assert gone_soon(evaluator)
+        assert json.loads(body_of(ex, ask("ASK { ?s ?p ?o }")))["boolean"] is True
+
+
+def test_a_caller_that_leaves_stops_no_one_elses_query(store_path: Path, tmp_path: Path) -> None:
+    """Killing the evaluator would stop every query it runs: while another caller's query runs,
+    the abandoned one is left to end (or to reach its deadline); once it is alone, its CPU is
+    freed at once."""
+
+    async def leave_beside_another(executor: IsolatedExecutor, evaluator: int) -> bytes:
+        kept = asyncio.ensure_future(executor.run_query_async(ask(SLOW)))
+        abandoned = asyncio.ensure_future(executor.run_query_async(ask(EXPLOSIVE)))
+        await asyncio.sleep(0.3)
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        await asyncio.sleep(0.3)
+        assert not kept.done() and not gone(evaluator)  # the kept query still runs in it
+        return await read(await kept)
+
+    with IsolatedExecutor(settings_for(tmp_path, query_timeout=30), store_path, workers=2) as ex:
+        evaluator = ex.evaluator_pid()
+        body = asyncio.run(leave_beside_another(ex, evaluator))
+        assert json.loads(body)["results"]["bindings"][0]["n"]["value"] == "1760000"
+        assert gone_soon(evaluator)  # the abandoned query alone: stopped
         assert json.loads(body_of(ex, ask("ASK { ?s ?p ?o }")))["boolean"] is True
 
 

@@ -27,14 +27,16 @@ Processes
 * **A connection** carries one query at a time: a pickled request (with the seconds it has
   left), then frames back: an error, or a head (kind of result, whether rows were cut), the body
   in chunks of 64 KiB and an end mark. No process is started per request.
-* **Time limit.** The evaluator's watchdog kills the evaluator when a query passes its deadline,
-  or when its caller closed the connection (left): that is the only way to stop pyoxigraph, and
-  it frees the CPU at once. A caller whose connection closes after its deadline raises
-  :class:`~iomkg.service.QueryTimeout` (the CPU is already free); one whose connection closes
-  before its deadline was stopped for another query, and sends its query again to the next
-  evaluator (at most :data:`~iomkg.executor.client.ATTEMPTS` times, within its own deadline).
-  Waiting for a free connection counts towards the limit (a caller that never got one hears
-  so: ``QueryTimeout.queued``). A caller whose evaluator does not stop at the deadline kills it.
+* **Time limit.** The evaluator's watchdog kills the evaluator when a query passes its deadline:
+  that is the only way to stop pyoxigraph, and it frees the CPU at once. A query whose caller
+  closed the connection (left) is stopped so too when it is the only one running; beside other
+  callers' queries it runs on to its end or its deadline, as killing would stop theirs too. A
+  caller whose connection closes after its deadline raises :class:`~iomkg.service.QueryTimeout`
+  (the CPU is already free); one whose connection closes before its deadline was stopped for
+  another query, and sends its query again to the next evaluator (at most
+  :data:`~iomkg.executor.client.ATTEMPTS` times, within its own deadline). Waiting for a free
+  connection counts towards the limit (a caller that never got one hears so:
+  ``QueryTimeout.queued``). A caller whose evaluator does not stop at the deadline kills it.
 * **Row cap.** The evaluator reads at most ``max_rows + 1`` solutions or triples and serialises
   the first ``max_rows`` into a spool (memory up to a size, then a temporary file) before it
   sends the head: ``truncated`` and ``row_limit`` are known before the first byte of the body,
