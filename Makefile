@@ -23,9 +23,11 @@ $(FRONTEND_STAMP): $(FRONTEND)/package-lock.json
 		echo "npm not found: the front end (editor, charts, maps) is not installed; pages stay plain HTML"; \
 	fi
 
+# Another port: make run PORT=8001 (IOMKG_PORT is honoured too).
+PORT ?= $(or $(IOMKG_PORT),8000)
 run: $(STAMP) $(FRONTEND_STAMP)
 	$(BIN)/iomkg build
-	$(BIN)/iomkg serve --host 127.0.0.1 --port 8000
+	$(BIN)/iomkg serve --host 127.0.0.1 --port $(PORT)
 
 build: $(STAMP)
 	$(BIN)/iomkg build
