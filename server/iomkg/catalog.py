@@ -28,6 +28,7 @@ An ``optional`` parameter that is not given stays a free variable (it matches an
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping
@@ -82,9 +83,16 @@ class UnknownQuery(CatalogError):
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
+        names = sorted(known)
+        if any(character.isspace() or character == "{" for character in name):
+            hint = " (SPARQL text is given with -q or -f, or sent to /sparql)"
+        elif close := difflib.get_close_matches(name, names, n=1):
+            hint = f" (did you mean {close[0]!r}?)"
+        else:
+            hint = ""
         super().__init__(
-            f"no saved query {name!r}; the saved queries (`iomkg queries`, GET /api/queries) "
-            "are: " + ", ".join(sorted(known))
+            f"no saved query {name!r}{hint}; the saved queries (`iomkg queries`, "
+            "GET /api/queries) are: " + ", ".join(names)
         )
 
 

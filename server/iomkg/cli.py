@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,9 +39,24 @@ class UsageProblem(Exception):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    """One line on stderr (pyoxigraph's parser messages span several) and the exit code."""
-    click.echo("iomkg: " + " ".join(line.strip() for line in message.splitlines()), err=True)
+    """One line on stderr (pyoxigraph's parser messages span several) and the exit code; a
+    parse error's excerpt and the carets under it follow that line, as written (joined into it,
+    the carets would point at nothing)."""
+    lines = message.splitlines()
+    carets = next((i for i, line in enumerate(lines) if i and _CARETS.fullmatch(line)), None)
+    excerpt = [] if carets is None else lines[carets - 1 : carets + 1]
+    said = [
+        line.strip()
+        for i, line in enumerate(lines)
+        if carets is None or i not in (carets - 1, carets)
+    ]
+    click.echo("iomkg: " + " ".join(line for line in said if line), err=True)
+    for line in excerpt:
+        click.echo("    " + line, err=True)
     sys.exit(code)
+
+
+_CARETS = re.compile(r" *\^+ *")
 
 
 def reports_errors(command: F) -> F:
@@ -226,7 +242,7 @@ def validate(context: click.Context, files: tuple[Path, ...], validator: str) ->
     "-f",
     "--file",
     "query_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="File holding the SPARQL query.",
 )
 @click.option(
@@ -414,7 +430,7 @@ EXPORT_FORMATS = {
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="File to write [default: stdout].",
 )
 @click.pass_context
@@ -458,9 +474,7 @@ def export(
     metavar="IRI",
     help="Named graph to load triples into [default: the default graph].",
 )
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 @reports_errors
 def load(context: click.Context, graph: str | None, files: tuple[Path, ...]) -> None:
@@ -768,14 +782,14 @@ def _country_coder(settings: Settings) -> dict[str, dict[str, object]] | None:
 @click.option(
     "--accept",
     "accept_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     metavar="FILE",
     help="Merge the rows marked accept in this review file; ask nothing.",
 )
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="Review file to write [default: data/links/<target>/candidates.csv].",
 )
 @click.option(

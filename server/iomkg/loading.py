@@ -8,8 +8,12 @@ import pyoxigraph as ox
 
 from iomkg.config import Settings
 from iomkg.pipeline import SourceParseError
-from iomkg.store import OxigraphStore
+from iomkg.store import OxigraphStore, StoreError
 from iomkg.store.releases import Releases
+
+
+class NoSuchInput(StoreError):
+    """A file to load is not there (or is a folder): nothing was loaded."""
 
 
 def rdf_format_of(path: Path) -> ox.RdfFormat:
@@ -37,6 +41,10 @@ def check_syntax(path: Path, fmt: ox.RdfFormat, base_iri: str) -> int:
 
 def load_files(settings: Settings, files: list[Path], graph: str | None) -> int:
     """Syntax-check every file, then bulk-load them into the current store (made if missing)."""
+    for path in files:
+        if not path.is_file():
+            what = "is a folder" if path.is_dir() else "does not exist"
+            raise NoSuchInput(f"{path} {what}: give RDF files; nothing was loaded")
     formats = {path: rdf_format_of(path) for path in files}
     if graph is not None:
         ox.NamedNode(graph)  # raises ValueError on a malformed IRI before anything is touched

@@ -108,3 +108,17 @@ def test_unknown_query_names_list_the_catalogue(saved: catalog.Catalog) -> None:
     with pytest.raises(catalog.UnknownQuery, match="no saved query 'list-everything'") as caught:
         saved.get_query("list-everything")
     assert "list-donors" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("list-donorz", "(did you mean 'list-donors'?)"),
+        ("SELECT * WHERE { ?s ?p ?o }", "(SPARQL text is given with -q or -f, or sent to /sparql)"),
+        ("zzz", "; the saved queries"),  # nothing close: the list alone
+    ],
+)
+def test_unknown_query_names_get_a_hint(saved: catalog.Catalog, name: str, hint: str) -> None:
+    with pytest.raises(catalog.UnknownQuery) as caught:
+        saved.get_query(name)
+    assert f"no saved query {name!r} {hint}".replace(" ;", ";") in str(caught.value)

@@ -116,10 +116,17 @@ def test_query_from_file_and_errors(built: Settings, tmp_path: Path) -> None:
     bad = run(built, "query", "-q", "SELEC nothing")
     assert bad.exit_code == 2 and bad.stderr.startswith("iomkg: the SPARQL does not parse")
     assert "Traceback" not in bad.output
-    # pyoxigraph's message for this one spans several lines; the CLI says it on one
+    # pyoxigraph's message for this one spans several lines; the CLI says it on one, then the
+    # query's line with carets under the place
     unfinished = run(built, "query", "-q", "SELECT ?s WHERE { ?s a iomo:Project")
-    assert unfinished.exit_code == 2 and unfinished.stderr.count("\n") == 1
-    assert "line 1, column 36" in unfinished.stderr
+    said, excerpt, carets = unfinished.stderr.splitlines()
+    assert unfinished.exit_code == 2 and "line 1, column 36" in said
+    assert excerpt.strip() == "SELECT ?s WHERE { ?s a iomo:Project" and carets.strip() == "^"
+    assert carets.index("^") == excerpt.index("SELECT") + 35
+    slash = run(built, "query", "-q", "SELECT * WHERE { id:country/NO ?p ?o }").stderr.splitlines()
+    assert slash[2].strip("^ ") == "" and slash[1][slash[2].index("^") :].startswith(
+        "id:country/NO"
+    )
     both = run(built, "query", "-q", "ASK {}", "-f", str(file))
     assert both.exit_code == 2 and "exactly one" in both.stderr
     graph_as_table = run(
@@ -195,6 +202,13 @@ def test_load_broken_file_loads_nothing(built: Settings, tmp_path: Path) -> None
     assert result.exit_code == 2 and "bad.nt:1" in result.stderr
     count = run(built, "query", "-q", "ASK { <http://example.org/a> ?p ?o }")
     assert count.output.strip() == "false"
+    for missing, said in ((tmp_path / "nope.ttl", "does not exist"), (tmp_path, "is a folder")):
+        refused = run(built, "load", str(good), str(missing))
+        assert refused.exit_code == 2
+        assert refused.stderr == f"iomkg: {missing} {said}: give RDF files; nothing was loaded\n"
+    assert (
+        run(built, "query", "-q", "ASK { <http://example.org/a> ?p ?o }").output.strip() == "false"
+    )
 
 
 def test_load_into_empty_store(tmp_path: Path, tmp_settings: Settings) -> None:
