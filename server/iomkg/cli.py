@@ -24,6 +24,7 @@ import pyoxigraph as ox
 from iomkg import catalog, formats, linking, memberstates, pipeline, sparqltext
 from iomkg.config import Settings, SettingsError
 from iomkg.iati.imports import ImportRefused
+from iomkg.progress import SILENT, Progress, TerminalProgress
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
 from iomkg.validator import UnsupportedShapes
@@ -184,15 +185,30 @@ VALIDATOR_OPTION = click.option(
 )
 
 
+QUIET_OPTION = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress lines (shown on standard error when it is a terminal: each phase with its "
+    "counts and rate).",
+)
+
+
+def progress_of(quiet: bool) -> Progress:
+    """Progress by phase on standard error when it is a terminal, unless ``--quiet``."""
+    return SILENT if quiet or not sys.stderr.isatty() else TerminalProgress(sys.stderr)
+
+
 @cli.command()
 @VALIDATOR_OPTION
+@QUIET_OPTION
 @click.pass_context
 @reports_errors
-def build(context: click.Context, validator: str) -> None:
+def build(context: click.Context, validator: str, quiet: bool) -> None:
     """Parse ontology and data, validate with SHACL, run the quality checks, then load the store and
     write the dumps. Nothing is replaced unless everything passes (exit 0); SHACL violations or
     failed checks exit 1, unreadable files exit 2."""
-    summary = pipeline.build(settings_of(context), validator)
+    summary = pipeline.build(settings_of(context), validator, phases=progress_of(quiet))
     for line in render_summary(summary):
         click.echo(line)
 
@@ -218,15 +234,17 @@ def render_summary(summary: pipeline.BuildSummary) -> Iterator[str]:
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @VALIDATOR_OPTION
+@QUIET_OPTION
 @click.pass_context
 @reports_errors
-def validate(context: click.Context, files: tuple[Path, ...], validator: str) -> None:
+def validate(context: click.Context, files: tuple[Path, ...], validator: str, quiet: bool) -> None:
     """Validate the project's ontology and data with SHACL, and report; changes nothing.
 
     FILES, when given, are validated together with the project's graphs (a file at the same path as
     a project file replaces it). Exit 0 conforms, 1 violations, 2 a file does not parse.
     """
-    parsed, violations = pipeline.validate(settings_of(context), files, validator)
+    settings = settings_of(context)
+    parsed, violations = pipeline.validate(settings, files, validator, progress_of(quiet))
     if violations:
         raise pipeline.ValidationFailed(violations)
     click.echo(f"conforms: {parsed.triple_count()} triples in {len(parsed.quads)} graphs")
@@ -501,6 +519,7 @@ def import_group() -> None:
 @click.option("--strict", is_flag=True, help="Refuse any file with an XSD 2.03 schema error.")
 @click.option("--list", "list_only", is_flag=True, help="List the imported files and exit.")
 @click.option("--remove", "remove", metavar="NAME", help="Take the import NAME out of the store.")
+@QUIET_OPTION
 @click.pass_context
 @reports_errors
 def import_iati(
@@ -509,6 +528,7 @@ def import_iati(
     strict: bool,
     list_only: bool,
     remove: str | None,
+    quiet: bool,
 ) -> None:
     """Import IATI 2.01-2.03 activity files: files, folders (their *.xml, *.xml.gz) and
     http(s) URLs (gzip too). Each file becomes the named graph graph/iati/NAME (NAME: the file
@@ -527,13 +547,15 @@ def import_iati(
         return
     if remove is not None:
         try:
-            summary = imports.remove_import(settings, remove)
+            summary = imports.remove_import(settings, remove, phases=progress_of(quiet))
         except LookupError as error:
             raise UsageProblem(str(error.args[0])) from error
         click.echo(f"removed {remove}; build {summary.release}: {summary.total_triples} triples")
         return
-    with import_progress() as progress:
-        result = imports.import_files(settings, list(inputs), strict=strict, progress=progress)
+    with import_progress(quiet) as progress:
+        result = imports.import_files(
+            settings, list(inputs), strict=strict, progress=progress, phases=progress_of(quiet)
+        )
     for line in render_import(result):
         click.echo(line)
     if result.build is not None:
@@ -542,10 +564,10 @@ def import_iati(
 
 
 @contextmanager
-def import_progress() -> Iterator[Callable[[str, int, int, int], None] | None]:
-    """A progress bar per file with activities per second on a terminal; nothing otherwise
-    (the summary line is printed either way)."""
-    if not sys.stderr.isatty():
+def import_progress(quiet: bool) -> Iterator[Callable[[str, int, int, int], None] | None]:
+    """A progress bar per file with activities per second on a terminal; nothing otherwise or
+    with ``--quiet`` (the summary line is printed either way)."""
+    if quiet or not sys.stderr.isatty():
         yield None
         return
     import time

@@ -23,6 +23,7 @@ import rdflib
 
 from iomkg import catalog, jsonld
 from iomkg.config import Settings
+from iomkg.progress import SILENT, Progress, Step, phase
 from iomkg.shacl import ShaclResult, pyshacl_results, to_rdflib, validate_graph
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Release, Releases
@@ -31,7 +32,8 @@ from iomkg.validator import as_stated, compile_shapes, for_validation
 from iomkg.vocab import output_prefixes, prefixes
 
 if TYPE_CHECKING:
-    from iomkg.iati.imports import Derived, ImportEntry, Progress
+    from iomkg.iati.imports import Derived, ImportEntry
+    from iomkg.iati.imports import Progress as ImportProgress
 
 RDF_SUFFIXES = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -184,8 +186,10 @@ def with_extra_files(
     return list(by_path.values())
 
 
-def parse_sources(sources: Sequence[SourceFile], base_iri: str) -> ParsedSources:
-    """Parse every file with relative IRIs resolved against ``base_iri``."""
+def parse_sources(
+    sources: Sequence[SourceFile], base_iri: str, step: Step | None = None
+) -> ParsedSources:
+    """Parse every file with relative IRIs resolved against ``base_iri`` (counted on ``step``)."""
     parsed = ParsedSources()
     digest = hashlib.sha256(base_iri.encode())
     for source in sources:
@@ -198,6 +202,8 @@ def parse_sources(sources: Sequence[SourceFile], base_iri: str) -> ParsedSources
         parsed.quads.setdefault(source.graph, []).extend(quads)
         for quad in quads:
             parsed.subject_files[_term_key(quad.subject)].add(str(source.path))
+        if step is not None:
+            step.add(len(quads))
     parsed.digest = digest.hexdigest()[:12]
     return parsed
 
@@ -278,12 +284,13 @@ def validation_store(quads: Iterable[ox.Quad]) -> ox.Store:
 
 
 def shacl_results(
-    store: ox.Store, shapes: rdflib.Graph, validator: str = "sparql"
+    store: ox.Store, shapes: rdflib.Graph, validator: str = "sparql", step: Step | None = None
 ) -> list[ShaclResult]:
     """Every SHACL result for the union of ``store``'s graphs: by the shapes compiled to SPARQL
-    (the default), or by pySHACL over an rdflib copy of the same graph (the reference)."""
+    (the default), or by pySHACL over an rdflib copy of the same graph (the reference). The
+    compiled shapes count each constraint checked on ``step``."""
     if validator == "sparql":
-        return compile_shapes(shapes).validate(store)
+        return compile_shapes(shapes).validate(store, step.add if step is not None else None)
     if validator == "pyshacl":
         data = rdflib.Graph()
         for quad in store:
@@ -294,11 +301,16 @@ def shacl_results(
 
 
 def validate_parsed(
-    parsed: ParsedSources, shapes: rdflib.Graph, validator: str = "sparql"
+    parsed: ParsedSources,
+    shapes: rdflib.Graph,
+    validator: str = "sparql",
+    phases: Progress = SILENT,
 ) -> list[Violation]:
     """SHACL-validate the union of all graphs (with the ontology: ``sh:class`` sees subclasses)."""
     store = validation_store(quad for quads in parsed.quads.values() for quad in quads)
-    return _violations(shacl_results(store, shapes, validator), parsed)
+    with phase(phases, "validate", "constraints") as step:
+        results = shacl_results(store, shapes, validator, step)
+    return _violations(results, parsed)
 
 
 def _violations(results: Iterable[ShaclResult], parsed: ParsedSources) -> list[Violation]:
@@ -321,13 +333,18 @@ def _violations(results: Iterable[ShaclResult], parsed: ParsedSources) -> list[V
 
 
 def validate(
-    settings: Settings, extra_files: Sequence[Path] = (), validator: str = "sparql"
+    settings: Settings,
+    extra_files: Sequence[Path] = (),
+    validator: str = "sparql",
+    phases: Progress = SILENT,
 ) -> tuple[ParsedSources, list[Violation]]:
     """Parse and SHACL-validate the project's sources (and ``extra_files``); raise if unparsable."""
     sources = with_extra_files(settings, discover_sources(settings), extra_files)
-    parsed = parse_sources(sources, settings.base_iri)
-    add_derived(parsed, settings)
-    return parsed, validate_parsed(parsed, load_shapes(settings), validator)
+    with phase(phases, "parse") as step:
+        parsed = parse_sources(sources, settings.base_iri, step)
+        add_derived(parsed, settings)
+        shapes = load_shapes(settings)
+    return parsed, validate_parsed(parsed, shapes, validator, phases)
 
 
 # Derived statements ------------------------------------------------------------------------
@@ -361,7 +378,9 @@ def add_derived(parsed: ParsedSources, settings: Settings, built: datetime | Non
 # Quality checks ----------------------------------------------------------------------------
 
 
-def run_checks(store: OxigraphStore, settings: Settings) -> list[CheckFailure]:
+def run_checks(
+    store: OxigraphStore, settings: Settings, step: Step | None = None
+) -> list[CheckFailure]:
     """Run ``queries/checks/*-violation.rq``: any row returned is a failure, titled by its header.
 
     A check whose header does not parse stops the build like an unreadable source file (exit 2).
@@ -372,6 +391,8 @@ def run_checks(store: OxigraphStore, settings: Settings) -> list[CheckFailure]:
         raise SourceParseError(error.path, error.line, None, error.message) from error
     failures = []
     for check in checks.values():
+        if step is not None:
+            step.add()
         results = store.query(check.sparql, base_iri=settings.base_iri)
         if not isinstance(results, ox.QuerySolutions):
             continue
@@ -453,28 +474,38 @@ def build(
     *,
     imports: Sequence[ImportEntry] | None = None,
     strict: frozenset[str] = frozenset(),
-    progress: Progress | None = None,
+    progress: ImportProgress | None = None,
+    phases: Progress = SILENT,
 ) -> BuildSummary:
-    """Parse, validate, check, load and dump into a new release, then make it current.
+    """Parse, validate, check, load and dump into a new release, then make it current; each
+    phase told to ``phases`` as it goes.
 
     ``imports`` are the IATI files the release holds besides ``data/iati`` (by default those of
     the current release: a build keeps what was imported); ``strict`` names the ones that must
-    have no schema error. Raises :class:`SourceParseError`, :class:`ValidationFailed` or
-    :class:`ChecksFailed`; in every such case the current release is left exactly as it was.
+    have no schema error; ``progress`` is told each IATI file's advance (else the IATI files'
+    activities are counted as the phase ``iati`` of ``phases``). Raises
+    :class:`SourceParseError`, :class:`ValidationFailed` or :class:`ChecksFailed`; in every such
+    case the current release is left exactly as it was.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    parsed = parse_sources(discover_sources(settings), settings.base_iri)
-    add_derived(parsed, settings)
-    shapes = load_shapes(settings)
+    with phase(phases, "parse") as counter:
+        parsed = parse_sources(discover_sources(settings), settings.base_iri, counter)
+        add_derived(parsed, settings)
+        shapes = load_shapes(settings)
     timings["parse"] = time.perf_counter() - started
 
     step = time.perf_counter()  # first: a broken IATI file fails before the long validation
-    entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress, validator)
+    if progress is not None:  # each file's advance shown by the caller
+        entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress, validator)
+    else:
+        with phase(phases, "iati", "activities") as counter:
+            told = activities_counted(counter)
+            entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, told, validator)
     timings["iati"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    violations = validate_parsed(parsed, shapes, validator)
+    violations = validate_parsed(parsed, shapes, validator, phases)
     timings["validate"] = time.perf_counter() - step
     if violations:
         raise ValidationFailed(violations)
@@ -486,18 +517,22 @@ def build(
         store = OxigraphStore.open(staging.store_path)
         # A bulk load writes the store's files directly: no write-ahead log left behind, about
         # a sixth of the size of transactional inserts. Not atomic, which staging makes up for.
-        store.raw.bulk_extend(quad for quads in parsed.quads.values() for quad in quads)
-        store.flush()
+        with phase(phases, "load", total=parsed.triple_count()) as counter:
+            quads = (quad for quads in parsed.quads.values() for quad in quads)
+            store.raw.bulk_extend(counter.counted(quads))
+            store.flush()
         timings["load"] = time.perf_counter() - step
 
         step = time.perf_counter()
-        failures = run_checks(store, settings)
+        with phase(phases, "checks", "queries") as counter:
+            failures = run_checks(store, settings, counter)
         timings["checks"] = time.perf_counter() - step
         if failures:
             raise ChecksFailed(failures)
 
         step = time.perf_counter()
-        write_dumps(store, staging, settings)
+        with phase(phases, "dumps", "files", total=len(DUMP_FORMATS) + 1) as counter:
+            write_dumps(store, staging, settings, counter)
         timings["dumps"] = time.perf_counter() - step
         summary_without_release = summarize(store)
         publish_to_backend(store, settings, timings)
@@ -515,13 +550,24 @@ def build(
     )
 
 
+def activities_counted(step: Step) -> ImportProgress:
+    """An IATI file progress that counts every file's activities on ``step``."""
+    seen: dict[str, int] = {}
+
+    def told(name: str, activities: int, _read: int, _size: int) -> None:
+        step.add(activities - seen.get(name, 0))
+        seen[name] = activities
+
+    return told
+
+
 def iati_graphs(
     settings: Settings,
     parsed: ParsedSources,
     shapes: rdflib.Graph,
     imports: Sequence[ImportEntry] | None,
     strict: frozenset[str],
-    progress: Progress | None,
+    progress: ImportProgress | None,
     validator: str = "sparql",
 ) -> tuple[list[ImportEntry], Derived]:
     """The IATI graphs (``data/iati`` and the imports), validated activity by activity against
@@ -567,7 +613,9 @@ def jsonld_context(settings: Settings) -> dict[str, object]:
     return {"@context": {**prefixes(settings.base_iri), "@base": settings.base_iri}}
 
 
-def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> list[Path]:
+def write_dumps(
+    store: OxigraphStore, release: Release, settings: Settings, step: Step | None = None
+) -> list[Path]:
     """Turtle (the union of all graphs); TriG, N-Quads and JSON-LD (with named graphs)."""
     release.dumps_path.mkdir(parents=True, exist_ok=True)
     names = output_prefixes(settings.base_iri)  # full IRIs rather than `id:funding\/x`
@@ -583,9 +631,13 @@ def write_dumps(store: OxigraphStore, release: Release, settings: Settings) -> l
         else:
             store.dump(path, format=format, prefixes=names)
         written.append(path)
+        if step is not None:
+            step.add()
     context_path = release.dumps_path / "context.jsonld"
     context_path.write_text(json.dumps(jsonld_context(settings), indent=2) + "\n", encoding="utf-8")
     written.append(context_path)
+    if step is not None:
+        step.add()
     return written
 
 

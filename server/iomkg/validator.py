@@ -1029,13 +1029,18 @@ class CompiledShapes:
         self.stats.slowest.append((elapsed, query))
         return names, rows
 
-    def validate(self, store: ox.Store) -> list[ShaclResult]:
-        """Every result of validating the union of ``store``'s graphs against the shapes."""
+    def validate(
+        self, store: ox.Store, checked: Callable[[], None] | None = None
+    ) -> list[ShaclResult]:
+        """Every result of validating the union of ``store``'s graphs against the shapes;
+        ``checked`` is called after each constraint (for progress)."""
         self.stats = ValidationStats()
         results: list[ShaclResult] = []
         for check in self._checks(self.ill_typed(store)):
             names, rows = self._run(store, check.query)
             results.extend(self._results(check, names, rows))
+            if checked is not None:
+                checked()
         self.stats.slowest = sorted(self.stats.slowest, reverse=True)[:10]
         return sorted(results, key=ShaclResult.key)
 

@@ -49,6 +49,8 @@ from iomkg.iati.mapper import FileContext, MappedActivity, Problem, identifier_o
 from iomkg.iati.organisations import Mention, ProjectIndex, Resolver, choose_names, most_common
 from iomkg.iati.reader import FileInfo, local_name, read_activities
 from iomkg.pipeline import BuildError, SourceParseError, shacl_results, validation_store
+from iomkg.progress import SILENT
+from iomkg.progress import Progress as Phases
 from iomkg.shacl import ShaclResult
 
 MANIFEST = "imports.json"
@@ -954,6 +956,7 @@ def import_files(
     *,
     strict: bool = False,
     progress: Progress | None = None,
+    phases: Phases = SILENT,
 ) -> ImportSummary:
     """Import IATI files, folders and URLs: one new validated release, or nothing at all.
 
@@ -1003,7 +1006,7 @@ def import_files(
             return ImportSummary(None, added, unchanged, entries)
         strict_names = frozenset(names) if strict else frozenset()
         summary = pipeline.build(
-            settings, imports=new_entries, strict=strict_names, progress=progress
+            settings, imports=new_entries, strict=strict_names, progress=progress, phases=phases
         )
     except BaseException:
         for path in created:
@@ -1014,8 +1017,9 @@ def import_files(
     return ImportSummary(summary, added, unchanged, new_entries)
 
 
-def remove_import(settings: Settings, name: str) -> Any:
-    """Take one import out: a new release without its graph."""
+def remove_import(settings: Settings, name: str, phases: Phases = SILENT) -> Any:
+    """Take one import out: a new release without its graph (its build's phases told to
+    ``phases``)."""
     from iomkg import pipeline
     from iomkg.store.releases import Releases
 
@@ -1024,7 +1028,9 @@ def remove_import(settings: Settings, name: str) -> Any:
     if name not in {entry.name for entry in entries}:
         shown = ", ".join(entry.name for entry in entries) or "none"
         raise LookupError(f"no import named {name!r} (imports: {shown})")
-    summary = pipeline.build(settings, imports=[e for e in entries if e.name != name])
+    summary = pipeline.build(
+        settings, imports=[e for e in entries if e.name != name], phases=phases
+    )
     prune_blobs(settings.store_root)
     return summary
 
