@@ -60,6 +60,7 @@ def load_files(settings: Settings, files: list[Path], graph: str | None) -> int:
         with releases.staging() as staging:
             store = OxigraphStore.open(staging.store_path)
             _bulk_load(store, formats, graph, settings.base_iri)
+            store.optimize_for_reading()
             del store
             releases.publish(staging, "loaded")
         return total

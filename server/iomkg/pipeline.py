@@ -521,6 +521,7 @@ def build(
             quads = (quad for quads in parsed.quads.values() for quad in quads)
             store.raw.bulk_extend(counter.counted(quads))
             store.flush()
+            store.optimize_for_reading()
         timings["load"] = time.perf_counter() - step
 
         step = time.perf_counter()
