@@ -11,8 +11,9 @@ import hashlib
 import io
 import json
 import time
+import traceback
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -310,10 +311,12 @@ def validate_parsed(
     store = validation_store(quad for quads in parsed.quads.values() for quad in quads)
     with phase(phases, "validate", "constraints") as step:
         results = shacl_results(store, shapes, validator, step)
-    return _violations(results, parsed)
+    return _violations(results, parsed.subject_files)
 
 
-def _violations(results: Iterable[ShaclResult], parsed: ParsedSources) -> list[Violation]:
+def _violations(
+    results: Iterable[ShaclResult], subject_files: Mapping[str, set[str]]
+) -> list[Violation]:
     found = []
     for result in results:
         focus_key = str(result.focus)
@@ -325,7 +328,7 @@ def _violations(results: Iterable[ShaclResult], parsed: ParsedSources) -> list[V
                 shape=str(result.shape) if isinstance(result.shape, rdflib.URIRef) else None,
                 severity=str(result.severity).rsplit("#", 1)[-1],
                 value=str(result.value) if result.value is not None else None,
-                files=tuple(sorted(parsed.subject_files.get(focus_key, ()))),
+                files=tuple(sorted(subject_files.get(focus_key, ()))),
             )
         )
     blocking = [v for v in found if v.severity == "Violation"]
@@ -348,6 +351,24 @@ def validate(
 
 
 # Derived statements ------------------------------------------------------------------------
+
+
+def derived_quads(
+    store: OxigraphStore, settings: Settings, built: datetime | None = None
+) -> list[ox.Quad]:
+    """What :func:`add_derived` adds, counted on ``store`` (which holds every source's quads and
+    nothing derived yet)."""
+    from iomkg import descriptions, linking, memberstates  # they import this module's neighbours
+
+    derived: list[ox.Quad] = []
+    for quads in linking.void_statistics(store, settings.base_iri).values():
+        derived.extend(quads)
+    for quads in memberstates.membership_statistics(store, settings.base_iri).values():
+        derived.extend(quads)
+    built = built or descriptions.build_time()
+    for quads in descriptions.dataset_metadata(store, settings, built).values():
+        derived.extend(quads)
+    return derived
 
 
 def add_derived(parsed: ParsedSources, settings: Settings, built: datetime | None = None) -> None:
@@ -480,6 +501,12 @@ def build(
     """Parse, validate, check, load and dump into a new release, then make it current; each
     phase told to ``phases`` as it goes.
 
+    Streamed: each source file is parsed once into the store SHACL validates (in memory, its
+    literals as :func:`iomkg.validator.for_validation` keeps them) and bulk-loaded into the
+    staging release, never held as Python objects; which files state a subject is worked out
+    again only when a violation must name them. The staging release is published only if
+    everything passes.
+
     ``imports`` are the IATI files the release holds besides ``data/iati`` (by default those of
     the current release: a build keeps what was imported); ``strict`` names the ones that must
     have no schema error; ``progress`` is told each IATI file's advance (else the IATI files'
@@ -489,66 +516,158 @@ def build(
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with phase(phases, "parse") as counter:
-        parsed = parse_sources(discover_sources(settings), settings.base_iri, counter)
-        add_derived(parsed, settings)
-        shapes = load_shapes(settings)
-    timings["parse"] = time.perf_counter() - started
-
-    step = time.perf_counter()  # first: a broken IATI file fails before the long validation
-    if progress is not None:  # each file's advance shown by the caller
-        entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, progress, validator)
-    else:
-        with phase(phases, "iati", "activities") as counter:
-            told = activities_counted(counter)
-            entries, iati = iati_graphs(settings, parsed, shapes, imports, strict, told, validator)
-    timings["iati"] = time.perf_counter() - step
-
-    step = time.perf_counter()
-    violations = validate_parsed(parsed, shapes, validator, phases)
-    timings["validate"] = time.perf_counter() - step
-    if violations:
-        raise ValidationFailed(violations)
-    parsed.quads.update(iati.quads)  # validated activity by activity in iati_graphs
-
     releases = Releases(settings.store_root)
     with releases.staging() as staging:
-        step = time.perf_counter()
-        store = OxigraphStore.open(staging.store_path)
-        # A bulk load writes the store's files directly: no write-ahead log left behind, about
-        # a sixth of the size of transactional inserts. Not atomic, which staging makes up for.
-        with phase(phases, "load", total=parsed.triple_count()) as counter:
-            quads = (quad for quads in parsed.quads.values() for quad in quads)
-            store.raw.bulk_extend(counter.counted(quads))
-            store.flush()
-            store.optimize_for_reading()
-        timings["load"] = time.perf_counter() - step
-
-        step = time.perf_counter()
-        with phase(phases, "checks", "queries") as counter:
-            failures = run_checks(store, settings, counter)
-        timings["checks"] = time.perf_counter() - step
-        if failures:
-            raise ChecksFailed(failures)
-
-        step = time.perf_counter()
-        with phase(phases, "dumps", "files", total=len(DUMP_FORMATS) + 1) as counter:
-            write_dumps(store, staging, settings, counter)
-        timings["dumps"] = time.perf_counter() - step
-        summary_without_release = summarize(store)
-        publish_to_backend(store, settings, timings)
-        del store  # closes the database before the folder is renamed
-        record_imports(staging, entries, iati)
-        final = releases.publish(staging, parsed.digest)
+        try:
+            digest, summary, iati = _stage(
+                settings, staging, validator, imports, strict, progress, phases, timings
+            )
+        except BaseException as error:
+            # The staging store cannot be closed but by dropping it, and a frame of the
+            # traceback holds it: it would write into the folder as it is removed.
+            traceback.clear_frames(error.__traceback__)
+            raise
+        final = releases.publish(staging, digest)
     timings["total"] = time.perf_counter() - started
     return BuildSummary(
         final.name,
-        summary_without_release.triples_per_graph,
-        summary_without_release.instances_per_class,
-        summary_without_release.links_per_target,
+        summary.triples_per_graph,
+        summary.instances_per_class,
+        summary.links_per_target,
         timings,
         iati,
     )
+
+
+def _stage(
+    settings: Settings,
+    staging: Release,
+    validator: str,
+    imports: Sequence[ImportEntry] | None,
+    strict: frozenset[str],
+    progress: ImportProgress | None,
+    phases: Progress,
+    timings: dict[str, float],
+) -> tuple[str, BuildSummary, Derived]:
+    """:func:`build` into ``staging``, the store closed again: the release's digest, its
+    summary (no release name yet) and the IATI graphs."""
+    started = time.perf_counter()
+    sources = discover_sources(settings)
+    # A bulk load writes the store's files directly: no write-ahead log left behind, about a
+    # sixth of the size of transactional inserts. Not atomic, which staging makes up for.
+    store = OxigraphStore.open(staging.store_path)
+    validated = ox.Store()
+    with phase(phases, "parse") as counter:
+        digest, load_seconds = _stream_sources(
+            sources, settings.base_iri, validated, store, counter
+        )
+        derived = derived_quads(store, settings)
+        validated.bulk_extend(for_validation(derived))
+        store.raw.bulk_extend(derived)
+        shapes = load_shapes(settings)
+    timings["parse"] = time.perf_counter() - started - load_seconds
+    timings["load"] = load_seconds
+
+    step = time.perf_counter()  # first: a broken IATI file fails before the long validation
+    if progress is not None:  # each file's advance shown by the caller
+        entries, iati, digest = iati_graphs(
+            settings, store.raw, digest, shapes, imports, strict, progress, validator
+        )
+    else:
+        with phase(phases, "iati", "activities") as counter:
+            told = activities_counted(counter)
+            entries, iati, digest = iati_graphs(
+                settings, store.raw, digest, shapes, imports, strict, told, validator
+            )
+    timings["iati"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    with phase(phases, "validate", "constraints") as counter:
+        results = shacl_results(validated, shapes, validator, counter)
+    del validated
+    if any(result.severity == SH_VIOLATION for result in results):
+        violations = _violations(results, _subject_files(sources, settings.base_iri))
+    else:
+        violations = []
+    timings["validate"] = time.perf_counter() - step
+    if violations:
+        raise ValidationFailed(violations)
+
+    step = time.perf_counter()
+    # validated activity by activity in iati_graphs
+    store.raw.bulk_extend(quad for quads in iati.quads.values() for quad in quads)
+    store.flush()
+    store.optimize_for_reading()
+    timings["load"] += time.perf_counter() - step
+
+    step = time.perf_counter()
+    with phase(phases, "checks", "queries") as counter:
+        failures = run_checks(store, settings, counter)
+    timings["checks"] = time.perf_counter() - step
+    if failures:
+        raise ChecksFailed(failures)
+
+    step = time.perf_counter()
+    with phase(phases, "dumps", "files", total=len(DUMP_FORMATS) + 1) as counter:
+        write_dumps(store, staging, settings, counter)
+    timings["dumps"] = time.perf_counter() - step
+    summary = summarize(store)
+    publish_to_backend(store, settings, timings)
+    del store  # closes the database before the folder is renamed
+    record_imports(staging, entries, iati)
+    return digest, summary, iati
+
+
+SH_VIOLATION = rdflib.URIRef("http://www.w3.org/ns/shacl#Violation")
+
+
+def _stream_sources(
+    sources: Sequence[SourceFile],
+    base_iri: str,
+    validated: ox.Store,
+    release: OxigraphStore,
+    step: Step,
+) -> tuple[str, float]:
+    """Each file parsed into ``validated`` (counted on ``step``), then bulk-loaded into
+    ``release``; the sources' digest (as :func:`parse_sources` gives it) and the loads' time."""
+    digest = hashlib.sha256(base_iri.encode())
+    load_seconds = 0.0
+    for source in sources:
+        data = _read(source.path)
+        digest.update(source.path.name.encode() + data)
+        validated.bulk_extend(for_validation(step.counted(_quads(source, data, base_iri))))
+        loading = time.perf_counter()
+        format = _rdf_format(source.path)
+        if format.supports_datasets:  # its graph names give way to the file's graph
+            release.raw.bulk_extend(_quads(source, data, base_iri))
+        else:
+            release.raw.bulk_load(
+                data, format, base_iri=base_iri, to_graph=ox.NamedNode(source.graph)
+            )
+        load_seconds += time.perf_counter() - loading
+    return digest.hexdigest()[:12], load_seconds
+
+
+def _quads(source: SourceFile, data: bytes, base_iri: str) -> Iterator[ox.Quad]:
+    """The statements of one file in its graph, parsed as they are read; a parse error raises
+    :class:`SourceParseError` with the file, line and column."""
+    graph = ox.NamedNode(source.graph)
+    try:
+        for statement in ox.parse(data, format=_rdf_format(source.path), base_iri=base_iri):
+            yield ox.Quad(statement.subject, statement.predicate, statement.object, graph)
+    except SyntaxError as error:
+        message = str(error.msg).split(": ", 1)[-1] if error.msg else str(error)
+        raise SourceParseError(source.path, error.lineno, error.offset, message) from error
+
+
+def _subject_files(sources: Sequence[SourceFile], base_iri: str) -> dict[str, set[str]]:
+    """Which files state each subject, read again from the files (only to name them in a
+    violation: the build keeps no such index while it runs)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for source in sources:
+        for quad in _quads(source, _read(source.path), base_iri):
+            found[_term_key(quad.subject)].add(str(source.path))
+    return found
 
 
 def activities_counted(step: Step) -> ImportProgress:
@@ -564,15 +683,17 @@ def activities_counted(step: Step) -> ImportProgress:
 
 def iati_graphs(
     settings: Settings,
-    parsed: ParsedSources,
+    project: ox.Store,
+    digest: str,
     shapes: rdflib.Graph,
     imports: Sequence[ImportEntry] | None,
     strict: frozenset[str],
     progress: ImportProgress | None,
     validator: str = "sparql",
-) -> tuple[list[ImportEntry], Derived]:
+) -> tuple[list[ImportEntry], Derived, str]:
     """The IATI graphs (``data/iati`` and the imports), validated activity by activity against
-    the project's graphs (``parsed``, not changed); and the imports the new release records."""
+    the project's graphs (``project``, not changed); the imports the new release records; the
+    release's digest (``digest``, the sources', with the imports')."""
     from iomkg.iati import imports as iati  # the IATI package builds on this module
 
     current = Releases(settings.store_root).current()
@@ -584,7 +705,7 @@ def iati_graphs(
     inputs = iati.project_inputs(settings) + iati.recorded_inputs(settings, entries)
     derived = iati.derive(
         settings,
-        parsed.quads,
+        project,
         shapes,
         inputs,
         strict=strict,
@@ -592,11 +713,11 @@ def iati_graphs(
         validator=validator,
     )
     if entries:
-        digest = hashlib.sha256(parsed.digest.encode())
+        combined = hashlib.sha256(digest.encode())
         for entry in entries:
-            digest.update(entry.sha256.encode())
-        parsed.digest = digest.hexdigest()[:12]
-    return entries, derived
+            combined.update(entry.sha256.encode())
+        digest = combined.hexdigest()[:12]
+    return entries, derived, digest
 
 
 def record_imports(release: Release, entries: Sequence[ImportEntry], derived: Derived) -> None:

@@ -120,7 +120,7 @@ def test_a_failing_check_stops_the_build_with_its_title_and_resources(
     project_copy: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # SHACL is not what this test is about (and is slow): let every graph conform.
-    monkeypatch.setattr(pipeline, "validate_parsed", lambda *args: [])
+    monkeypatch.setattr(pipeline, "shacl_results", lambda *args: [])
     extra = project_copy.data_dir / "links" / "wrong.ttl"
     extra.write_text(
         f"<id/country/GR> <{SAME_AS}> <http://www.wikidata.org/entity/Q20> .\n",
@@ -140,7 +140,7 @@ def test_a_failing_check_stops_the_build_with_its_title_and_resources(
 def test_a_check_whose_header_does_not_parse_stops_the_build_as_unreadable(
     project_copy: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "validate_parsed", lambda *args: [])
+    monkeypatch.setattr(pipeline, "shacl_results", lambda *args: [])
     broken = project_copy.queries_dir / "checks" / "broken-violation.rq"
     broken.write_text("#+ title: t\nSELECT * WHERE { ?s ?p ?o }\n", encoding="utf-8")
     result = run_cli(project_copy, "build")

@@ -351,6 +351,17 @@ def project_index(quads: Iterable[ox.Quad], base_iri: str) -> ProjectIndex:
     return index
 
 
+def _index_quads(project: ox.Store, base_iri: str) -> Iterator[ox.Quad]:
+    """The project's statements :func:`project_index` reads, and no others."""
+    iomo = base_iri + "ontology#"
+    for predicate in (iomo + "iatiOrganisationId", iomo + "dacDonorCode"):
+        yield from project.quads_for_pattern(None, ox.NamedNode(predicate), None)
+    rdf_type, country = ox.NamedNode(model.RDF + "type"), ox.NamedNode(model.SCHEMA + "Country")
+    yield from project.quads_for_pattern(None, rdf_type, country)
+    for predicate in (model.SKOS + "notation", model.SKOS + "prefLabel"):
+        yield from project.quads_for_pattern(None, ox.NamedNode(predicate), None)
+
+
 @dataclass
 class _Scanned:
     identifier: str
@@ -361,7 +372,7 @@ class _Scanned:
 
 def derive(
     settings: Settings,
-    project_quads: dict[str, list[ox.Quad]],
+    project: ox.Store,
     shapes: rdflib.Graph,
     inputs: Sequence[Input],
     *,
@@ -371,14 +382,15 @@ def derive(
 ) -> Derived:
     """Every input's graph, validated, with duplicates resolved (see the module docstring).
 
-    ``validator`` is the build's: the shapes compiled to SPARQL (the default), or pySHACL."""
+    ``project`` holds the project's graphs (read, not changed); ``validator`` is the build's:
+    the shapes compiled to SPARQL (the default), or pySHACL."""
     base = settings.base_iri
     codelists = shipped()
-    all_project = [quad for quads in project_quads.values() for quad in quads]
-    resolver = Resolver(project_index(all_project, base), codelists, base)
-    context = _ShapeContext(
-        all_project, project_quads.get(settings.graph_iri("ontology"), []), base, validator
+    resolver = Resolver(project_index(_index_quads(project, base), base), codelists, base)
+    ontology = project.quads_for_pattern(
+        None, None, None, ox.NamedNode(settings.graph_iri("ontology"))
     )
+    context = _ShapeContext(project, list(ontology), base, validator)
     derived = Derived()
     _check_names(settings, inputs)
     winners = _choose_copies(inputs, derived)
@@ -785,20 +797,22 @@ class _ShapeContext:
 
     def __init__(
         self,
-        project: Sequence[ox.Quad],
+        project: ox.Store,
         ontology: Sequence[ox.Quad],
         base_iri: str,
         validator: str = "sparql",
     ) -> None:
         self.base_iri = base_iri
         self.validator = validator
-        self.by_subject: dict[str, list[ox.Triple]] = defaultdict(list)
-        for quad in project:
-            if isinstance(quad.subject, ox.NamedNode):
-                self.by_subject[quad.subject.value].append(
-                    ox.Triple(quad.subject, quad.predicate, quad.object)
-                )
+        self.project = project
         self.ontology = [ox.Triple(q.subject, q.predicate, q.object) for q in ontology]
+
+    def described(self, iri: str) -> list[ox.Triple]:
+        """What the project states about ``iri`` (in any of its graphs)."""
+        return [
+            ox.Triple(q.subject, q.predicate, q.object)
+            for q in self.project.quads_for_pattern(ox.NamedNode(iri), None, None)
+        ]
 
     def stub(self, iri: str) -> list[ox.Triple]:
         """The type of a resource the import states elsewhere, and validates there: an IATI
@@ -837,7 +851,7 @@ class _ShapeContext:
         }
         data = list(triples) + self.ontology
         for iri in sorted(wanted):
-            data += self.by_subject.get(iri, []) or self.stub(iri)
+            data += self.described(iri) or self.stub(iri)
         store = validation_store(ox.Quad(t.subject, t.predicate, t.object) for t in data)
         found = []
         for result in shacl_results(store, shapes, self.validator):
