@@ -225,6 +225,14 @@ def render_summary(summary: pipeline.BuildSummary) -> Iterator[str]:
     yield "links per target:"
     for target, count in summary.links_per_target.items() or {"(none)": 0}.items():
         yield f"  {count:>7}  {target}"
+    scope = summary.validation
+    if scope is not None and scope.focus is not None:
+        yield (
+            f"validated incrementally: {len(scope.changed)} graph(s) changed, "
+            f"{len(scope.focus)} node(s) validated again"
+        )
+    elif scope is not None:
+        yield f"validated in full: {scope.reason}"
     if summary.timings:
         yield "time: " + ", ".join(
             f"{step} {seconds:.2f}s" for step, seconds in summary.timings.items()

@@ -7,6 +7,7 @@ below, which the CLI and the web app turn into messages. Exit codes follow pySHA
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -22,7 +23,7 @@ from typing import IO, TYPE_CHECKING
 import pyoxigraph as ox
 import rdflib
 
-from iomkg import catalog, jsonld
+from iomkg import catalog, incremental, jsonld
 from iomkg.config import Settings
 from iomkg.progress import SILENT, Progress, Step, phase
 from iomkg.shacl import ShaclResult, pyshacl_results, to_rdflib, validate_graph
@@ -91,8 +92,11 @@ class ValidationFailed(BuildError):
 
     exit_code = 1
 
-    def __init__(self, violations: Sequence[Violation]) -> None:
+    def __init__(
+        self, violations: Sequence[Violation], scope: incremental.Scope | None = None
+    ) -> None:
         self.violations = list(violations)
+        self.scope = scope  # what the build validated (None: not a build's validation)
         super().__init__(f"{len(self.violations)} SHACL violation(s)")
 
 
@@ -285,14 +289,21 @@ def validation_store(quads: Iterable[ox.Quad]) -> ox.Store:
 
 
 def shacl_results(
-    store: ox.Store, shapes: rdflib.Graph, validator: str = "sparql", step: Step | None = None
+    store: ox.Store,
+    shapes: rdflib.Graph,
+    validator: str = "sparql",
+    step: Step | None = None,
+    focus: Iterable[ox.NamedNode | ox.BlankNode] | None = None,
 ) -> list[ShaclResult]:
     """Every SHACL result for the union of ``store``'s graphs: by the shapes compiled to SPARQL
     (the default), or by pySHACL over an rdflib copy of the same graph (the reference). The
-    compiled shapes count each constraint checked on ``step``."""
+    compiled shapes count each constraint checked on ``step``; with ``focus``, their local
+    checks validate those focus nodes only (see :mod:`iomkg.incremental`)."""
     if validator == "sparql":
-        return compile_shapes(shapes).validate(store, step.add if step is not None else None)
+        checked = step.add if step is not None else None
+        return compile_shapes(shapes).validate(store, checked, focus)
     if validator == "pyshacl":
+        assert focus is None, "pySHACL validates everything"
         data = rdflib.Graph()
         for quad in store:
             data.add((as_stated(quad.subject), as_stated(quad.predicate), as_stated(quad.object)))
@@ -382,18 +393,11 @@ def add_derived(parsed: ParsedSources, settings: Settings, built: datetime | Non
     graph; the result is deterministic but for the build time (``built``, else now or
     SOURCE_DATE_EPOCH).
     """
-    from iomkg import descriptions, linking, memberstates  # they import this module's neighbours
-
     scratch = OxigraphStore.in_memory()
     for quads in parsed.quads.values():
         scratch.raw.extend(quads)
-    for graph, quads in linking.void_statistics(scratch, settings.base_iri).items():
-        parsed.quads.setdefault(graph, []).extend(quads)
-    for graph, quads in memberstates.membership_statistics(scratch, settings.base_iri).items():
-        parsed.quads.setdefault(graph, []).extend(quads)
-    built = built or descriptions.build_time()
-    for graph, quads in descriptions.dataset_metadata(scratch, settings, built).items():
-        parsed.quads.setdefault(graph, []).extend(quads)
+    for quad in derived_quads(scratch, settings, built):
+        parsed.quads.setdefault(str(quad.graph_name.value), []).append(quad)  # type: ignore[union-attr]
 
 
 # Quality checks ----------------------------------------------------------------------------
@@ -440,6 +444,7 @@ class BuildSummary:
     links_per_target: dict[str, int]
     timings: dict[str, float]
     iati: Derived | None = None  # what the IATI files gave (see iomkg.iati.imports)
+    validation: incremental.Scope | None = None  # what the build validated
 
     @property
     def total_triples(self) -> int:
@@ -536,6 +541,7 @@ def build(
         summary.links_per_target,
         timings,
         iati,
+        summary.validation,
     )
 
 
@@ -557,11 +563,13 @@ def _stage(
     # sixth of the size of transactional inserts. Not atomic, which staging makes up for.
     store = OxigraphStore.open(staging.store_path)
     validated = ox.Store()
+    graphs = incremental.GraphDigests()
     with phase(phases, "parse") as counter:
         digest, load_seconds = _stream_sources(
-            sources, settings.base_iri, validated, store, counter
+            sources, settings.base_iri, validated, store, counter, graphs
         )
         derived = derived_quads(store, settings)
+        graphs.add_quads(derived)
         validated.bulk_extend(for_validation(derived))
         store.raw.bulk_extend(derived)
         shapes = load_shapes(settings)
@@ -582,8 +590,13 @@ def _stage(
     timings["iati"] = time.perf_counter() - step
 
     step = time.perf_counter()
+    key = incremental.validation_key(
+        (path.read_bytes() for path in shape_files(settings)), validator, settings.base_iri
+    )
+    scope = validation_scope(settings, validated, shapes, validator, key, graphs.hexdigests())
     with phase(phases, "validate", "constraints") as counter:
-        results = shacl_results(validated, shapes, validator, counter)
+        results = shacl_results(validated, shapes, validator, counter, scope.focus)
+    results = sorted(results + scope.reused, key=ShaclResult.key)
     del validated
     if any(result.severity == SH_VIOLATION for result in results):
         violations = _violations(results, _subject_files(sources, settings.base_iri))
@@ -591,7 +604,7 @@ def _stage(
         violations = []
     timings["validate"] = time.perf_counter() - step
     if violations:
-        raise ValidationFailed(violations)
+        raise ValidationFailed(violations, scope)
 
     step = time.perf_counter()
     # validated activity by activity in iati_graphs
@@ -611,11 +624,35 @@ def _stage(
     with phase(phases, "dumps", "files", total=len(DUMP_FORMATS) + 1) as counter:
         write_dumps(store, staging, settings, counter)
     timings["dumps"] = time.perf_counter() - step
-    summary = summarize(store)
+    summary = dataclasses.replace(summarize(store), validation=scope)
     publish_to_backend(store, settings, timings)
     del store  # closes the database before the folder is renamed
     record_imports(staging, entries, iati)
+    incremental.write_record(staging.path, incremental.Record(key, graphs.hexdigests(), results))
     return digest, summary, iati
+
+
+def validation_scope(
+    settings: Settings,
+    validated: ox.Store,
+    shapes: rdflib.Graph,
+    validator: str,
+    key: str,
+    graphs: dict[str, str],
+) -> incremental.Scope:
+    """What this build validates: the graphs changed since the current release and what the
+    shapes reach from them (:mod:`iomkg.incremental`), or everything."""
+    if validator != "sparql":
+        return incremental.Scope((), None, reason=f"--validator {validator} validates all")
+    current = Releases(settings.store_root).current()
+    return incremental.scope(
+        compile_shapes(shapes),
+        validated,
+        key,
+        graphs,
+        current.path if current is not None else None,
+        settings.graph_iri("ontology"),
+    )
 
 
 SH_VIOLATION = rdflib.URIRef("http://www.w3.org/ns/shacl#Violation")
@@ -627,14 +664,17 @@ def _stream_sources(
     validated: ox.Store,
     release: OxigraphStore,
     step: Step,
+    graphs: incremental.GraphDigests,
 ) -> tuple[str, float]:
-    """Each file parsed into ``validated`` (counted on ``step``), then bulk-loaded into
-    ``release``; the sources' digest (as :func:`parse_sources` gives it) and the loads' time."""
+    """Each file parsed into ``validated`` (counted on ``step``, its graph's digest fed), then
+    bulk-loaded into ``release``; the sources' digest (as :func:`parse_sources` gives it) and
+    the loads' time."""
     digest = hashlib.sha256(base_iri.encode())
     load_seconds = 0.0
     for source in sources:
         data = _read(source.path)
         digest.update(source.path.name.encode() + data)
+        graphs.add(source.graph, source.path.name.encode() + data)
         validated.bulk_extend(for_validation(step.counted(_quads(source, data, base_iri))))
         loading = time.perf_counter()
         format = _rdf_format(source.path)

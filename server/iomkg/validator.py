@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -564,22 +565,41 @@ def rdflib_rejects(lexical: str, datatype: Node) -> bool:
 _RDF_TYPE_PATH = f"{sparql_term(RDF.type)}/{sparql_term(RDFS.subClassOf)}*"
 
 
+#: Marks the focus nodes a validation is restricted to (:meth:`CompiledShapes.validate`), in a
+#: graph of its own that only the restricted queries read.
+FOCUS = ox.NamedNode("urn:iomkg:validation:focus")
+
+
 @dataclass
 class _Check:
-    """One query and how its rows become results."""
+    """One query and how its rows become results; ``restricted``: it validates only the focus
+    nodes marked with :data:`FOCUS` (a local check, written for a restricted validation)."""
 
     shape: Shape
     component: rdflib.URIRef
     query: str
     rows: str  # value | focus | lang | sparql
     sparql: SparqlSelect | None = None
+    restricted: bool = False
+
+
+def is_local(shape: Shape, parents: tuple[Shape, ...]) -> bool:
+    """Whether the checks of ``shape`` (below ``parents``) judge each focus node by what its
+    shape's paths reach from it alone, so they can be restricted to some focus nodes: no SPARQL
+    target, and focus nodes that are targets, not values of a parent property shape. (A SPARQL
+    constraint may look anywhere: it is never restricted.)"""
+    if any(parent.is_property for parent in parents):
+        return False
+    top = parents[0] if parents else shape
+    return all(target.kind != "sparql" for target in top.targets)
 
 
 class _Writer:
     """Writes the queries for a model; ``ill_typed`` holds the literals rdflib rejects."""
 
-    def __init__(self, ill_typed: dict[Node, list[ox.Literal]]) -> None:
+    def __init__(self, ill_typed: dict[Node, list[ox.Literal]], restrict: bool = False) -> None:
         self.ill_typed = ill_typed
+        self.restrict = restrict  # write the local checks for the marked focus nodes only
         self._count = 0
         self.prefixes: dict[str, str] = {}
 
@@ -709,13 +729,14 @@ class _Writer:
 
     # Focus nodes ----------------------------------------------------------------------------
 
-    def focus(self, shape: Shape, parents: tuple[Shape, ...]) -> str:
+    def focus(self, shape: Shape, parents: tuple[Shape, ...], restricted: bool = False) -> str:
         """A group binding ``?this`` to each focus node of ``shape`` once: its own targets, or
-        (``parents`` given) the value nodes of the shape that holds it through sh:property."""
+        (``parents`` given) the value nodes of the shape that holds it through sh:property;
+        ``restricted``, only the targets marked with :data:`FOCUS`."""
         if parents:
             parent, above = parents[-1], parents[:-1]
             if not parent.is_property:
-                return self.focus(parent, above)
+                return self.focus(parent, above, restricted)
             inner = self.focus(parent, above).replace("?this", "?_parent")
             return f"{{ SELECT DISTINCT ?this WHERE {{ {inner} ?_parent {parent.path} ?this . }} }}"
         branches = []
@@ -732,7 +753,10 @@ class _Writer:
                 self.add_prefixes(target.prefixes)
                 branches.append(f"{{ {target.select} }}")
         union = " UNION ".join(branches)
-        return f"{{ SELECT DISTINCT ?this WHERE {{ {union} }} }}"
+        targets = f"{{ SELECT DISTINCT ?this WHERE {{ {union} }} }}"
+        if restricted:  # the marks joined after the targets: a path from each mark is slower
+            return f"GRAPH {FOCUS} {{ ?this {FOCUS} {FOCUS} }} {targets}"
+        return targets
 
     def add_prefixes(self, prefixes: Iterable[tuple[str, str]]) -> None:
         for name, namespace in prefixes:
@@ -749,6 +773,8 @@ class _Writer:
             return
         self.prefixes = {}
         focus = self.focus(shape, parents)
+        restricted = self.restrict and is_local(shape, parents)
+        local_focus = self.focus(shape, parents, restricted=True) if restricted else focus
         path = shape.path
         for kind, param in shape.constraints:
             if kind == "sparql":
@@ -756,10 +782,10 @@ class _Writer:
                 continue
             component = COMPONENTS[kind]
             if shape.is_property:
-                query, rows = self._property_query(kind, param, focus, path)  # type: ignore[arg-type]
+                query, rows = self._property_query(kind, param, local_focus, path)  # type: ignore[arg-type]
             else:
-                query, rows = self._node_query(kind, param, focus)
-            yield _Check(shape, component, self.prologue() + query, rows)
+                query, rows = self._node_query(kind, param, local_focus)
+            yield _Check(shape, component, self.prologue() + query, rows, restricted=restricted)
 
     def _node_query(self, kind: str, param: Any, focus: str) -> tuple[str, str]:
         if kind in ("minCount", "maxCount", "uniqueLang", "qualifiedMin", "qualifiedMax"):
@@ -943,10 +969,88 @@ class CompiledShapes:
         for prop in shape.properties:
             self._collect(prop, (*parents, shape))
 
-    def _checks(self, ill_typed: dict[Node, list[ox.Literal]]) -> Iterator[_Check]:
-        writer = _Writer(ill_typed)
+    def _checks(
+        self, ill_typed: dict[Node, list[ox.Literal]], restrict: bool = False
+    ) -> Iterator[_Check]:
+        writer = _Writer(ill_typed, restrict)
         for shape, parents in self.top:
             yield from writer.checks(shape, parents)
+
+    def steps(self) -> frozenset[tuple[str, bool]]:
+        """Every (predicate IRI, forward?) step a local check may take from a focus node, at
+        any depth (paths, nested shapes, sh:class's rdf:type and rdfs:subClassOf, the targets'
+        own predicates): a focus node none of whose walks along these steps reaches a changed
+        statement keeps its results (:mod:`iomkg.incremental`)."""
+        found: set[tuple[str, bool]] = {(str(RDF.type), True), (str(RDFS.subClassOf), True)}
+        seen: set[int] = set()
+
+        def path_steps(path: Node, forward: bool) -> None:
+            if isinstance(path, rdflib.URIRef):
+                found.add((str(path), forward))
+                return
+            g = self.graph
+            if (inverse := g.value(path, SH.inversePath)) is not None:
+                path_steps(inverse, not forward)
+                return
+            if (alternatives := g.value(path, SH.alternativePath)) is not None:
+                members: list[Node] = list(Collection(g, alternatives))
+            elif g.value(path, RDF.first) is not None:
+                members = list(Collection(g, path))
+            else:
+                members = [
+                    inner
+                    for predicate in (SH.zeroOrMorePath, SH.oneOrMorePath, SH.zeroOrOnePath)
+                    if (inner := g.value(path, predicate)) is not None
+                ]
+            for member in members:
+                path_steps(member, forward)
+
+        def visit(shape: Shape) -> None:
+            if id(shape) in seen:
+                return
+            seen.add(id(shape))
+            if shape.path_node is not None:
+                path_steps(shape.path_node, True)
+            for target in shape.targets:
+                if target.kind in ("subjectsOf", "objectsOf"):
+                    found.add((str(target.value), target.kind == "subjectsOf"))
+            for kind, param in shape.constraints:
+                nested = (
+                    [param]
+                    if kind == "node"
+                    else param
+                    if kind == "or"
+                    else [param[0]]
+                    if kind.startswith("qualified")
+                    else []
+                )
+                for inner in nested:
+                    visit(inner)
+            for prop in shape.properties:
+                visit(prop)
+
+        for shape, parents in self.top:
+            if is_local(shape, parents):
+                visit(shape)
+        return frozenset(found)
+
+    def fixed_focus(self) -> frozenset[Node]:
+        """The sh:targetNode focus nodes of the local checks (validated whatever changed)."""
+        return frozenset(
+            target.value
+            for shape, parents in self.top
+            if is_local(shape, parents)
+            for target in (parents[0] if parents else shape).targets
+            if target.kind == "node" and target.value is not None
+        )
+
+    def global_checks(self) -> frozenset[tuple[Node, Node]]:
+        """(shape, constraint component) of every check a restricted validation runs in full."""
+        return frozenset(
+            (check.shape.node, check.component)
+            for check in self._checks({}, restrict=True)
+            if not check.restricted
+        )
 
     def _datatype_contexts(self) -> dict[Node, set[str | None]]:
         """Each datatype some constraint checks, with the paths its values are on (None: any)."""
@@ -1030,17 +1134,30 @@ class CompiledShapes:
         return names, rows
 
     def validate(
-        self, store: ox.Store, checked: Callable[[], None] | None = None
+        self,
+        store: ox.Store,
+        checked: Callable[[], None] | None = None,
+        focus: Iterable[ox.NamedNode | ox.BlankNode] | None = None,
     ) -> list[ShaclResult]:
         """Every result of validating the union of ``store``'s graphs against the shapes;
-        ``checked`` is called after each constraint (for progress)."""
+        ``checked`` is called after each constraint (for progress).
+
+        With ``focus``, the local checks (:func:`is_local`) validate only those focus nodes
+        (the others' results are the caller's to keep) and the rest all of theirs; the nodes
+        are marked in a graph of the store's own while it runs, then taken out again."""
         self.stats = ValidationStats()
         results: list[ShaclResult] = []
-        for check in self._checks(self.ill_typed(store)):
+        checks = list(self._checks(self.ill_typed(store), restrict=focus is not None))
+        for check in sorted(checks, key=lambda c: c.restricted):  # before the marks
+            if check.restricted and not store.contains_named_graph(FOCUS):
+                store.bulk_extend(ox.Quad(node, FOCUS, FOCUS, FOCUS) for node in focus or ())
+                store.add_graph(FOCUS)
             names, rows = self._run(store, check.query)
             results.extend(self._results(check, names, rows))
             if checked is not None:
                 checked()
+        if store.contains_named_graph(FOCUS):
+            store.remove_graph(FOCUS)
         self.stats.slowest = sorted(self.stats.slowest, reverse=True)[:10]
         return sorted(results, key=ShaclResult.key)
 
@@ -1144,6 +1261,19 @@ def _targeted(shapes: rdflib.Graph) -> set[Node]:
     return found
 
 
+_COMPILED: weakref.WeakKeyDictionary[rdflib.Graph, tuple[int, CompiledShapes]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def compile_shapes(shapes: rdflib.Graph) -> CompiledShapes:
-    """Read ``shapes`` once; raises :class:`UnsupportedShapes` for what cannot run here."""
-    return CompiledShapes(shapes)
+    """Read ``shapes`` once; raises :class:`UnsupportedShapes` for what cannot run here.
+
+    Compiled once per shapes graph (while it lives and keeps its size): an import validates
+    each IATI activity against the same shapes, and compiling them costs more than that."""
+    cached = _COMPILED.get(shapes)
+    if cached is not None and cached[0] == len(shapes):
+        return cached[1]
+    compiled = CompiledShapes(shapes)
+    _COMPILED[shapes] = (len(shapes), compiled)
+    return compiled

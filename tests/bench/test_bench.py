@@ -159,3 +159,27 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert all(row.rstrip().endswith("| yes |") for row in rows), report  # same answers
     assert "errors" not in "".join(rows), report
     assert "| iomkg serve |" in report and "| oxigraph serve |" in report
+
+
+@pytest.mark.slow
+def test_the_import_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    """A tiny run of the IOM-scale import benchmark: renamed copies imported, the same triples
+    loaded by Oxigraph, the table printed."""
+    if shutil.which("oxigraph", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("the oxigraph command is not installed")
+    bench = load_bench("iati_import")
+    if not bench.SAMPLES.is_dir():
+        pytest.skip(f"{bench.SAMPLES} missing (../shared)")
+    copies = tmp_path / "copies"
+    assert bench.write_copies(copies, 150) == 150
+    assert len(list(copies.glob("*.xml"))) == 2  # a page of 100 and half of the next one
+    script = BENCH / "iati_import.py"
+    shown = subprocess.run(
+        [sys.executable, str(script), "--activities", "120", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    ).stdout
+    assert "| 120 |" in shown and "import / load" in shown
+    assert "goal: peak memory under 2 GiB: holds" in shown
