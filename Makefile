@@ -55,6 +55,7 @@ bench-serve: $(STAMP)
 
 bench-build: $(STAMP)
 	$(BIN)/python server/bench/build.py $(BENCH_BUILD_ARGS)
+	$(BIN)/python server/bench/iati_import.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

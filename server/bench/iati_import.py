@@ -155,9 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{imported.peak_mib:.0f} MiB | {loaded.seconds:.1f} s, {loaded.peak_mib:.0f} MiB | "
         f"{ratio:.1f}x | {imported.peak_mib:.0f} MiB |"
     )
-    phases = (work / "import.log").read_text(errors="replace").rpartition("time: ")[2].strip()
-    print(f"\nimport phases: {phases.splitlines()[0] if phases else '-'}")
-    print(f"(the project's own build before it: {build.seconds:.1f} s)")
+    print(f"\n(the project's own build before it: {build.seconds:.1f} s)")
     speed = "holds" if ratio <= GOAL_RATIO else "does NOT hold"
     memory = "holds" if imported.peak_mib < GOAL_PEAK_MIB else "does NOT hold"
     print(f"goal: import at most {GOAL_RATIO:.0f}x oxigraph load: {speed} ({ratio:.1f}x)")
