@@ -140,6 +140,7 @@ def test_a_numeric_answer_is_a_chart_and_the_page_passes_axe(watched: Watched) -
     chart = page.wait_for_selector("div.chart canvas")
     assert chart.bounding_box()["height"] > 200
     assert page.locator("div.chart[aria-label]").count() == 1
+    assert page.input_value("select[id$=-label]") == "name"  # bars named by names, not IRIs
     page.select_option("select[id$=-type]", "pie")
     page.select_option("select[id$=-type]", "line")
     page.select_option("select[id$=-type]", "bar")

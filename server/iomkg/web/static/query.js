@@ -435,10 +435,12 @@
       return;
     }
     const labels = vars.filter((v) => !numbers.includes(v));
+    // Bars are named by a column of names (?name, a label) rather than of IRIs when there is one.
+    const named = labels.find((v) => rows.some((r) => r[v] && r[v].type === "literal"));
     const id = "chart-" + ++tabCount;
     const [typeLabel, type] = [el("label", { for: id + "-type", text: "Chart " }),
       el("select", { id: id + "-type" }, ...["bar", "line", "pie"].map((k) => el("option", { value: k, text: k })))];
-    const [labelLabel, labelSelect] = select(id + "-label", " Labels from ", labels.length ? labels : vars, (labels[0] || vars[0]));
+    const [labelLabel, labelSelect] = select(id + "-label", " Labels from ", labels.length ? labels : vars, named || labels[0] || vars[0]);
     const [valueLabel, valueSelect] = select(id + "-value", " Values from ", numbers, [numbers[0]], numbers.length > 1);
     const canvas = el("div", { class: "chart", id });
     body.append(el("div", { class: "chart-controls" }, typeLabel, type, labelLabel, labelSelect, valueLabel, valueSelect), canvas);
