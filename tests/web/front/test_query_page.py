@@ -160,19 +160,43 @@ def test_country_codes_are_a_map(watched: Watched) -> None:
     watched.shoot("query-map")
 
 
-def test_wkt_points_are_drawn_on_the_map(watched: Watched) -> None:
+WKT = "^^<http://www.opengis.net/ont/geosparql#wktLiteral>"
+#: The shape of the IATI import's locations (list-iati-locations: a name, a WKT point, the
+#: recipient countries' codes space-separated), given as literals: no fact of the graph.
+POINTS = (
+    "SELECT ?place ?where ?countryCodes WHERE { VALUES (?place ?where ?countryCodes) {"
+    f' ("Belgrade" "POINT(20.46 44.82)"{WKT} "RS")'
+    f' ("Skopje" "POINT(21.43 42.00)"{WKT} "MK RS")'
+    f' ("Pristina" "<http://www.opengis.net/def/crs/EPSG/0/4326> POINT(42.67 21.17)"{WKT} "")'
+    " } }"
+)
+
+
+def test_wkt_points_and_country_codes_are_drawn_on_the_map(watched: Watched) -> None:
     watched.open("/sparql")
     page = watched.page
-    editor_text(
-        watched,
-        'SELECT ?place ?where WHERE { VALUES (?place ?where) { ("Belgrade" "POINT(20.46 44.82)"'
-        '^^<http://www.opengis.net/ont/geosparql#wktLiteral>) ("Skopje" "POINT(21.43 42.00)"'
-        "^^<http://www.opengis.net/ont/geosparql#wktLiteral>) } }",
-    )
+    editor_text(watched, POINTS)
     run(watched)
     page.click("[role=tab][data-view=map]")
     page.wait_for_selector("div.chart.map canvas")
-    assert "Points from ?where" in page.inner_text(".tabpanel:not([hidden])")
+    panel = page.inner_text(".tabpanel:not([hidden])")
+    assert "Countries from ?countryCodes." in panel and "Points from ?where." in panel
+    label = page.get_attribute("div.chart.map", "aria-label") or ""
+    assert "map of 2 countries and 3 points" in label
+    option = page.evaluate(
+        """() => {
+            const o = echarts.getInstanceByDom(document.querySelector('div.chart.map')).getOption();
+            return { countries: o.series[0].data.filter((d) => d.value != null)
+                .map((d) => [d.name, d.value]),
+                     points: o.series[1].data.map((d) => [d.name, d.value]) };
+        }"""
+    )
+    assert sorted(option["countries"]) == [["MK", 1], ["RS", 2]]  # RS in two rows
+    assert option["points"] == [
+        ["Belgrade", [20.46, 44.82]],
+        ["Skopje", [21.43, 42.0]],
+        ["Pristina", [21.17, 42.67]],
+    ]
     watched.shoot("query-map-points", "div.chart.map")
 
 

@@ -270,12 +270,30 @@
     return alpha[text] || null;
   };
 
-  /** ``POINT(lon lat)`` of a GeoSPARQL WKT literal (an optional CRS IRI first), else null. */
+  /** The ISO country codes of a term: one, or a list ("RS MK", as GROUP_CONCAT gives it, or
+      "RS, MK"); none unless every item of the list is a code. */
+  iomkg.countryCodes = function (term, alpha) {
+    if (!term) return [];
+    const one = iomkg.countryCode(term, alpha);
+    if (one || term.type === "uri") return one ? [one] : [];
+    const items = term.value.split(/[\s,;]+/).filter(Boolean);
+    const codes = items.map((item) => iomkg.countryCode({ type: "literal", value: item }, alpha));
+    return items.length > 1 && codes.every(Boolean) ? codes : [];
+  };
+
+  /** [longitude, latitude] of a GeoSPARQL WKT point, else null. Without a CRS IRI (or with
+      CRS84's) a point is longitude first; with EPSG 4326's, latitude first (that CRS's axis
+      order); any other CRS cannot be drawn on this map. */
   iomkg.wktPoint = function (term) {
     if (!term || term.type === "uri") return null;
-    const match = /^\s*(?:<[^>]*>\s*)?POINT\s*\(\s*(-?[\d.]+(?:[eE][-+]?\d+)?)\s+(-?[\d.]+(?:[eE][-+]?\d+)?)\s*\)\s*$/i
+    const match = /^\s*(?:<([^>]*)>\s*)?POINT\s*\(\s*(-?[\d.]+(?:[eE][-+]?\d+)?)\s+(-?[\d.]+(?:[eE][-+]?\d+)?)\s*\)\s*$/i
       .exec(term.value);
-    return match ? [Number(match[1]), Number(match[2])] : null;
+    if (!match) return null;
+    const [first, second] = [Number(match[2]), Number(match[3])];
+    const crs = match[1];
+    if (!crs || /\/OGC\/1\.3\/CRS84$/.test(crs)) return [first, second];
+    if (/\/EPSG\/0\/4326$/.test(crs)) return [second, first];
+    return null;
   };
 
   /** The box [[west, north], [east, south]] around some countries' outlines (and points), at

@@ -464,7 +464,7 @@
       return;
     }
     const world = await iomkg.loadWorld();
-    const countryColumn = vars.find((v) => rows.some((r) => iomkg.countryCode(r[v], world.alpha)));
+    const countryColumn = vars.find((v) => rows.some((r) => iomkg.countryCodes(r[v], world.alpha).length));
     const pointColumn = vars.find((v) => rows.some((r) => iomkg.wktPoint(r[v])));
     if (!countryColumn && !pointColumn) {
       body.append(el("p", { text: "A map needs a column of country codes (NO, NOR, or a country's IRI) or of WKT points; this answer has neither." }));
@@ -488,12 +488,12 @@
       const totals = {};
       if (countryColumn) {
         for (const row of rows) {
-          const code = iomkg.countryCode(row[countryColumn], world.alpha);
-          if (!code) continue;
           const value = valueSelect && row[valueSelect.value] ? Number(row[valueSelect.value].value) : 1;
-          const entry = totals[code] || (totals[code] = { code, value: 0,
-            href: row[countryColumn].type === "uri" ? iomkg.localPath(row[countryColumn].value, config.base) : null });
-          entry.value += value;
+          for (const code of iomkg.countryCodes(row[countryColumn], world.alpha)) {
+            const entry = totals[code] || (totals[code] = { code, value: 0,
+              href: row[countryColumn].type === "uri" ? iomkg.localPath(row[countryColumn].value, config.base) : null });
+            entry.value += value;
+          }
         }
       }
       const points = pointColumn ? rows.map((row) => {
