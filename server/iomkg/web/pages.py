@@ -59,7 +59,9 @@ class Dashboard:
     item; ``values`` the numeric columns drawn; ``group`` the column a list groups items under;
     ``iati`` a column counting IATI activities, whose total of 0 is said in words; ``empty``
     what the dashboard says when the query has no row in this build; ``headings`` the columns
-    of the table of figures below a chart, in order, with their headings.
+    of the table of figures below a chart, in order, with their headings. ``points``: another
+    saved query whose WKT points (and their names: ``points_label``) a map draws over its
+    countries, when that query is in the catalogue and answers.
     """
 
     name: str
@@ -73,6 +75,8 @@ class Dashboard:
     note: str | None = None
     iati: str | None = None
     empty: str = "Nothing to show: the saved query has no answer in this build."
+    points: str | None = None
+    points_label: str | None = None
 
 
 NO_IATI = (
@@ -121,6 +125,8 @@ DASHBOARDS = (
         ),
         iati="iatiActivities",
         empty="No project or activity with a stated country. " + NO_IATI,
+        points="list-iati-locations",
+        points_label="locationName",
     ),
     Dashboard(
         "list-programme-donors",
@@ -141,6 +147,7 @@ def dashboards_config(saved: catalog.Catalog) -> list[dict[str, object]]:
         query = saved.get(board.name)
         if query is None:
             continue
+        points = saved.get(board.points) if board.points else None
         boards.append(
             {
                 "name": board.name,
@@ -160,6 +167,14 @@ def dashboards_config(saved: catalog.Catalog) -> list[dict[str, object]]:
                 "no_iati": NO_IATI,
                 "url": api.run_url(board.name, {}),
                 "editor_url": api.editor_url(query),
+                "points": None
+                if points is None
+                else {
+                    "name": points.name,
+                    "title": points.title,
+                    "label": board.points_label,
+                    "url": api.run_url(points.name, {}),
+                },
             }
         )
     return boards

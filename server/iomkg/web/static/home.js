@@ -87,9 +87,34 @@
         href: term.type === "uri" ? iomkg.localPath(term.value, config.base) : null });
       entry.value += number(row[values[0]]) || 0;
     }
+    const points = await pointsOf(board.points);
     const canvas = el("div", { class: "chart map" });
     body.append(canvas);
-    await iomkg.drawMap(canvas, Object.values(totals), [], board.title, { fit: 40 });
+    await iomkg.drawMap(canvas, Object.values(totals), points, board.title, { fit: 40 });
+    if (points.length) {
+      body.append(el("p", { class: "note map-points" }, "Dots: " + points.length
+        + " locations of IATI activities (", el("a", { href: board.points.url, text: board.points.name }), ")."));
+    }
+  }
+
+  /** The WKT points of another saved query (the IATI activities' locations), named by its
+      label column; none when it is not in the catalogue, has no point or fails (the countries
+      are drawn all the same). */
+  async function pointsOf(spec) {
+    if (!spec) return [];
+    try {
+      const response = await fetch(spec.url, { headers: { Accept: ACCEPT } });
+      if (!response.ok) return [];
+      const json = await response.json();
+      const column = json.head.vars.find((v) => json.results.bindings.some((r) => iomkg.wktPoint(r[v])));
+      if (!column) return [];
+      return json.results.bindings.map((row) => {
+        const point = iomkg.wktPoint(row[column]);
+        return point && { lon: point[0], lat: point[1], label: row[spec.label] ? row[spec.label].value : "" };
+      }).filter(Boolean);
+    } catch (problem) {
+      return [];
+    }
   }
 
   /** Items grouped under a heading each (a programme and its donors), every item a link. */
