@@ -13,9 +13,13 @@ embedded one. What each engine needs is said once, in :class:`Engine`:
   may have just changed them) as
   ``default-graph-uri`` and ``named-graph-uri``.
 * **The time limit.** Virtuoso takes ``timeout`` (milliseconds) and marks an answer it cut
-  short with ``X-SQL-State: S1TAT``: refused here (:class:`RemoteTimeout`) rather than served
-  as complete. Elsewhere the connection's read timeout ends the wait; the engine may work on
-  (Oxigraph stops at its own ``--timeout-s``).
+  short with ``X-SQL-State: S1TAT`` ("anytime query": partial solutions, or none): refused
+  here (:class:`RemoteTimeout`) rather than served as complete. Virtuoso looks at the clock
+  about every 2 s (a 1 s limit stops a query after about 2 s, a 4 s one after about 4 s), so
+  the connection waits :data:`VIRTUOSO_STOP_GRACE` longer than the limit for the engine to stop
+  and say so: a connection closed first would leave the query running in the engine, taking
+  its threads from the next ones. Elsewhere the connection's read timeout ends the wait; the
+  engine may work on (Oxigraph stops at its own ``--timeout-s``).
 * **Parameters.** A saved query's values are sent as a ``VALUES`` block of RDF terms written by
   pyoxigraph (:func:`iomkg.sparqltext.with_values`), never spliced as text.
 
@@ -56,6 +60,9 @@ RESULTS_ACCEPT = "application/sparql-results+json, application/sparql-results+xm
 GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.8, application/rdf+xml;q=0.5"
 #: Virtuoso's mark on an answer cut short by its ``timeout`` ("anytime query").
 VIRTUOSO_PARTIAL = "S1TAT"
+#: How much longer than a query's limit the connection waits for Virtuoso to stop the query
+#: itself (seconds): its timeout is checked about every 2 s (measured with Virtuoso 7.2).
+VIRTUOSO_STOP_GRACE = 3.0
 #: Virtuoso writes a blank node in JSON results as ``nodeID://b1``, not a valid label: the
 #: prefix is taken off as the answer streams in (a literal cannot hold the unescaped quotes).
 VIRTUOSO_BNODE = (b'"type": "bnode", "value": "nodeID://', b'"type": "bnode", "value": "')
@@ -68,10 +75,12 @@ GRAPH_CONTENT = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
 class RemoteTimeout(StoreError):
-    """The engine ran out of the query's time (its own limit, or ours on the connection)."""
+    """The engine ran out of the query's time: ``by_engine`` when the engine stopped the query
+    itself (nothing of it runs on), else when our wait on the connection ended first."""
 
-    def __init__(self, seconds: float, message: str) -> None:
+    def __init__(self, seconds: float, message: str, *, by_engine: bool = False) -> None:
         self.seconds = seconds
+        self.by_engine = by_engine
         super().__init__(message)
 
 
@@ -186,18 +195,26 @@ class RemoteStore:
                 text, cast(Mapping[str, ox.NamedNode | ox.Literal], substitutions)
             )
         fields = [("query", text), *self._dataset(sparql, default_graphs, named_graphs)]
+        wait = self.timeout
         if self.engine.kind == "virtuoso":
             fields.append(("timeout", str(max(1, int(self.timeout * 1000)))))
+            wait += VIRTUOSO_STOP_GRACE  # the engine stops the query and says so (see above)
         form = sparqltext.operation_keyword(sparql)
         response = self._post(
             self.engine.query_url,
             urlencode(fields).encode(),
             "application/x-www-form-urlencoded",
             accept=GRAPH_ACCEPT if form in ("CONSTRUCT", "DESCRIBE") else RESULTS_ACCEPT,
+            wait=wait,
         )
         if response.headers.get("X-SQL-State") == VIRTUOSO_PARTIAL:
+            response.drain_conn()  # a partial answer, never served; the connection is reused
             response.release_conn()
-            raise RemoteTimeout(self.timeout, f"the engine stopped the query at {self.timeout:g} s")
+            raise RemoteTimeout(
+                self.timeout,
+                f"the engine stopped the query at its {self.timeout:g} s limit",
+                by_engine=True,
+            )
         media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         body = cast(IO[bytes], response)
         if self.engine.kind == "virtuoso" and media_type == "application/sparql-results+json":
@@ -383,8 +400,11 @@ class RemoteStore:
         *,
         accept: str = "*/*",
         refused: type[StoreError] | None = None,
+        wait: float | None = None,
     ) -> urllib3.BaseHTTPResponse:
-        """POST and return the response (unread) when it is a success; else the right error."""
+        """POST and return the response (unread) when it is a success; else the right error.
+        ``wait`` is how long the connection waits for bytes (the store's timeout if not given)."""
+        read = self.timeout if wait is None else wait
         try:
             response = self.http.request(
                 "POST",
@@ -392,11 +412,11 @@ class RemoteStore:
                 body=body,
                 headers={"Content-Type": content_type, "Accept": accept},
                 preload_content=False,
-                timeout=urllib3.Timeout(connect=min(5.0, self.timeout), read=self.timeout),
+                timeout=urllib3.Timeout(connect=min(5.0, self.timeout), read=read),
             )
         except urllib3.exceptions.ReadTimeoutError as error:
             raise RemoteTimeout(
-                self.timeout, f"the engine did not answer within {self.timeout:g} s"
+                self.timeout, f"the engine did not answer within {read:g} s"
             ) from error
         except urllib3.exceptions.HTTPError as error:
             raise StoreUnavailable(
