@@ -179,16 +179,19 @@ def has_dataset_clause(text: str) -> bool:
 
 
 def with_values(query: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
-    """``query`` with ``bindings`` as a ``VALUES`` block opening its outermost ``WHERE`` group:
-    how a remote engine, which takes no substitutions, is given a saved query's parameters. The
-    values are RDF terms written by pyoxigraph (N-Triples syntax, escaped), never user text; a
-    block at the start of the group binds before anything else, as pyoxigraph's substitutions do
-    (a trailing ``VALUES`` would join after ``GROUP BY``).
+    """``query`` with ``bindings`` given as pyoxigraph's substitutions give them, for a remote
+    engine, which takes no substitutions: a ``VALUES`` block opening the outermost ``WHERE``
+    group binds each variable for the projection, the template and the solution modifiers, and
+    inside the group each of the variable's places holds its value (a block alone would not
+    reach a ``FILTER`` in a ``UNION`` branch or an ``OPTIONAL``: SPARQL evaluates those groups
+    before joining them with it). The values are RDF terms written by pyoxigraph (N-Triples
+    syntax, escaped), never user text.
 
     >>> with_values("SELECT ?n WHERE { ?x <http://p> ?n }", {"x": ox.NamedNode("http://a")})
-    'SELECT ?n WHERE { VALUES (?x) { (<http://a>) } ?x <http://p> ?n }'
-    >>> with_values("CONSTRUCT { ?x ?p ?o } WHERE { ?x ?p ?o }", {"x": ox.Literal("a")})
-    'CONSTRUCT { ?x ?p ?o } WHERE { VALUES (?x) { ("a") } ?x ?p ?o }'
+    'SELECT ?n WHERE { VALUES (?x) { (<http://a>) } <http://a> <http://p> ?n }'
+    >>> with_values("SELECT ?x { { ?s ?p ?o FILTER(?o = ?x) } UNION { SELECT ?x {} } }",
+    ...             {"x": ox.Literal("a")})[34:]
+    '{ ?s ?p ?o FILTER(?o = "a") } UNION { SELECT ("a" AS ?x) {} } }'
     """
     if not bindings:
         return query
@@ -198,12 +201,72 @@ def with_values(query: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) -
     names = " ".join("?" + ox.Variable(name).value for name in bindings)
     row = " ".join(str(term) for term in bindings.values())
     opening = _where_group(query)
+    if opening is None and operation_keyword(query) == "DESCRIBE":  # DESCRIBE $x: no group
+        return _described(query, bindings)
     if opening is None:
         raise ValueError(
             "the query has no WHERE group to bind values in (the CONSTRUCT WHERE short form "
             "has none apart from its template: write the template out)"
         )
-    return f"{query[: opening + 1]} VALUES ({names}) {{ ({row}) }}{query[opening + 1 :]}"
+    pieces, done = [query[: opening + 1], f" VALUES ({names}) {{ ({row}) }}"], opening + 1
+    for token, value in _places_in_group(query, opening, bindings):
+        pieces += [query[done : token.start], value]
+        done = token.end
+    return "".join([*pieces, query[done:]])
+
+
+def _described(query: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
+    """``DESCRIBE $x`` (no ``WHERE``) with each bound variable's place holding its value.
+
+    >>> _described("DESCRIBE $x ?y", {"x": ox.NamedNode("http://a")})
+    'DESCRIBE <http://a> ?y'
+    """
+    pieces, done = [], 0
+    for token in code_tokens(query):
+        if token.kind == "var" and token.text[1:] in bindings:
+            pieces += [query[done : token.start], str(bindings[token.text[1:]])]
+            done = token.end
+    return "".join([*pieces, query[done:]])
+
+
+def _places_in_group(
+    query: str, opening: int, bindings: Mapping[str, ox.NamedNode | ox.Literal]
+) -> Iterator[tuple[Token, str]]:
+    """Each place of a bound variable in the group that opens at ``opening``, with the text that
+    takes its place: the term; ``(term AS ?v)`` in a subquery's projection, ``(term)`` as a
+    subquery's ``GROUP BY`` or ``ORDER BY`` condition (where a bare term is not allowed)."""
+    clause: str | None = None  # "select", "values" or "modifier" while in one, in a subquery
+    clause_parens = parens = depth = 0
+    previous: Token | None = None
+    for token in code_tokens(query):
+        if token.start < opening:
+            continue
+        if token.kind == "punct" and token.text in "{}":
+            depth += 1 if token.text == "{" else -1
+            clause = None
+            if depth == 0:
+                return
+        elif token.kind == "punct" and token.text in "()":
+            parens += 1 if token.text == "(" else -1
+        elif token.is_word("SELECT", "GROUP", "ORDER"):
+            clause = "select" if token.is_word("SELECT") else "modifier"
+            clause_parens = parens
+        elif token.is_word("VALUES"):
+            clause = "values"
+        elif token.is_word("WHERE", "HAVING", "LIMIT", "OFFSET"):
+            clause = None
+        elif token.kind == "var" and token.text[1:] in bindings:
+            name = token.text[1:]
+            if clause == "values" or (previous is not None and previous.is_word("AS")):
+                raise ValueError(f"?{name} is given a value and assigned in the query too")
+            term = str(bindings[name])
+            if clause == "select" and parens == clause_parens:
+                yield token, f"({term} AS ?{name})"
+            elif clause == "modifier" and parens == clause_parens:
+                yield token, f"({term})"
+            else:
+                yield token, term
+        previous = token
 
 
 def _where_group(query: str) -> int | None:

@@ -10,9 +10,10 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
-from iomkg import catalog
+from iomkg import catalog, formats
 from iomkg.cli import cli
 from iomkg.config import Settings
+from iomkg.store import GraphStore
 from tests.conftest import PROJECT_DIR, SHARED_DIR
 from tests.servers import LiveServer, start_server, stop_server
 
@@ -55,6 +56,18 @@ def rows_of(body: bytes) -> Rows:
         {name: term["value"] for name, term in binding.items()}
         for binding in document["results"]["bindings"]
     ]
+
+
+def asking(store: GraphStore, settings: Settings, saved: catalog.Catalog) -> Ask:
+    """Run a saved query in process on ``store`` (the catalogue's own call), rows as JSON gives."""
+
+    def ask(name: str, **params: str) -> Rows:
+        result = catalog.run_saved(store, settings, name, params, saved)
+        fmt = formats.by_name("json", "results")
+        assert fmt is not None
+        return rows_of(formats.serialize_to_bytes(result, fmt))
+
+    return ask
 
 
 def params_args(params: Mapping[str, str]) -> list[str]:

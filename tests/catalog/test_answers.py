@@ -18,7 +18,7 @@ import pytest
 from iomkg import catalog, formats
 from iomkg.config import Settings
 from iomkg.store import OxigraphStore
-from tests.catalog.conftest import Ask, Rows, rows_of
+from tests.catalog.conftest import Ask, Rows, asking, rows_of
 from tests.conftest import SHARED_DIR, requires_shared
 
 BASE = "https://w3id.org/iomkg/"
@@ -53,14 +53,7 @@ def ask(request: pytest.FixtureRequest) -> Ask:
         store: OxigraphStore = request.getfixturevalue("seed_store")
         settings: Settings = request.getfixturevalue("settings")
         saved: catalog.Catalog = request.getfixturevalue("saved")
-
-        def ask_core(name: str, **params: str) -> Rows:
-            result = catalog.run_saved(store, settings, name, params, saved)
-            fmt = formats.by_name("json", "results")
-            assert fmt is not None
-            return rows_of(formats.serialize_to_bytes(result, fmt))
-
-        return ask_core
+        return asking(store, settings, saved)
     fixture: Ask = request.getfixturevalue(f"ask_{request.param}")
     return fixture
 

@@ -20,8 +20,10 @@ embedded one. What each engine needs is said once, in :class:`Engine`:
   and say so: a connection closed first would leave the query running in the engine, taking
   its threads from the next ones. Elsewhere the connection's read timeout ends the wait; the
   engine may work on (Oxigraph stops at its own ``--timeout-s``).
-* **Parameters.** A saved query's values are sent as a ``VALUES`` block of RDF terms written by
-  pyoxigraph (:func:`iomkg.sparqltext.with_values`), never spliced as text.
+* **Parameters.** A saved query's values are bound as pyoxigraph's substitutions bind them: a
+  ``VALUES`` block opening the ``WHERE`` group, and each place of the variable inside the group
+  holding the value (:func:`iomkg.sparqltext.with_values`); the values are RDF terms written by
+  pyoxigraph, never user text.
 
 Publishing a release (:func:`publish`) writes every graph under a staging name first, then
 swaps them all in with one update (``MOVE``), so readers see the old release or the new one.
@@ -424,7 +426,9 @@ class RemoteStore:
             ) from error
         if response.status < 300:
             return response
-        message = " ".join(response.read(4096).decode("utf-8", "replace").split())
+        # Read to the end (Virtuoso's messages repeat the query): a connection given back with
+        # unread bytes would fail the next request sent on it.
+        message = " ".join(response.read().decode("utf-8", "replace")[:4096].split())
         response.release_conn()
         if response.status in (502, 503, 504):
             raise StoreUnavailable(
