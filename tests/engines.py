@@ -25,31 +25,57 @@ class RunningEngine:
     kind: str
     url: str  # the query endpoint
     log: Path
+    sql_port: int | None = None  # Virtuoso's SQL port (isql), for the tests that need it
+
+    def isql(self, statement: str) -> None:
+        """Run one SQL statement on Virtuoso as its administrator."""
+        assert self.sql_port is not None and ISQL is not None, "a Virtuoso engine has isql"
+        run_tool(ISQL, str(self.sql_port), "dba", "dba", f"exec={statement}")
+
+
+def run_tool(*command: str) -> None:
+    """Run an engine's command-line tool to its end (it fails the test if it fails)."""
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+OXIGRAPH = str(Path(sys.executable).with_name("oxigraph"))
 
 
 @contextmanager
-def oxigraph_engine(folder: Path) -> Iterator[RunningEngine]:
-    """``oxigraph serve`` on a store of its own in ``folder`` (empty at first)."""
+def _oxigraph(folder: Path, log_name: str, *arguments: str) -> Iterator[RunningEngine]:
+    """``oxigraph ARGUMENTS`` bound to a free loopback port, until the block ends."""
     port = free_port()
-    log = folder / "oxigraph.log"
-    command = [
-        str(Path(sys.executable).with_name("oxigraph")),
-        "serve",
-        "--location",
-        str(folder / "store"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--timeout-s",
-        "30",
-    ]
+    log = folder / log_name
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [OXIGRAPH, *arguments, "--bind", f"127.0.0.1:{port}"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/query"
     try:
         wait_until_answered(url + "?query=ASK%7B%7D", process, log)
         yield RunningEngine("oxigraph", url, log)
     finally:
         stop_process(process)
+
+
+@contextmanager
+def oxigraph_engine(folder: Path) -> Iterator[RunningEngine]:
+    """``oxigraph serve`` on a store of its own in ``folder`` (empty at first)."""
+    store = str(folder / "store")
+    with _oxigraph(folder, "oxigraph.log", "serve", "--location", store, "--timeout-s", "30") as it:
+        yield it
+
+
+@contextmanager
+def read_only_oxigraph(folder: Path, nquads: Path) -> Iterator[RunningEngine]:
+    """``oxigraph serve-read-only`` on a store of its own holding ``nquads``: an engine that
+    answers queries and refuses every write."""
+    store = str(folder / "read-only")
+    run_tool(OXIGRAPH, "load", "--location", store, "--file", str(nquads))
+    with _oxigraph(folder, "oxigraph-read-only.log", "serve-read-only", "--location", store) as it:
+        yield it
 
 
 VIRTUOSO_INI = """\
@@ -113,12 +139,8 @@ def virtuoso_engine(folder: Path) -> Iterator[RunningEngine]:
     url = f"http://127.0.0.1:{http_port}/sparql"
     try:
         wait_until_answered(url + "?query=ASK%7B%7D", process, log, seconds=90)
-        subprocess.run(
-            [ISQL, str(sql_port), "dba", "dba", 'exec=GRANT SPARQL_UPDATE TO "SPARQL";'],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        yield RunningEngine("virtuoso", url, log)
+        running = RunningEngine("virtuoso", url, log, sql_port)
+        running.isql('GRANT SPARQL_UPDATE TO "SPARQL";')
+        yield running
     finally:
         stop_process(process)
