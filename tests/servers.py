@@ -26,6 +26,7 @@ class LiveServer:
     port: int
     store_root: Path
     log: Path
+    query_timeout: float = 30.0  # its --query-timeout (set by the fixtures that change it)
 
     @property
     def sparql(self) -> str:

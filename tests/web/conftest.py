@@ -8,6 +8,7 @@ must be stopped at their time limit; ``failing_engine`` a real HTTP server that 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 from collections.abc import Iterator
@@ -58,7 +59,7 @@ def limited_server(web_store_root: Path, tmp_path: Path) -> Iterator[LiveServer]
     running = start_server(
         web_store_root, tmp_path / "server.log", "--max-rows", "5", "--query-timeout", "1"
     )
-    yield running.server
+    yield dataclasses.replace(running.server, query_timeout=1.0)
     stop_server(running)
 
 
