@@ -421,7 +421,7 @@ def store_read(quads: int) -> str:
 
 
 def bench_size(args: argparse.Namespace, size: str) -> SizeResult:
-    from iomkg.serving import QUERIES_PER_WORKER
+    from iomkg.serving.server import QUERIES_PER_WORKER
 
     ours_store, theirs_store, quads = prepare(size, SIZES[size], args.seed, args.out)
     scale = generate.Scale.for_triples(SIZES[size])

@@ -38,10 +38,11 @@ from typing import Any, Literal
 
 import pyoxigraph as ox
 
-from iomkg import formats, service, sparqltext
+from iomkg import formats, sparqltext
 from iomkg.config import Settings
 from iomkg.formats import Kind
-from iomkg.service import QueryRequest
+from iomkg.serving import service
+from iomkg.serving.service import QueryRequest
 from iomkg.store.base import GraphStore, QueryResult, Term
 from iomkg.vocab import prefixes
 

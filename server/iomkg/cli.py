@@ -761,7 +761,7 @@ def serve(
     the row limit are cut and say so. Updates are off unless a token or anonymous updates (on a
     loopback address only) are given. Stop with Ctrl-C.
     """
-    from iomkg import serving
+    from iomkg.serving import server as serving
 
     if update_token is not None and allow_anonymous_updates:
         raise UsageProblem("give either --update-token or --allow-anonymous-updates, not both")

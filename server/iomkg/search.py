@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from iomkg import catalog, formats
 from iomkg.config import Settings
-from iomkg.service import QueryRequest
+from iomkg.serving.service import QueryRequest
 from iomkg.views import ResultTable, TermView
 
 QUERY = "search-labels"

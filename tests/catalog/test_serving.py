@@ -11,7 +11,7 @@ from flask import render_template_string
 
 from iomkg import catalog, formats
 from iomkg.config import Settings
-from iomkg.executor import IsolatedExecutor
+from iomkg.serving.executor import IsolatedExecutor
 from iomkg.store import OxigraphStore
 from iomkg.web import create_app
 from tests.catalog.conftest import rows_of

@@ -10,7 +10,7 @@ import pyoxigraph as ox
 import pytest
 
 from iomkg.config import Settings
-from iomkg.executor import IsolatedExecutor
+from iomkg.serving.executor import IsolatedExecutor
 
 EX = "http://example.org/"
 XSD = "http://www.w3.org/2001/XMLSchema#"

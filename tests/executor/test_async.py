@@ -16,8 +16,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from iomkg.executor import IsolatedExecutor
-from iomkg.service import AsyncQueryResponse, QueryRequest, QueryTimeout, UpdateRequest
+from iomkg.serving.executor import IsolatedExecutor
+from iomkg.serving.service import AsyncQueryResponse, QueryRequest, QueryTimeout, UpdateRequest
 from iomkg.store.base import QuerySyntaxError
 from tests.processes import gone, gone_soon
 

@@ -9,9 +9,9 @@ import pyoxigraph as ox
 import pytest
 
 from iomkg import formats
-from iomkg.executor import IsolatedExecutor
-from iomkg.executor.direct import DirectExecutor
-from iomkg.service import NotAcceptable, QueryRequest, QueryTimeout, UpdateRequest
+from iomkg.serving.executor import IsolatedExecutor
+from iomkg.serving.executor.direct import DirectExecutor
+from iomkg.serving.service import NotAcceptable, QueryRequest, QueryTimeout, UpdateRequest
 from iomkg.store import OxigraphStore
 from iomkg.store.base import QuerySyntaxError
 

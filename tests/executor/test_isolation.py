@@ -12,8 +12,8 @@ import pyoxigraph as ox
 import pytest
 
 from iomkg import formats
-from iomkg.executor import ExecutorStore, IsolatedExecutor
-from iomkg.service import NotAcceptable, QueryRequest, QueryTimeout, UpdateRequest
+from iomkg.serving.executor import ExecutorStore, IsolatedExecutor
+from iomkg.serving.service import NotAcceptable, QueryRequest, QueryTimeout, UpdateRequest
 from iomkg.sparqltext import NetworkRefused
 from iomkg.store.base import QuerySyntaxError, StoreError
 from iomkg.store.versions import StoreVersions

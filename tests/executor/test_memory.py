@@ -10,8 +10,8 @@ import pytest
 
 from iomkg import formats
 from iomkg.config import Settings, SettingsError
-from iomkg.executor import IsolatedExecutor
-from iomkg.service import QueryRequest, UpdateRequest
+from iomkg.serving.executor import IsolatedExecutor
+from iomkg.serving.service import QueryRequest, UpdateRequest
 
 from .conftest import settings_for, wait_for_source
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from iomkg.executor import wire
-from iomkg.executor.pool import Connection as Evaluator
-from iomkg.executor.pool import Pool, PoolClosed, _LoopWaiter
+from iomkg.serving.executor import wire
+from iomkg.serving.executor.pool import Connection as Evaluator
+from iomkg.serving.executor.pool import Pool, PoolClosed, _LoopWaiter
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from iomkg.executor import IsolatedExecutor
-from iomkg.service import UpdateRequest
+from iomkg.serving.executor import IsolatedExecutor
+from iomkg.serving.service import UpdateRequest
 from iomkg.store.base import StoreError, StoreUnavailable
 from iomkg.store.versions import StoreVersions
 from tests.processes import descendants, gone_soon

@@ -185,7 +185,7 @@ def masters(pid: int) -> set[int]:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             command = Path(f"/proc/{child}/cmdline").read_bytes()
             fields = stat_fields(child)
-            if b"iomkg.executor.host" in command and fields and int(fields[1]) == pid:
+            if b"iomkg.serving.executor.host" in command and fields and int(fields[1]) == pid:
                 found.add(child)
     return found
 

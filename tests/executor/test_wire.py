@@ -8,9 +8,9 @@ import pyoxigraph as ox
 import pytest
 
 from iomkg import formats
-from iomkg.executor import wire
 from iomkg.formats import Format
-from iomkg.service import QueryRequest
+from iomkg.serving.executor import wire
+from iomkg.serving.service import QueryRequest
 from iomkg.vocab import prefixes
 
 BASE = "https://example.org/kg/"

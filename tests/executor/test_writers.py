@@ -9,9 +9,9 @@ import pyoxigraph as ox
 import pytest
 
 from iomkg import formats
-from iomkg.executor import write_solutions, write_triples
-from iomkg.executor.writers import answer, write_small_solutions
-from iomkg.service import QueryRequest
+from iomkg.serving.executor import write_solutions, write_triples
+from iomkg.serving.executor.writers import answer, write_small_solutions
+from iomkg.serving.service import QueryRequest
 from iomkg.store.oxigraph import OxigraphStore
 
 from .conftest import EX, sample_quads

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from iomkg.config import Settings
-from iomkg.executor import IsolatedExecutor
+from iomkg.serving.executor import IsolatedExecutor
 from iomkg.store.releases import Releases
 from tests.executor.conftest import wait_for_source
 from tests.servers import LiveServer, start_server, stop_server

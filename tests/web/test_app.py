@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from iomkg.config import Settings
-from iomkg.executor import ExecutorStore, IsolatedExecutor
+from iomkg.serving.executor import ExecutorStore, IsolatedExecutor
 from iomkg.store import OxigraphStore
 from iomkg.store.remote import remote_store
 from iomkg.web import create_app

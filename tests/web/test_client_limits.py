@@ -1,5 +1,5 @@
 """A slow or stalled client cannot hold the server: ``--client-timeout`` for the request head,
-its body, and each part of the answer (``iomkg.worker.LimitedHttpProtocol``).
+its body, and each part of the answer (``iomkg.serving.worker.LimitedHttpProtocol``).
 
 The server here gives clients 1 s; each test shows a client that breaks the limit and that the
 server answers others meanwhile and afterwards.
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from iomkg.serving import QUERIES_PER_WORKER  # the queries one worker runs at once
+from iomkg.serving.server import QUERIES_PER_WORKER  # the queries one worker runs at once
 from tests.logs import logged_lines
 from tests.servers import LiveServer, start_server, stop_server
 from tests.web.conftest import UPDATE_TOKEN

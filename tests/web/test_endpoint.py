@@ -1,4 +1,4 @@
-"""The endpoint core (:mod:`iomkg.endpoint`), called directly: what ``/sparql`` answers.
+"""The endpoint core (:mod:`iomkg.serving.endpoint`), called directly: what ``/sparql`` answers.
 
 The gateway and the Flask routes are thin adapters of this core (``test_gateway.py`` shows they
 send its reply as it is), so each behaviour of ``/sparql`` is tested once, here: status,
@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from iomkg import catalog, descriptions, endpoint
+from iomkg import catalog, descriptions
 from iomkg.config import Settings
-from iomkg.executor.direct import DirectExecutor
-from iomkg.service import QueryTimeout
+from iomkg.serving import endpoint
+from iomkg.serving.executor.direct import DirectExecutor
+from iomkg.serving.service import QueryTimeout
 from iomkg.store import OxigraphStore
 from tests.conftest import PROJECT_DIR, SHARED_DIR
 from tests.web.test_app import BROWSER

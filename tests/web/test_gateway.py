@@ -24,9 +24,9 @@ import pytest
 
 from iomkg import formats
 from iomkg.config import Settings
-from iomkg.endpoint import Reply
-from iomkg.executor import ExecutorStore, IsolatedExecutor
-from iomkg.service import AsyncQueryExecutor
+from iomkg.serving.endpoint import Reply
+from iomkg.serving.executor import ExecutorStore, IsolatedExecutor
+from iomkg.serving.service import AsyncQueryExecutor
 from iomkg.store import OxigraphStore
 from iomkg.store.base import StoreUnavailable
 from iomkg.web import create_app, create_asgi_app

@@ -484,8 +484,8 @@ def raw_exchange(server: LiveServer, request: bytes) -> bytes:
 def test_request_head_limits(
     live_server: LiveServer, request_bytes: bytes, status: bytes, words: bytes
 ) -> None:
-    """The limits gunicorn's own workers have, kept with uvicorn's parser (iomkg.worker), each
-    refusal with its access-log line."""
+    """The limits gunicorn's own workers have, kept with uvicorn's parser (iomkg.serving.worker),
+    each refusal with its access-log line."""
     marker = f"/refused-{status.decode()}-{len(request_bytes)}"
     request_bytes = request_bytes.replace(b"GET / ", b"GET " + marker.encode() + b" ", 1)
     answer = raw_exchange(live_server, request_bytes)

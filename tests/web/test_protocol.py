@@ -7,9 +7,9 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes, urlencode
 
 import pytest
 
-from iomkg import protocol
 from iomkg.config import Settings
-from iomkg.protocol import (
+from iomkg.serving import protocol
+from iomkg.serving.protocol import (
     DescriptionCall,
     HttpRequest,
     ProtocolError,

@@ -8,7 +8,7 @@ rules live here, for the pages (the endpoint core sets its own answers' headers 
   ``X-Content-Type-Options: nosniff``, and a Content-Security-Policy on pages that allows
   scripts, styles and requests from this server only, and nothing inline (defence in depth
   behind Jinja's escaping).
-* CORS for reads, by the rules of :mod:`iomkg.cors`: ``Access-Control-Allow-Origin`` on
+* CORS for reads, by the rules of :mod:`iomkg.serving.cors`: ``Access-Control-Allow-Origin`` on
   answers to GET/HEAD/POST reads and a preflight answer for ``OPTIONS``; never on updates.
 * A request body past ``settings.max_request_bytes`` is refused with 413.
 
@@ -24,12 +24,13 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from iomkg import catalog, descriptions, endpoint
+from iomkg import catalog, descriptions
 from iomkg.config import Settings
-from iomkg.cors import CorsPolicy
-from iomkg.executor.direct import DirectExecutor
-from iomkg.protocol import ProtocolError
-from iomkg.service import AsyncQueryExecutor, QueryTimeout
+from iomkg.serving import endpoint
+from iomkg.serving.cors import CorsPolicy
+from iomkg.serving.executor.direct import DirectExecutor
+from iomkg.serving.protocol import ProtocolError
+from iomkg.serving.service import AsyncQueryExecutor, QueryTimeout
 from iomkg.store.base import GraphStore, StoreUnavailable
 from iomkg.store.releases import Releases
 from iomkg.web import api, assets, downloads, editor, ops, pages, resources, sparql
@@ -51,7 +52,7 @@ def create_app(
     dumps_dir: Path | None = None,
 ) -> Flask:
     """A Flask app serving ``store``; queries go through ``executor``
-    (by default a :class:`~iomkg.executor.direct.DirectExecutor`: in this process, with the
+    (by default a :class:`~iomkg.serving.executor.direct.DirectExecutor`: in this process, with the
     served row cap and time limit).
 
     ``dumps_dir`` is the folder of downloadable dumps; by default the current release's.
@@ -189,7 +190,7 @@ def _install_errors(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _unavailable(error: StoreUnavailable) -> Response:
-        # Its query evaluators are being restarted (iomkg.serving): a moment's matter.
+        # Its query evaluators are being restarted (iomkg.serving.server): a moment's matter.
         return error_response(503, str(error), {"Retry-After": "5"})
 
     @app.errorhandler(Exception)

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from iomkg import __version__, catalog, formats
-from iomkg.endpoint import PageWanted, failure
+from iomkg.serving.endpoint import PageWanted, failure
 from iomkg.views import ResultTable, result_table
 from iomkg.web.common import core_request, core_response, html_response, web
 from iomkg.web.ops import timing

@@ -17,10 +17,11 @@ from typing import Any, TypeVar, cast
 import pyoxigraph as ox
 from flask import Response, current_app, render_template, request
 
-from iomkg import catalog, endpoint, formats, protocol
+from iomkg import catalog, formats
 from iomkg.config import Settings
 from iomkg.formats import Format
-from iomkg.service import AsyncQueryExecutor
+from iomkg.serving import endpoint, protocol
+from iomkg.serving.service import AsyncQueryExecutor
 from iomkg.store.base import GraphStore, QueryResult
 from iomkg.views import LinkMap
 from iomkg.vocab import output_prefixes
@@ -128,7 +129,8 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 def negotiate_rdf(table: Sequence[Format] = formats.RESOURCE_FORMATS) -> tuple[Format | None, bool]:
     """The RDF format (``format=`` first, then ``Accept``) and whether the HTML page is wanted.
 
-    Raises :class:`iomkg.protocol.ProtocolError` (406) when ``format=`` names nothing offered.
+    Raises :class:`iomkg.serving.protocol.ProtocolError` (406) when ``format=`` names nothing
+    offered.
     """
     choice = protocol.choose_formats(format_params(), accept(), {"graph": tuple(table)})
     return choice.graph, choice.html
@@ -186,8 +188,8 @@ def core_request() -> endpoint.Request:
 
 
 def core_response(reply: endpoint.Reply) -> Response:
-    """A core :class:`~iomkg.endpoint.Reply` as a Flask response (a refusal to a browser as the
-    error page)."""
+    """A core :class:`~iomkg.serving.endpoint.Reply` as a Flask response (a refusal to a browser
+    as the error page)."""
     request.environ[CORE_REPLY] = reply.record
     headers = [(name, value) for name, value in reply.headers if name.lower() != "content-type"]
     if reply.for_browser:

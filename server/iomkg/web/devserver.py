@@ -18,8 +18,8 @@ from types import FrameType
 from werkzeug.serving import make_server
 
 from iomkg.config import Settings, SettingsError
-from iomkg.executor import ExecutorStore
-from iomkg.serving import current_release, serving_executor
+from iomkg.serving.executor import ExecutorStore
+from iomkg.serving.server import current_release, serving_executor
 from iomkg.store import StoreError
 from iomkg.web import create_app
 

@@ -1,16 +1,16 @@
 """The ASGI app ``iomkg serve`` runs: ``/sparql`` and ``/api/queries/NAME`` answered on the event
-loop through the endpoint core (:mod:`iomkg.endpoint`), everything else by Flask.
+loop through the endpoint core (:mod:`iomkg.serving.endpoint`), everything else by Flask.
 
-Why: a query's CPU is spent in an evaluator process (``iomkg.executor``); what is left in the
-web worker is HTTP. A thread per request and Flask's request and response machinery cost
+Why: a query's CPU is spent in an evaluator process (``iomkg.serving.executor``); what is left
+in the web worker is HTTP. A thread per request and Flask's request and response machinery cost
 several times what Oxigraph spends on a cheap lookup; an event loop costs a fraction of that
 and waits on any number of evaluators at once. So this adapter turns the ASGI request into the
-core's :class:`~iomkg.endpoint.Request`, awaits the core, and sends its
-:class:`~iomkg.endpoint.Reply`: the answers are the Flask routes' by construction, as both call
-the same core. It hands to Flask (run in a thread pool by ``a2wsgi``; a POST body already read
-is handed on) what is not the core's: pages, browsers (a client that prefers HTML gets pages
-and error pages), bodies without a length or over the limit (Flask refuses or reads them), and
-every other path.
+core's :class:`~iomkg.serving.endpoint.Request`, awaits the core, and sends its
+:class:`~iomkg.serving.endpoint.Reply`: the answers are the Flask routes' by construction, as
+both call the same core. It hands to Flask (run in a thread pool by ``a2wsgi``; a POST body
+already read is handed on) what is not the core's: pages, browsers (a client that prefers HTML
+gets pages and error pages), bodies without a length or over the limit (Flask refuses or reads
+them), and every other path.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, cast
 from a2wsgi import WSGIMiddleware
 
 from iomkg.config import Settings
-from iomkg.endpoint import Endpoint, PageWanted, Reply, Request, Work, prefers_html
+from iomkg.serving.endpoint import Endpoint, PageWanted, Reply, Request, Work, prefers_html
 from iomkg.store.base import StoreError
 from iomkg.web.common import TEXT
 from iomkg.web.ops import (

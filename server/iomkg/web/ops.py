@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
 from iomkg import descriptions, dumps, formats, resources
-from iomkg.endpoint import AccessRecord
+from iomkg.serving.endpoint import AccessRecord
 from iomkg.web.common import (
     CORE_REPLY,
     html_response,
@@ -51,9 +51,9 @@ def timing() -> RequestTiming:
     return record
 
 
-#: Set in a request's ASGI scope by the HTTP server (:mod:`iomkg.worker`) when it answered the
-#: request itself (408: the client was too slow with the body) and logged it; whatever the app
-#: answers then goes nowhere, and is not logged a second time.
+#: Set in a request's ASGI scope by the HTTP server (:mod:`iomkg.serving.worker`) when it
+#: answered the request itself (408: the client was too slow with the body) and logged it;
+#: whatever the app answers then goes nowhere, and is not logged a second time.
 ANSWERED_BY_SERVER = "iomkg.answered_by_server"
 
 

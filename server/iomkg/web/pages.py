@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, request, url_for
 
 from iomkg import catalog, descriptions, dumps, formats, linking, search
-from iomkg.endpoint import failure
+from iomkg.serving.endpoint import failure
 from iomkg.views import ResultTable, result_table
 from iomkg.vocab import prefixes
 from iomkg.web import api  # api imports sparql, which imports this module: use api.… late

@@ -1,5 +1,5 @@
-"""``/sparql`` in Flask: an adapter of the endpoint core (:mod:`iomkg.endpoint`), and the query
-page that browsers get.
+"""``/sparql`` in Flask: an adapter of the endpoint core (:mod:`iomkg.serving.endpoint`), and
+the query page that browsers get.
 
 Everything a program is answered comes from the core, as on ``iomkg serve``'s fast path
 (:mod:`iomkg.web.gateway`); only the HTML page is made here.
@@ -12,8 +12,9 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, url_for
 
-from iomkg import formats, protocol
-from iomkg.endpoint import PageWanted, failure
+from iomkg import formats
+from iomkg.serving import protocol
+from iomkg.serving.endpoint import PageWanted, failure
 from iomkg.views import ResultTable, result_table
 from iomkg.web import pages
 from iomkg.web.common import core_request, core_response, web

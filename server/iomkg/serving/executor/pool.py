@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from iomkg.executor import wire
+from iomkg.serving.executor import wire
 from iomkg.store.base import StoreError
 
 

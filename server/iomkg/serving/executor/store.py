@@ -9,7 +9,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from iomkg import formats
-from iomkg.service import QueryRequest, ServingExecutor, UpdateRequest
+from iomkg.serving.service import QueryRequest, ServingExecutor, UpdateRequest
 from iomkg.store.base import QueryResult, StoreError, Term
 
 

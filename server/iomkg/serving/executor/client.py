@@ -1,6 +1,6 @@
 """The caller's side: :class:`IsolatedExecutor`, for threads (blocking) and event loops (async).
 
-Both kinds of caller share one :class:`~iomkg.executor.pool.Pool` of connections per process
+Both kinds of caller share one :class:`~iomkg.serving.executor.pool.Pool` of connections per process
 and the same steps: take a connection to the evaluator, send the request with the time it has
 left, and wait for the head. The evaluator stops itself at that deadline (it is killed, and its
 CPU is free), so a connection that closes after the deadline means :class:`QueryTimeout`; one
@@ -31,13 +31,13 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from iomkg import service
 from iomkg.config import Settings
-from iomkg.executor import wire
-from iomkg.executor.host import MASTER_COMMAND, MasterConfig
-from iomkg.executor.pool import Connection, Pool
 from iomkg.formats import Kind
-from iomkg.service import (
+from iomkg.serving import service
+from iomkg.serving.executor import wire
+from iomkg.serving.executor.host import MASTER_COMMAND, MasterConfig
+from iomkg.serving.executor.pool import Connection, Pool
+from iomkg.serving.service import (
     AsyncQueryResponse,
     QueryRequest,
     QueryResponse,
@@ -56,7 +56,7 @@ NOT_RUNNING = "the query evaluators are not running (being restarted?): try agai
 
 
 class IsolatedExecutor:
-    """A :class:`~iomkg.service.QueryExecutor` whose queries run in a killable evaluator process.
+    """A :class:`~iomkg.serving.service.QueryExecutor` whose queries run in a killable evaluator.
 
     ``source`` is an on-disk pyoxigraph store (a folder; updates make new versions of it beside
     it, see :mod:`iomkg.store.versions`) or a store object (copied into a temporary folder).

@@ -3,7 +3,7 @@
 The arbiter (this process) starts the query evaluators' master once (:class:`IsolatedExecutor`:
 it opens nothing but sockets; its evaluator opens the build's store read-only, in
 milliseconds), then gunicorn forks ``settings.workers`` worker processes. Each runs
-:class:`iomkg.worker.IomkgWorker` (uvicorn's event loop and C HTTP parser, on uvloop, with
+:class:`iomkg.serving.worker.IomkgWorker` (uvicorn's event loop and C HTTP parser, on uvloop, with
 gunicorn's request limits) and the app of :func:`iomkg.web.create_asgi_app`: the gateway
 answers ``/sparql`` and the saved-query API on the event loop through the endpoint core,
 awaiting the evaluator (:data:`QUERIES_PER_WORKER` queries at once), and hands everything else
@@ -35,9 +35,9 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
 from iomkg.config import Settings
-from iomkg.executor import ExecutorStore, IsolatedExecutor
-from iomkg.executor.direct import DirectExecutor
-from iomkg.service import ServingExecutor
+from iomkg.serving.executor import ExecutorStore, IsolatedExecutor
+from iomkg.serving.executor.direct import DirectExecutor
+from iomkg.serving.service import ServingExecutor
 from iomkg.store.base import StoreError
 from iomkg.store.releases import Release, Releases
 from iomkg.store.remote import remote_store
@@ -73,7 +73,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": [bind_address(settings.host, settings.port)],
         "workers": settings.workers,
-        "worker_class": "iomkg.worker.IomkgWorker",
+        "worker_class": "iomkg.serving.worker.IomkgWorker",
         "reuse_port": True,  # a listening socket per worker (see the module docstring)
         # A worker's event loop keeps beating while its queries run in evaluators; a worker
         # silent for this long is hung, whatever its queries (they are stopped at their limit).
@@ -146,7 +146,7 @@ class EvaluatorKeepingArbiter(Arbiter):  # type: ignore[misc]
 class GunicornServer(BaseApplication):  # type: ignore[misc]
     """Gunicorn with its settings from a dict and the app from a factory (run per worker).
 
-    ``settings`` is what :class:`iomkg.worker.IomkgWorker` reads its connection limits from
+    ``settings`` is what :class:`iomkg.serving.worker.IomkgWorker` reads its connection limits from
     (gunicorn hands every worker this object as ``worker.app``); ``executor`` is what
     :class:`EvaluatorKeepingArbiter` keeps running.
     """

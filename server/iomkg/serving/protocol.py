@@ -32,7 +32,7 @@ import pyoxigraph as ox
 from iomkg import formats, sparqltext
 from iomkg.config import Settings
 from iomkg.formats import Format, Kind
-from iomkg.service import QueryRequest, UpdateRequest
+from iomkg.serving.service import QueryRequest, UpdateRequest
 from iomkg.vocab import prefixes
 
 FORM = "application/x-www-form-urlencoded"
@@ -112,7 +112,7 @@ def parse_params(raw: bytes, where: str = "query string") -> list[tuple[str, str
     >>> parse_params(b"query=%FF")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    iomkg.protocol.ProtocolError: the query string is not valid UTF-8 once percent-decoded ...
+    iomkg.serving.protocol.ProtocolError: the query string is not valid UTF-8 once ...
     """
     pairs: list[tuple[str, str]] = []
     for piece in raw.split(b"&"):

@@ -31,12 +31,13 @@ Processes
   that is the only way to stop pyoxigraph, and it frees the CPU at once. A query whose caller
   closed the connection (left) is stopped so too when it is the only one running; beside other
   callers' queries it runs on to its end or its deadline, as killing would stop theirs too. A
-  caller whose connection closes after its deadline raises :class:`~iomkg.service.QueryTimeout`
-  (the CPU is already free); one whose connection closes before its deadline was stopped for
-  another query, and sends its query again to the next evaluator (at most
-  :data:`~iomkg.executor.client.ATTEMPTS` times, within its own deadline). Waiting for a free
-  connection counts towards the limit (a caller that never got one hears so:
-  ``QueryTimeout.queued``). A caller whose evaluator does not stop at the deadline kills it.
+  caller whose connection closes after its deadline raises
+  :class:`~iomkg.serving.service.QueryTimeout` (the CPU is already free); one whose connection
+  closes before its deadline was stopped for another query, and sends its query again to the
+  next evaluator (at most :data:`~iomkg.serving.executor.client.ATTEMPTS` times, within its own
+  deadline). Waiting for a free connection counts towards the limit (a caller that never got
+  one hears so: ``QueryTimeout.queued``). A caller whose evaluator does not stop at the
+  deadline kills it.
 * **Row cap.** The evaluator reads at most ``max_rows + 1`` solutions or triples and serialises
   the first ``max_rows`` into a spool (memory up to a size, then a temporary file) before it
   sends the head: ``truncated`` and ``row_limit`` are known before the first byte of the body,
@@ -62,10 +63,10 @@ evaluator and writer processes), ``pool`` (one process's connections), ``client`
 over a remote engine or, where the caller owns the process, the embedded store).
 """
 
-from iomkg.executor.client import IsolatedExecutor
-from iomkg.executor.direct import DirectExecutor
-from iomkg.executor.store import ExecutorStore
-from iomkg.executor.writers import write_solutions, write_triples
+from iomkg.serving.executor.client import IsolatedExecutor
+from iomkg.serving.executor.direct import DirectExecutor
+from iomkg.serving.executor.store import ExecutorStore
+from iomkg.serving.executor.writers import write_solutions, write_triples
 
 __all__ = [
     "DirectExecutor",

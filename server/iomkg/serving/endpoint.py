@@ -6,7 +6,7 @@ development server, Flask's test client). They only turn their framework's reque
 :class:`Request` and a :class:`Reply` back into their framework's response, so they answer
 alike by construction. The core owns the rest:
 
-* the SPARQL 1.1 Protocol (:mod:`iomkg.protocol`: parameters, dataset, negotiation, update
+* the SPARQL 1.1 Protocol (:mod:`iomkg.serving.protocol`: parameters, dataset, negotiation, update
   authorisation) and the saved-query API's parameters (:mod:`iomkg.catalog`);
 * the executor call, with the server's time limit and row cap;
 * what a client is told: statuses and messages for every failure, ``X-Row-Limit`` and
@@ -36,10 +36,11 @@ import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from iomkg import catalog, descriptions, formats, protocol, sparqltext
+from iomkg import catalog, descriptions, formats, sparqltext
 from iomkg.config import Settings
-from iomkg.cors import CorsPolicy
-from iomkg.service import (
+from iomkg.serving import protocol
+from iomkg.serving.cors import CorsPolicy
+from iomkg.serving.service import (
     AsyncChunks,
     AsyncQueryExecutor,
     AsyncQueryResponse,

@@ -10,7 +10,7 @@ Why by hand: pyoxigraph's result serialiser writes every solution it is given an
 a row count or tell whether more followed (and rdflib's would need every solution turned into
 rdflib terms first); small answers, the common case, still go through pyoxigraph's
 (:func:`write_small_solutions`).
-Every front (the evaluators, :mod:`iomkg.executor.direct`) writes through :func:`answer`.
+Every front (the evaluators, :mod:`iomkg.serving.executor.direct`) writes through :func:`answer`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from typing import IO, cast
 
 import pyoxigraph as ox
 
-from iomkg import formats, service
-from iomkg.executor import wire
+from iomkg import formats
 from iomkg.formats import Format
-from iomkg.service import QueryRequest
+from iomkg.serving import service
+from iomkg.serving.executor import wire
+from iomkg.serving.service import QueryRequest
 from iomkg.store.base import GraphStore, QueryResult, Term
 
 SPILL_BYTES = 8 * 1024 * 1024  # a result larger than this waits for its head in a temporary file

@@ -27,7 +27,7 @@ import pyoxigraph as ox
 
 from iomkg import formats, vocab
 from iomkg.formats import Format, Kind
-from iomkg.service import QueryRequest
+from iomkg.serving.service import QueryRequest
 from iomkg.store.base import StoreError
 
 CHUNK_BYTES = 64 * 1024
@@ -169,7 +169,7 @@ def encode_query(request: QueryRequest, limit: float, max_rows: int) -> bytes:
     """The REQUEST frame for ``request``: its fields pickled, except that its formats go by
     number and the graph's usual prefixes (most of a plain request's pickle) by a flag.
 
-    Whatever fields :class:`~iomkg.service.QueryRequest` has travel (its ``__dict__``);
+    Whatever fields :class:`~iomkg.serving.service.QueryRequest` has travel (its ``__dict__``);
     :func:`decode_query` gives back an equal request.
     """
     state = dict(vars(request))

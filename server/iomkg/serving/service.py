@@ -4,12 +4,12 @@ A request carries the query, the dataset overrides of the SPARQL Protocol and th
 client accepts for each kind of answer; the service runs it, picks the format that fits the
 kind of result, and streams the serialised bytes. Two implementations share this contract:
 
-* ``iomkg.executor.IsolatedExecutor`` runs each query in an evaluator process that is killed
+* ``iomkg.serving.executor.IsolatedExecutor`` runs each query in an evaluator process that is killed
   when the query outlives its time limit (``iomkg serve`` and the development server);
-* ``iomkg.executor.DirectExecutor`` evaluates in the calling process: over a remote engine
+* ``iomkg.serving.executor.DirectExecutor`` evaluates in the calling process: over a remote engine
   (``--backend``), and over the embedded store where the caller owns the process (tests).
 
-Both write answers through ``iomkg.executor.writers.answer``: one row cap, one serialiser.
+Both write answers through ``iomkg.serving.executor.writers.answer``: one row cap, one serialiser.
 """
 
 from __future__ import annotations

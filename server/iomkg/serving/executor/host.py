@@ -1,7 +1,7 @@
 """The processes that answer queries: the master, its evaluator (a host of threads), writers.
 
 The **master** is a fresh interpreter (:data:`MASTER_COMMAND`) started by
-:class:`~iomkg.executor.client.IsolatedExecutor`. It owns the listening socket that callers
+:class:`~iomkg.serving.executor.client.IsolatedExecutor`. It owns the listening socket that callers
 connect to, never opens the store itself (a process that forks must not hold RocksDB's
 threads), and forks:
 
@@ -22,7 +22,7 @@ A query that must stop, because it outlived its time limit or its caller left, c
 stopped inside pyoxigraph: the evaluator's watchdog thread kills the whole process (SIGKILL),
 which frees the CPU at once. Callers whose queries shared it see their connection close before
 their own deadline and send their query again to the next evaluator (the time they waited
-still counts). ``iomkg.executor`` (the package docstring) tells the whole story.
+still counts). ``iomkg.serving.executor`` (the package docstring) tells the whole story.
 """
 
 from __future__ import annotations
@@ -48,15 +48,17 @@ from typing import NoReturn
 
 import pyoxigraph as ox
 
-from iomkg import service
-from iomkg.executor import wire, writers
-from iomkg.service import UpdateRequest
+from iomkg.serving import service
+from iomkg.serving.executor import wire, writers
+from iomkg.serving.service import UpdateRequest
 from iomkg.store.base import GraphStore, StoreError
 from iomkg.store.oxigraph import OxigraphStore
 from iomkg.store.versions import StoreVersions
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-MASTER_COMMAND = "import sys; from iomkg.executor.host import main; sys.exit(main(sys.argv[1:]))"
+MASTER_COMMAND = (
+    "import sys; from iomkg.serving.executor.host import main; sys.exit(main(sys.argv[1:]))"
+)
 #: How often the watchdog looks at the running queries when none is near its deadline.
 WATCH_SECONDS = 0.05
 #: How long an old evaluator may take to finish its queries once a new version is served.
@@ -723,7 +725,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if len(arguments) != 1:
         print(
-            "usage: iomkg.executor.host CONFIG-JSON (started by IsolatedExecutor)", file=sys.stderr
+            "usage: iomkg.serving.executor.host CONFIG-JSON (started by IsolatedExecutor)",
+            file=sys.stderr,
         )
         return 2
     return master_main(arguments[0])

@@ -4,12 +4,13 @@ and over the embedded store for the CLI, the tests and any in-process use of the
 Nothing of iomkg's needs killing here: a remote engine evaluates in its own process, and the
 embedded store is used this way only where the caller owns the process. Every answer goes
 through the same capped writer as the embedded evaluator's
-(:func:`iomkg.executor.writers.answer`), so the row cap, the bytes and the headers are those of
+(:func:`iomkg.serving.executor.writers.answer`), so the row cap, the bytes and the headers are
+those of
 ``iomkg serve`` by construction. The time limit is the same figure: a remote engine is sent the
 time a query has left (its own limit where it takes one, the connection's read timeout in any
 case); over the embedded store a query that ran past its limit is answered as timed out, as the
 served one is, but its CPU is only freed when it ends: stopping pyoxigraph early takes a killable
-process, which is what :class:`~iomkg.executor.IsolatedExecutor` is for.
+process, which is what :class:`~iomkg.serving.executor.IsolatedExecutor` is for.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from iomkg import service
 from iomkg.config import Settings
-from iomkg.executor import writers
-from iomkg.service import (
+from iomkg.serving import service
+from iomkg.serving.executor import writers
+from iomkg.serving.service import (
     AsyncQueryResponse,
     QueryRequest,
     QueryResponse,
@@ -35,7 +36,7 @@ from iomkg.store.remote import RemoteStore, RemoteTimeout
 
 
 class DirectExecutor:
-    """A :class:`~iomkg.service.ServingExecutor` that evaluates on ``store`` in this process.
+    """A :class:`~iomkg.serving.service.ServingExecutor` evaluating on ``store`` in this process.
 
     At most ``workers`` queries run at once from this process (more wait, and the wait counts
     towards their limit, as with the embedded evaluator).
@@ -100,7 +101,7 @@ class DirectExecutor:
 
     def call(self, name: str, *args: object, timeout: float | None = None) -> Any:
         """The store's small read methods (``named_graphs``, ``quad_count``), as the embedded
-        executor offers them to :class:`~iomkg.executor.store.ExecutorStore`."""
+        executor offers them to :class:`~iomkg.serving.executor.store.ExecutorStore`."""
         if name not in ("named_graphs", "quad_count"):
             raise ValueError(f"no such store method: {name}")
         store = self._within(service.time_limit(self.settings, timeout))
