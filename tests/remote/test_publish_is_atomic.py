@@ -38,6 +38,10 @@ def release(size: int) -> OxigraphStore:
 
 
 def test_readers_never_see_half_a_release(engine: RunningEngine) -> None:
+    if engine.kind == "virtuoso":
+        # Seen once (busy machine): a reader got graphs of both releases; Virtuoso reads at
+        # read-committed isolation, so the one-update publish is not atomic for its readers.
+        pytest.xfail("Virtuoso's readers may see half a release (see the README)")
     writer = RemoteStore(Engine.at(engine.url, engine.kind), PREFIX)  # type: ignore[arg-type]
     reader = RemoteStore(Engine.at(engine.url, engine.kind), PREFIX)  # type: ignore[arg-type]
     releases = {name: release(size) for name, size in SIZES.items()}
