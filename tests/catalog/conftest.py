@@ -75,11 +75,14 @@ def params_args(params: Mapping[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def ask_cli(built_settings: Settings) -> Ask:
-    """Run a saved query through ``iomkg query NAME --param … --format json``."""
+def ask_cli(seed_built_settings: Settings) -> Ask:
+    """Run a saved query through ``iomkg query NAME --param … --format json`` on the build of the
+    seed sources (the IATI samples' answers are tested in tests/iati)."""
 
     def ask(name: str, **params: str) -> Rows:
-        result = run_cli(built_settings, "query", name, *params_args(params), "--format", "json")
+        result = run_cli(
+            seed_built_settings, "query", name, *params_args(params), "--format", "json"
+        )
         assert result.exit_code == 0, result.output
         return rows_of(result.stdout_bytes)
 
@@ -88,10 +91,12 @@ def ask_cli(built_settings: Settings) -> Ask:
 
 @pytest.fixture(scope="session")
 def live_server(
-    built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    seed_built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """The real server (started as the web tests start it) on this session's build."""
-    running = start_server(built_settings.store_root, tmp_path_factory.mktemp("api") / "server.log")
+    """The real server (started as the web tests start it) on the build of the seed sources."""
+    running = start_server(
+        seed_built_settings.store_root, tmp_path_factory.mktemp("api") / "server.log"
+    )
     yield running.server
     stop_server(running)
 

@@ -1,5 +1,7 @@
 """Every saved query against the seed graph, with its answer asserted exactly, three ways: in
-process on the seed graph, over the CLI on the built store, and over HTTP on the live server.
+process on the seed graph, over the CLI on a build of the seed sources, and over HTTP on the live
+server serving that build. (The project's build also takes in the IATI sample pages of data/iati;
+the answers about them are tested against the XML in tests/iati.)
 
 The expected answers come from the source pages (shared/seeds) and, for memberships and external
 links, straight from the reference CSVs (shared/reference): an independent oracle, not a copy of
@@ -534,6 +536,11 @@ def test_the_federated_query_is_refused_without_the_allow_list(
     allowed = settings.with_overrides(service_allowlist=("https://query.wikidata.org/sparql",))
     bound = catalog.prepare(allowed, "enrich-donor-countries", {}, saved)  # allowed: not run here
     assert bound.query.services == ("https://query.wikidata.org/sparql",)
+
+
+def test_the_seed_graph_has_no_iati_points(ask: Ask) -> None:
+    # The 222 points of the IATI samples: tests/iati/test_samples.py.
+    assert ask("list-iati-locations") == []
 
 
 def test_every_saved_query_is_covered_here(saved: catalog.Catalog) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -12,6 +13,7 @@ from iomkg import pipeline
 from iomkg.config import Settings
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Releases
+from tests.conftest import PROJECT_DIR
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -65,11 +67,13 @@ def test_dumps_parse_back_with_named_graphs(project_copy: Settings) -> None:
 
 
 def test_base_iri_is_configurable(project_copy: Settings) -> None:
+    shutil.copytree(PROJECT_DIR / "data" / "iati", project_copy.data_dir / "iati")  # IATI too
     settings = project_copy.with_overrides(base_iri="http://example.org/kg/")
     summary = pipeline.build(settings)
     assert all(
         graph.startswith("http://example.org/kg/graph/") for graph in summary.triples_per_graph
     )
+    assert "http://example.org/kg/graph/iati/dportal-covid19-page-110" in summary.triples_per_graph
     release = Releases(settings.store_root).current()
     assert release is not None
     store = OxigraphStore.open(release.store_path, read_only=True)

@@ -306,6 +306,15 @@ def project_inputs(settings: Settings) -> list[Input]:
     return found
 
 
+def build_inputs(settings: Settings, entries: Sequence[ImportEntry]) -> list[Input]:
+    """What a build maps: the project's files, then the imports. An import named like a project
+    file (``iomkg import iati shared/iati/samples/dportal-covid19-page-109.xml``) replaces it, as
+    importing a file again replaces its graph."""
+    imported = {entry.name for entry in entries}
+    project = [item for item in project_inputs(settings) if item.name not in imported]
+    return project + recorded_inputs(settings, entries)
+
+
 def recorded_inputs(settings: Settings, entries: Sequence[ImportEntry]) -> list[Input]:
     return [
         Input(
@@ -943,6 +952,7 @@ __all__ = [
     "ImportEntry",
     "ImportRefused",
     "Input",
+    "build_inputs",
     "derive",
     "expand_inputs",
     "local_name",
