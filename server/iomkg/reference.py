@@ -182,6 +182,8 @@ def countries_graph(
             if row["official_name"] and row["official_name"] != row["name"]:
                 g.add((c, SKOS.altLabel, Literal(row["official_name"], lang="en")))
             code = row["iati_country_code"]
+            if row.get("dac_donor_code"):  # IATI names the state XM-DAC-{code}
+                g.add((c, IOMO.dacDonorCode, Literal(row["dac_donor_code"])))
             g.add((c, PROV.wasDerivedFrom, src))
         else:
             coder = coder or _file_resource(g, base, COUNTRY_CODER_JSON)

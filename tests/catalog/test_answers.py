@@ -538,9 +538,24 @@ def test_the_federated_query_is_refused_without_the_allow_list(
     assert bound.query.services == ("https://query.wikidata.org/sparql",)
 
 
-def test_the_seed_graph_has_no_iati_points(ask: Ask) -> None:
-    # The 222 points of the IATI samples: tests/iati/test_samples.py.
-    assert ask("list-iati-locations") == []
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("list-iati-locations", {}),
+        ("list-iati-activities-by-country", {}),
+        ("list-iati-activities-in-year", {"year": "2011"}),
+        ("list-iati-donor-funding", {"donor": "id:country/NO"}),
+        ("list-iati-results", {"activity": NTF}),
+        ("show-iati-funding-chain", {"activity": NTF}),
+        ("sum-iati-funder-commitments", {}),
+        ("sum-iati-spending-by-sector", {}),
+    ],
+)
+def test_the_iati_queries_find_nothing_in_the_seed_graph(
+    ask: Ask, name: str, params: dict[str, str]
+) -> None:
+    """The seed holds no IATI activity (their answers on the samples: tests/iati)."""
+    assert ask(name, **params) == []
 
 
 def test_every_saved_query_is_covered_here(saved: catalog.Catalog) -> None:
