@@ -229,14 +229,14 @@ def test_activities_active_in_a_year(ask, year: str, count: int) -> None:  # typ
 
 def test_the_funding_chain_of_an_iom_activity(ask) -> None:  # type: ignore[no-untyped-def]
     rows = ask("show-iati-funding-chain", activity="id:activity/XM-DAC-47066-DP.2161")
+    US = "id/organisation/iati/US-USAGOV"
     assert [
         (r["step"], short(r["organisation"]), r.get("otherActivity", ""), r["statedIn"])
         for r in rows
     ] == [
         # page 110, lines 104-106 and the incoming commitment's provider-org
-        ("funder", "id/organisation/iati/US-USAGOV", "US-USAGOV-SPRMCO20VC0024", "participating-org"),
-        ("funder", "id/organisation/iati/US-USAGOV", "US-USAGOV-SPRMCO20VC0024",
-         "transaction type 11, provider-org"),
+        ("funder", US, "US-USAGOV-SPRMCO20VC0024", "participating-org"),
+        ("funder", US, "US-USAGOV-SPRMCO20VC0024", "transaction type 11, provider-org"),
         ("accountable", "id/organisation/iom", "", "participating-org"),  # lines 101-103
     ]  # fmt: skip
 
