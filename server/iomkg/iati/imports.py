@@ -76,7 +76,16 @@ class ImportRefused(BuildError):
 
 
 class InputError(SourceParseError):
-    """An input that cannot be read or fetched (exit 2)."""
+    """An input that cannot be read or fetched (exit 2), named as given: a path, or a URL (which
+    a Path would shorten to ``http:/host``)."""
+
+    def __init__(
+        self, where: str | Path, line: int | None, column: int | None, message: str
+    ) -> None:
+        super().__init__(Path(where), line, column, message)
+        self.where = str(where)
+        shown = f"{where}:{line}:{column}" if line is not None else str(where)
+        self.args = (f"{shown}: {message}",)
 
 
 # The manifest -----------------------------------------------------------------------------
@@ -206,12 +215,13 @@ def _open_input(item: str) -> Any:
         try:
             return urllib.request.urlopen(request, timeout=HTTP_TIMEOUT)  # noqa: S310
         except urllib.error.HTTPError as error:
+            error.close()  # the answer's connection
             raise InputError(
-                Path(item), None, None, f"the server answered {error.code} {error.reason}"
+                item, None, None, f"the server answered {error.code} {error.reason}"
             ) from error
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise InputError(Path(item), None, None, f"cannot fetch it: {reason}") from error
+            raise InputError(item, None, None, f"cannot fetch it: {reason}") from error
     try:
         return open(item, "rb")
     except OSError as error:
@@ -234,9 +244,9 @@ def _decompressed(source: IO[bytes], item: str) -> Iterator[bytes]:
             chunk = source.read(65536)
         yield inflater.flush()
     except zlib.error as error:
-        raise InputError(Path(item), None, None, f"broken gzip data: {error}") from error
+        raise InputError(item, None, None, f"broken gzip data: {error}") from error
     if not inflater.eof:
-        raise InputError(Path(item), None, None, "the gzip data ends early (truncated?)")
+        raise InputError(item, None, None, "the gzip data ends early (truncated?)")
 
 
 def now() -> str:
@@ -1022,7 +1032,7 @@ def import_files(
             name = name_for(leaf or "import")
             if name in names:
                 raise InputError(
-                    Path(item),
+                    item,
                     None,
                     None,
                     f"two inputs are both named {name!r} ({names[name]} and {item}): import "
