@@ -274,3 +274,33 @@ def test_prefixed_namespaces_read_the_same(imported: Imported, tmp_path: Path) -
     assert graph_count(graph_store, original, patterns[0]) == 0
     activity_facts = f"?s ?p ?o FILTER(STRSTARTS(STR(?s), '{BASE}id/activity/'))"
     assert graph_count(graph_store, original, activity_facts) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "generated"),
+    [(EXAMPLE, "2014-09-10T07:15:37Z"), (IOM_ACTIVITY, "2021-02-26T11:20:25.490000+00:00")],
+    ids=lambda value: value.stem if isinstance(value, Path) else "",
+)
+def test_each_file_cites_its_checksum_import_time_and_generated_datetime(
+    imported: Imported, path: Path, generated: str
+) -> None:
+    import datetime
+    import hashlib
+
+    store = store_of(imported.settings)
+    document = ox.NamedNode(f"{BASE}id/source/{path.stem}")
+
+    def value(predicate: str) -> str:
+        [found] = [
+            q.object.value for q in store.quads_for_pattern(document, ox.NamedNode(predicate), None)
+        ]
+        return found
+
+    assert value(IOMO + "sha256") == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def instant(text: str) -> datetime.datetime:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    # the root's attribute, as an xsd:dateTime (which the store writes canonically: .49Z)
+    assert instant(value("http://www.w3.org/ns/prov#generatedAtTime")) == instant(generated)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", value(IOMO + "importedAt"))

@@ -7,6 +7,7 @@ from the importer.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -150,3 +151,46 @@ def test_every_point_is_wkt_reachable_by_the_saved_query(
     beijing = next(row for row in found if row["activity"].endswith("51033-001-LN4023"))
     assert beijing["wkt"] == "POINT(116.39723 39.9075)"  # <pos>39.9075 116.39723</pos>
     assert beijing["locationName"] == "Beijing" and beijing["countryCodes"] == "CN"
+
+
+def test_void_lists_each_iati_graph_with_its_source_and_triples(built: OxigraphStore) -> None:
+    iati = "https://w3id.org/iomkg/graph/iati/"
+    graphs = {graph for graph in built.named_graphs() if graph.startswith(iati)}
+    assert graphs == {iati + page.stem for page in (PAGE_109, PAGE_110)}
+    described = {
+        row["g"]: row
+        for row in rows(
+            built,
+            "PREFIX void: <http://rdfs.org/ns/void#> PREFIX iomo: <https://w3id.org/iomkg/ontology#>"
+            " SELECT ?g ?triples ?sha ?identifier WHERE { GRAPH ?meta { "
+            "<https://w3id.org/iomkg/id/dataset/iomkg> void:subset ?g . ?g a void:Dataset ; "
+            "void:triples ?triples ; <http://purl.org/dc/terms/source> ?file } "
+            "?file a iomo:IatiFile ; iomo:sha256 ?sha ; <http://purl.org/dc/terms/identifier> "
+            "?identifier }",
+        )
+    }
+    assert set(described) == graphs
+    for graph, row in described.items():
+        assert int(row["triples"]) == built.quad_count(graph)
+        copy = DATA_IATI / row["identifier"]
+        assert row["sha"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+
+
+def test_every_activity_cites_the_line_it_starts_on(built: OxigraphStore) -> None:
+    found = rows(
+        built,
+        "PREFIX iomo: <https://w3id.org/iomkg/ontology#> SELECT ?id ?line ?name WHERE { "
+        "?a a iomo:IatiActivity ; <http://purl.org/dc/terms/identifier> ?id ; "
+        "<http://www.w3.org/ns/prov#wasDerivedFrom> ?excerpt . ?excerpt iomo:line ?line ; "
+        "<http://purl.org/dc/terms/isPartOf> ?file . ?file <http://purl.org/dc/terms/identifier> "
+        "?name . FILTER(STRSTARTS(STR(?excerpt), CONCAT(STR(?file), '/line/'))) }",
+    )
+    starts: dict[str, tuple[str, int]] = {}
+    for page in (PAGE_109, PAGE_110):
+        for activity in etree.parse(str(page)).getroot():
+            identifier = (activity.findtext("iati-identifier") or "").strip()
+            if identifier not in LEFT_OUT:
+                starts[identifier] = (page.name, activity.sourceline or 0)
+    cited = {(row["id"], row["name"], int(row["line"])) for row in found}
+    assert {(identifier, *start) for identifier, start in starts.items()} <= cited
+    assert len(starts) == 199

@@ -56,6 +56,8 @@ from iomkg.validator import CompiledShapes, compile_shapes
 
 MANIFEST = "imports.json"
 ORGANISATIONS_GRAPH = "iati-organisations"
+DATASETS_GRAPH = "iati-datasets"  # VoID of each IATI graph
+VOID = "http://rdfs.org/ns/void#"
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 HTTP_TIMEOUT = 60.0
 GZIP_MAGIC = b"\x1f\x8b"
@@ -449,7 +451,42 @@ def derive(
         derived.quads[organisations] = [
             ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(organisations)) for t in triples
         ]
+    datasets = settings.graph_iri(DATASETS_GRAPH)
+    described = void_triples(settings, derived)
+    violations = context.validate(described, shapes, lambda _focus: False)
+    if violations:
+        shown = "; ".join(f"<{focus}>: {message}" for focus, message, _path in violations[:5])
+        raise BuildError(f"{DATASETS_GRAPH}: the IATI graphs' descriptions break a shape: {shown}")
+    derived.quads[datasets] = [
+        ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(datasets)) for t in described
+    ]
     return derived
+
+
+def void_triples(settings: Settings, derived: Derived) -> list[ox.Triple]:
+    """VoID for each IATI graph (in a graph of their own, so that each count is its graph's
+    alone): the graph is a void:Dataset, a subset of iomkg's, with its source file (the
+    iomo:IatiFile, which cites its SHA-256, URL, import time and generated-datetime) and its
+    number of triples."""
+    base = settings.base_iri
+    integer = ox.NamedNode(model.XSD + "integer")
+    out: list[ox.Triple] = []
+
+    def add(subject: str, predicate: str, obj: ox.NamedNode | ox.Literal) -> None:
+        out.append(ox.Triple(ox.NamedNode(subject), ox.NamedNode(predicate), obj))
+
+    for report in derived.files:
+        graph = settings.graph_iri(f"iati/{report.name}")
+        add(graph, model.RDF + "type", ox.NamedNode(VOID + "Dataset"))
+        add(
+            graph,
+            model.SKOS + "prefLabel",
+            ox.Literal(f"IATI activities of {report.name}.xml", language="en"),
+        )
+        add(graph, model.DCTERMS + "source", ox.NamedNode(f"{base}id/source/{report.name}"))
+        add(graph, VOID + "triples", ox.Literal(str(report.triples), datatype=integer))
+        add(f"{base}id/dataset/iomkg", VOID + "subset", ox.NamedNode(graph))
+    return out
 
 
 def _check_names(settings: Settings, inputs: Sequence[Input]) -> None:
