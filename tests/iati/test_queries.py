@@ -325,3 +325,35 @@ def test_every_iati_query_is_tested_here() -> None:
     tested_elsewhere = {"list-iati-locations"}  # tests/iati/test_samples.py
     for name in set(names) - tested_elsewhere:
         assert f'"{name}"' in source, f"no test asks {name}"
+
+
+@pytest.mark.parametrize(
+    ("donor", "refs"),
+    [
+        ("NL", {"XM-DAC-7", "XM-DAC-7-6"}),  # the ministry of the reference data, DAC 7
+        ("CH", {"CH-4", "XM-DAC-11-8"}),  # CH-4: the Organisation Identifier list's body of CH
+        ("GB", {"GB-GOV-1", "GB-GOV-3"}),  # GB-GOV: the register of UK government departments
+    ],
+)
+def test_a_donor_funds_through_its_bodies_resolved_by_identifier(
+    ask,  # type: ignore[no-untyped-def]
+    built: OxigraphStore,
+    donor: str,
+    refs: set[str],
+) -> None:
+    """A reference organisation (nl-mfa, ch-sdc, gb-fcdo) and a minted one alike are the state's
+    by their identifiers, never by their names."""
+    expected = set()
+    for activity in activities():
+        funders = {o.get("ref") for o in activity.findall("participating-org[@role='1']")}
+        for transaction in transactions(activity, "1", "11", "12", "13"):
+            provider = transaction.find("provider-org")
+            funders.add(provider.get("ref") if provider is not None else None)
+        for ref in funders & refs:
+            if reported_by_iom(activity):
+                expected.add((ref, identifier(activity)))
+    ids = organisation_ids(built)
+    rows = ask("list-iati-donor-funding", donor=f"id:country/{donor}")
+    assert {
+        (ids[r["funder"]], short(r["activity"]).removeprefix("id/activity/")) for r in rows
+    } == expected

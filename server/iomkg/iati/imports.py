@@ -823,6 +823,12 @@ def organisation_triples(
 
     for ref in sorted(by_ref):
         resolution = resolver.resolve(ref)
+        if resolution is not None and resolution.kind == "reference":
+            # A body of a state in the reference data: linked to the state by its identifier.
+            state, _rule = resolver.state_of_reference(ref)
+            if state is not None:
+                add(resolution.iri, "iomo:agencyOf", ox.NamedNode(state))
+            continue
         if resolution is None or resolution.kind != "minted":
             continue
         refs = by_ref[ref]

@@ -532,7 +532,7 @@ class _ActivityMapper:
         preferred, _others = choose_names(names)
         if resolution is not None:
             entity, kind = resolution.iri, resolution.kind
-            if kind == "minted":
+            if kind in ("minted", "reference"):  # described (or linked) in iati-organisations
                 self.mentions.append(
                     Mention(ref or "", type_concept, tuple(names), self.context.document)
                 )

@@ -87,6 +87,19 @@ class Resolver:
         agency_of, rule = self._state_of(ref)
         return Resolution(minted, "minted", agency_of=agency_of, rule=rule)
 
+    def state_of_reference(self, ref: str) -> tuple[str | None, str]:
+        """For an organisation of the reference data, the state its IATI identifier makes it a
+        body of: the DAC donor code alone (XM-DAC-7, which the reference names as the Dutch
+        ministry) or any rule of :meth:`_state_of`."""
+        donor = _DAC_DONOR.match(ref)
+        if donor and donor.group(1) in self.index.donor_codes:
+            country = self.index.donor_codes[donor.group(1)]
+            return country, (
+                f"{ref} is the identifier of OECD DAC donor {donor.group(1)} "
+                f"({self.index.country_names.get(country, country)}) by the XM-DAC rule"
+            )
+        return self._state_of(ref)
+
     def _state_of(self, ref: str) -> tuple[str | None, str]:
         agency = _DAC_AGENCY.match(ref)
         if agency and agency.group(1) in self.index.donor_codes:
