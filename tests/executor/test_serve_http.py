@@ -29,10 +29,13 @@ JSON = {"Accept": "application/sparql-results+json"}
 
 @pytest.fixture(scope="module")
 def server(
-    built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    seed_built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
+    """On the seed build: small enough that every triple is answered within the 2 s limit."""
     log = tmp_path_factory.mktemp("serve") / "access.log"
-    running = start_server(built_settings.store_root, log, "--workers", "2", "--query-timeout", "2")
+    running = start_server(
+        seed_built_settings.store_root, log, "--workers", "2", "--query-timeout", "2"
+    )
     yield running
     stop_server(running)
 
