@@ -1,4 +1,7 @@
-"""``iomkg serve`` over HTTP: a runaway query is answered 503 in time while others are served."""
+"""``iomkg serve`` over HTTP: a runaway query is answered 503 in time while others are served.
+
+On the build of the seed sources (``seed_built_settings``): the processes' timings are the point
+here, not the data, and the seed build starts and stops fastest."""
 
 from __future__ import annotations
 
@@ -101,14 +104,14 @@ def test_stopping_the_server_stops_every_process_it_started(server: RunningServe
     assert not left, f"still running: {sorted(left)}"
 
 
-def test_a_port_in_use_is_refused_with_a_clear_message(built_settings: Settings) -> None:
+def test_a_port_in_use_is_refused_with_a_clear_message(seed_built_settings: Settings) -> None:
     """Workers listen with SO_REUSEPORT; a taken port must still be refused, not shared."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         finished = subprocess.run(
-            server_command(built_settings.store_root, port),
+            server_command(seed_built_settings.store_root, port),
             capture_output=True,
             text=True,
             timeout=60,
@@ -123,13 +126,13 @@ def cpu_seconds(pids: set[int]) -> float:
 
 
 def test_a_query_whose_client_left_is_stopped_and_logged(
-    built_settings: Settings, tmp_path: Path
+    seed_built_settings: Settings, tmp_path: Path
 ) -> None:
     """The client gives up after half a second; its query (which would run for its whole
     30 s limit) is stopped at once (the gateway watches for the client leaving once a request
     has run 0.1 s) and logged as 499."""
     log = tmp_path / "serve.log"
-    running = start_server(built_settings.store_root, log, "--query-timeout", "30")
+    running = start_server(seed_built_settings.store_root, log, "--query-timeout", "30")
     try:
         with pytest.raises(requests.Timeout):
             requests.get(
@@ -151,12 +154,12 @@ def booted_workers(log: Path) -> list[str]:
 
 
 def test_the_workers_stop_when_the_main_process_is_killed(
-    built_settings: Settings, tmp_path: Path
+    seed_built_settings: Settings, tmp_path: Path
 ) -> None:
     """SIGKILL reaches the arbiter alone; its workers notice it gone (uvicorn's worker would not)
     and stop, so that no orphan keeps the port. The evaluators' master stops on its own."""
     log = tmp_path / "serve.log"
-    served = start_server(built_settings.store_root, log, "--workers", "2")
+    served = start_server(seed_built_settings.store_root, log, "--workers", "2")
     started: set[int] = set()
     try:
         assert len(booted_workers(log)) == 2  # the first one answered; the second may be late
@@ -194,13 +197,13 @@ def masters(pid: int) -> set[int]:
 
 
 def test_a_killed_master_is_restarted_and_queries_go_on(
-    built_settings: Settings, tmp_path: Path
+    seed_built_settings: Settings, tmp_path: Path
 ) -> None:
     """gunicorn restarts dead workers; the main process restarts the evaluators' master too, at
     once, and every worker's queries carry on with it (here each worker's first query after the
     restart needs a new connection)."""
     log = tmp_path / "serve.log"
-    served = start_server(built_settings.store_root, log, "--workers", "2")
+    served = start_server(seed_built_settings.store_root, log, "--workers", "2")
     try:
         [dead] = masters(served.process.pid)
         killed_at = time.monotonic()
@@ -221,11 +224,11 @@ def test_a_killed_master_is_restarted_and_queries_go_on(
 
 
 def test_the_served_release_is_held_against_pruning_until_the_server_stops(
-    built_settings: Settings, tmp_path: Path
+    seed_built_settings: Settings, tmp_path: Path
 ) -> None:
     """A build made while the server runs prunes old releases, never the one being served."""
     root = tmp_path / "store"
-    shutil.copytree(built_settings.store_root, root, symlinks=True)
+    shutil.copytree(seed_built_settings.store_root, root, symlinks=True)
     served_release = Releases(root).current()
     assert served_release is not None and not served_release.in_use()
     served = start_server(root, tmp_path / "serve.log")
@@ -237,13 +240,15 @@ def test_the_served_release_is_held_against_pruning_until_the_server_stops(
 
 
 def test_a_killed_workers_running_query_is_stopped_at_once(
-    built_settings: Settings, tmp_path: Path
+    seed_built_settings: Settings, tmp_path: Path
 ) -> None:
     """A worker killed mid-query (the OOM killer, a crash) closes its connections: the
     evaluator's watchdog sees a running query's caller gone and stops the query (its process),
     rather than burn a core for the whole limit."""
     log = tmp_path / "serve.log"
-    served = start_server(built_settings.store_root, log, "--workers", "1", "--query-timeout", "30")
+    served = start_server(
+        seed_built_settings.store_root, log, "--workers", "1", "--query-timeout", "30"
+    )
     try:
         [master] = masters(served.process.pid)
         # the arbiter's own children but the master (a short-lived child of the master, seen
@@ -278,12 +283,12 @@ def test_a_killed_workers_running_query_is_stopped_at_once(
 
 
 def test_a_master_killed_again_while_it_starts_does_not_stop_the_server(
-    built_settings: Settings, tmp_path: Path
+    seed_built_settings: Settings, tmp_path: Path
 ) -> None:
     """A second kill while the new master starts (the OOM killer again, say): the server must
     try again rather than give up."""
     log = tmp_path / "serve.log"
-    served = start_server(built_settings.store_root, log, "--workers", "1")
+    served = start_server(seed_built_settings.store_root, log, "--workers", "1")
     try:
         [first] = masters(served.process.pid)
         os.kill(first, signal.SIGKILL)

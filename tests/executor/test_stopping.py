@@ -55,10 +55,10 @@ def started_server(store_root: Path, log: Path) -> tuple[subprocess.Popen[bytes]
     ids=["kill-TERM", "kill-INT", "ctrl-C"],
 )
 def test_the_server_stops_at_once_without_an_error(
-    built_settings: Settings, tmp_path: Path, how: str, sig: signal.Signals
+    seed_built_settings: Settings, tmp_path: Path, how: str, sig: signal.Signals
 ) -> None:
     log = tmp_path / "serve.log"
-    process, server = started_server(built_settings.store_root, log)
+    process, server = started_server(seed_built_settings.store_root, log)
     try:
         started = descendants(process.pid)
         assert len(started) >= 3  # the workers, the evaluators' master and its evaluator
