@@ -65,8 +65,10 @@ def seed_built_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     sample pages of data/iati, the graph whose answers the seed pages are the oracle of (as
     :func:`seed_store`, but built: SHACL, checks, a release to serve)."""
     root = tmp_path_factory.mktemp("seed-built")
+    project = copy_project(root / "project", iati=False)
+    shutil.copy(PROJECT_DIR / "pyproject.toml", project / "pyproject.toml")  # the licence, version
     settings = Settings(
-        project_dir=copy_project(root / "project", iati=False),
+        project_dir=project,
         store_dir=root / "store",
         shared_dir=SHARED_DIR,
     )

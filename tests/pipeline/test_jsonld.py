@@ -58,15 +58,15 @@ def assert_same_graphs(found: dict[str, rdflib.Graph], expected: dict[str, rdfli
 
 
 @pytest.fixture(scope="module")
-def release_store(built_settings: Settings) -> OxigraphStore:
-    release = Releases(built_settings.store_root).current()
+def release_store(seed_built_settings: Settings) -> OxigraphStore:
+    release = Releases(seed_built_settings.store_root).current()
     assert release is not None
     return OxigraphStore.open(release.store_path, read_only=True)
 
 
 @pytest.fixture(scope="module")
-def dump_text(built_settings: Settings) -> str:
-    release = Releases(built_settings.store_root).current()
+def dump_text(seed_built_settings: Settings) -> str:
+    release = Releases(seed_built_settings.store_root).current()
     assert release is not None
     return (release.dumps_path / "iomkg.jsonld").read_text(encoding="utf-8")
 
@@ -80,7 +80,7 @@ def test_dump_holds_every_named_graph_of_the_store(
 
 
 def test_dump_is_the_graph_rdflib_serialised_before(
-    built_settings: Settings, release_store: OxigraphStore, dump_text: str
+    seed_built_settings: Settings, release_store: OxigraphStore, dump_text: str
 ) -> None:
     """The dataset through rdflib's JSON-LD serializer (what the dumps were written with before),
     read back, is the same graph per named graph as the streamed dump read back."""
@@ -89,16 +89,16 @@ def test_dump_is_the_graph_rdflib_serialised_before(
         target = dataset.graph(rdflib.URIRef(iri))
         for triple in graph:
             target.add(triple)
-    context = pipeline.jsonld_context(built_settings)["@context"]
+    context = pipeline.jsonld_context(seed_built_settings)["@context"]
     before = dataset.serialize(format="json-ld", context=context, auto_compact=True)
     assert_same_graphs(parsed_graphs(dump_text), parsed_graphs(before))
 
 
 def test_dump_keeps_the_context_and_compacts_with_it(
-    built_settings: Settings, dump_text: str
+    seed_built_settings: Settings, dump_text: str
 ) -> None:
     document = json.loads(dump_text)
-    assert document["@context"] == pipeline.jsonld_context(built_settings)["@context"]
+    assert document["@context"] == pipeline.jsonld_context(seed_built_settings)["@context"]
     namespaces = [
         iri for name, iri in document["@context"].items() if not name.startswith("@") and name
     ]
@@ -114,10 +114,10 @@ def test_dump_keeps_the_context_and_compacts_with_it(
 
 
 def test_one_graph_is_exported_alone(
-    built_settings: Settings, release_store: OxigraphStore
+    seed_built_settings: Settings, release_store: OxigraphStore
 ) -> None:
-    ontology = built_settings.graph_iri("ontology")
-    text = pipeline.jsonld_text(release_store, built_settings, ontology)
+    ontology = seed_built_settings.graph_iri("ontology")
+    text = pipeline.jsonld_text(release_store, seed_built_settings, ontology)
     assert_same_graphs(parsed_graphs(text), {ontology: store_graphs(release_store)[ontology]})
 
 
@@ -217,20 +217,20 @@ def test_no_graphs_is_an_empty_document() -> None:
 
 
 def test_release_store_holds_exactly_the_built_quads(
-    built_settings: Settings, release_store: OxigraphStore
+    seed_built_settings: Settings, release_store: OxigraphStore
 ) -> None:
     """Bulk-loaded (no write-ahead log), the release store holds the same quads as a transactional
     load of the parsed and derived sources, so it gives the same answers."""
     parsed = pipeline.parse_sources(
-        pipeline.discover_sources(built_settings), built_settings.base_iri
+        pipeline.discover_sources(seed_built_settings), seed_built_settings.base_iri
     )
     (modified,) = release_store.raw.quads_for_pattern(
-        ox.NamedNode(built_settings.base_iri + "id/dataset/iomkg"),
+        ox.NamedNode(seed_built_settings.base_iri + "id/dataset/iomkg"),
         ox.NamedNode("http://purl.org/dc/terms/modified"),
         None,
     )  # the build's time, which graph/metadata states
     built = datetime.fromisoformat(modified.object.value)
-    pipeline.add_derived(parsed, built_settings, built)
+    pipeline.add_derived(parsed, seed_built_settings, built)
     transactional = ox.Store()
     transactional.extend(quad for quads in parsed.quads.values() for quad in quads)
     stored = list(release_store.raw.quads_for_pattern(None, None, None, None))
