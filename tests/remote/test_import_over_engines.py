@@ -37,14 +37,16 @@ def release_holdings(settings: Settings) -> dict[str, int]:
 
 
 @pytest.fixture
-def private(engine: RunningEngine, built_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+def private(
+    engine: RunningEngine, seed_built_settings: Settings, tmp_path: Path
+) -> Iterator[Settings]:
     """A copy of the session's store to import into; the engine holds the build again after."""
     store = tmp_path / "store"
-    shutil.copytree(built_settings.store_root, store, symlinks=True)
+    shutil.copytree(seed_built_settings.store_root, store, symlinks=True)
     try:
-        yield built_settings.with_overrides(store_dir=store)
+        yield seed_built_settings.with_overrides(store_dir=store)
     finally:
-        publish_release(built_settings, engine)
+        publish_release(seed_built_settings, engine)
 
 
 def test_import_publishes_replaces_and_removes_on_the_engine(

@@ -88,10 +88,10 @@ def app(remote: RemoteStore, tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
 
 @pytest.fixture(scope="module")
-def seed_store(built_settings: Settings) -> OxigraphStore:
+def seed_store(seed_built_settings: Settings) -> OxigraphStore:
     """The oracle of the tests that ask for the seed store: the embedded store of the build
     the engine holds (the build has one graph more than the seed graph, its description)."""
-    release = Releases(built_settings.store_root).require_current()
+    release = Releases(seed_built_settings.store_root).require_current()
     return OxigraphStore.open(release.store_path, read_only=True)
 
 

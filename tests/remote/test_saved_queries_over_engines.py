@@ -85,13 +85,15 @@ __all__ = [
 
 
 @pytest.fixture(scope="module", params=["core", "http"])
-def ask(request: pytest.FixtureRequest, engine: RunningEngine, built_settings: Settings) -> Ask:
+def ask(
+    request: pytest.FixtureRequest, engine: RunningEngine, seed_built_settings: Settings
+) -> Ask:
     """One way to run a saved query over ``engine``: the catalogue's call on the store
     interface over it, or the HTTP API of ``iomkg serve --backend`` (this folder's
     ``live_server``)."""
     if request.param == "core":
         remote: RemoteStore = request.getfixturevalue("remote")
-        return asking(remote, built_settings, catalog.load_catalog(built_settings))
+        return asking(remote, seed_built_settings, catalog.load_catalog(seed_built_settings))
     fixture: Ask = request.getfixturevalue("ask_http")
     return fixture
 
@@ -106,18 +108,22 @@ def test_every_answer_test_of_the_catalogue_runs_here() -> None:
 
 
 def test_describe_a_resource_as_the_embedded_store_does_or_more_over_virtuoso(
-    engine: RunningEngine, remote: RemoteStore, built_settings: Settings
+    engine: RunningEngine, remote: RemoteStore, seed_built_settings: Settings
 ) -> None:
     """DESCRIBE's answer is the engine's choice (SPARQL 1.1, 16.4): Oxigraph's (the resource's
     own triples, blank nodes followed) is the embedded store's; Virtuoso's adds the triples
     that point at the resource (the README says so)."""
-    saved = catalog.load_catalog(built_settings)
-    release = Releases(built_settings.store_root).require_current()
+    saved = catalog.load_catalog(seed_built_settings)
+    release = Releases(seed_built_settings.store_root).require_current()
     embedded = OxigraphStore.open(release.store_path, read_only=True)
     params = {"resource": "id:country/NO"}
-    expected = set(catalog.run_saved(embedded, built_settings, "describe-resource", params, saved))  # type: ignore[arg-type]
-    answered = set(catalog.run_saved(remote, built_settings, "describe-resource", params, saved))  # type: ignore[arg-type]
-    norway = ox.NamedNode(built_settings.base_iri + "id/country/NO")
+    expected = set(
+        catalog.run_saved(embedded, seed_built_settings, "describe-resource", params, saved)
+    )  # type: ignore[arg-type]
+    answered = set(
+        catalog.run_saved(remote, seed_built_settings, "describe-resource", params, saved)
+    )  # type: ignore[arg-type]
+    norway = ox.NamedNode(seed_built_settings.base_iri + "id/country/NO")
     assert len(expected) == 10 and all(triple.subject == norway for triple in expected)
     if engine.kind == "virtuoso":
         assert expected < answered
