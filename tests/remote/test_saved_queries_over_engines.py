@@ -43,6 +43,7 @@ from tests.catalog.test_answers import (
     test_regulating_migration_donors_are_seven_governments,
     test_statements_of_one_source_document,
     test_the_donors_of_each_programme,
+    test_the_iati_queries_find_nothing_in_the_seed_graph,
     test_timeline_of_programmes,
     test_total_funding_per_donor_and_currency,
     test_which_lines_state_a_resource,
@@ -78,6 +79,7 @@ __all__ = [
     "test_regulating_migration_donors_are_seven_governments",
     "test_statements_of_one_source_document",
     "test_the_donors_of_each_programme",
+    "test_the_iati_queries_find_nothing_in_the_seed_graph",
     "test_timeline_of_programmes",
     "test_total_funding_per_donor_and_currency",
     "test_which_lines_state_a_resource",
@@ -124,7 +126,7 @@ def test_describe_a_resource_as_the_embedded_store_does_or_more_over_virtuoso(
         catalog.run_saved(remote, seed_built_settings, "describe-resource", params, saved)
     )  # type: ignore[arg-type]
     norway = ox.NamedNode(seed_built_settings.base_iri + "id/country/NO")
-    assert len(expected) == 10 and all(triple.subject == norway for triple in expected)
+    assert len(expected) == 11 and all(triple.subject == norway for triple in expected)
     if engine.kind == "virtuoso":
         assert expected < answered
         assert {t for t in answered if t.subject == norway} == expected
