@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from iomkg.config import Settings
 from iomkg.serving.executor import ExecutorStore, IsolatedExecutor
 from iomkg.serving.executor.direct import DirectExecutor
 from iomkg.serving.service import ServingExecutor
+from iomkg.serving.worker import STOP_SIGNALS
 from iomkg.store.base import StoreError
 from iomkg.store.releases import Release, Releases
 from iomkg.store.remote import remote_store
@@ -141,6 +143,16 @@ class EvaluatorKeepingArbiter(Arbiter):  # type: ignore[misc]
                 self.log.error("iomkg: the query evaluators' process had stopped: restarted it")
             self.failed_restarts = 0
         super().manage_workers()
+
+    def spawn_worker(self) -> int:
+        """gunicorn's fork of a worker, with the stop signals blocked across it (see
+        :mod:`iomkg.serving.worker`): the worker unblocks them once it can act on them, and this
+        process right after the fork, so a stop during the fork reaches both."""
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            return int(super().spawn_worker())
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

@@ -46,6 +46,14 @@ It also gives uvicorn the listening sockets themselves rather than gunicorn's wr
 uvloop closes a socket's descriptor and then the object it was given, and closing the wrapper
 again logged "Error while closing socket [Errno 9] Bad file descriptor" on every stop.
 
+A stop can also come while the arbiter is still forking workers (a ``kill -INT`` just after the
+first worker answers): between the fork and the worker's own signal handlers, the child runs
+the arbiter's handler, which only queues the signal in the child's copy of the arbiter, and the
+worker then served on until the main process killed it after the grace period (35 s, seen in CI).
+So the arbiter forks with the stop signals (:data:`STOP_SIGNALS`) blocked, and
+:meth:`IomkgWorker.init_signals` unblocks them once a stop makes the worker exit at once: a stop
+that came during the fork is delivered then, not lost.
+
 uvicorn's worker also lacks gunicorn's check that the arbiter is still there: killed with SIGKILL
 (or by the OOM killer), the arbiter cannot stop its workers, and they would keep the port (a new
 ``iomkg serve`` on it is refused) with no evaluators behind them.
@@ -82,6 +90,8 @@ MIN_BODY_RATE = 500
 LINGER_SECONDS = 2.0
 #: Linux's ``SIOCOUTQ`` (the same number as ``TIOCOUTQ``): bytes in a socket's send queue.
 _OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
+#: The signals by which the arbiter stops its workers (blocked while it forks one).
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGQUIT})
 #: How often a worker looks for the arbiter that started it (uvicorn's notify tick).
 PARENT_CHECK_SECONDS = 1.0
 
@@ -397,6 +407,15 @@ class IomkgWorker(UvicornWorker):  # type: ignore[misc]
         self.sockets: list[Any] = [getattr(sock, "sock", sock) for sock in self.sockets]
         super().init_process()
 
+    def init_signals(self) -> None:
+        """uvicorn's signal set-up, then the stop signals the arbiter blocked for the fork: one
+        that came meanwhile stops this worker now (it has served nothing yet); uvicorn's server
+        installs its own handlers for them when it starts."""
+        super().init_signals()
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _exit_before_serving)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
     def handle_exit(self, sig: int, frame: Any) -> None:
         """gunicorn's quick stop (SIGQUIT, what a SIGINT to the main process sends): uvicorn's
         server stops as on SIGTERM, rather than running on until the main process kills it."""
@@ -420,10 +439,16 @@ class IomkgWorker(UvicornWorker):  # type: ignore[misc]
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _exit_before_serving(sig: int, frame: Any) -> None:
+    """A stop signal to a worker that is still starting: exit, as there is nothing to finish."""
+    sys.exit(0)
+
+
 __all__ = [
     "MAX_HEAD_BYTES",
     "MAX_REQUEST_LINE",
     "PARENT_CHECK_SECONDS",
+    "STOP_SIGNALS",
     "ClientLimits",
     "IomkgWorker",
     "LimitedHttpProtocol",
