@@ -92,6 +92,16 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _without_empty_listening_line(record: logging.LogRecord) -> bool:
+    """Drop gunicorn's "Listening at:  (pid)": with a socket per worker its main process listens
+    on nothing, and the line, empty, looked like a failure (``when_ready`` says where instead)."""
+    return not (
+        record.msg == "Listening at: %s (%s)"
+        and isinstance(record.args, tuple)
+        and not record.args[0]
+    )
+
+
 def _announce(settings: Settings) -> Callable[[Any], None]:
     """gunicorn's hook once it runs: one line that says where (its own "Listening at" is empty
     when each worker opens its own socket)."""
@@ -186,6 +196,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        logging.getLogger("gunicorn.error").addFilter(_without_empty_listening_line)
 
     def load(self) -> AsgiApp:
         return self._factory()
