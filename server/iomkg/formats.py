@@ -450,8 +450,31 @@ def text_table(result: QueryResult, max_width: int = 60) -> Iterator[str]:
             "a CONSTRUCT or DESCRIBE result is a graph: use --format ttl, jsonld or nt"
         )
     names = [variable.value for variable in result.variables]
-    rows = [[_clip(term_text(solution[name]), max_width) for name in names] for solution in result]
-    yield from _render_table(names, rows)
+    solutions = [[solution[name] for name in names] for solution in result]
+    header = list(names)
+    for column, name in enumerate(names):
+        language = _common_language(row[column] for row in solutions)
+        if language is not None:  # said once, in the header, rather than on every cell
+            header[column] = f"{name}@{language}"
+            for row in solutions:
+                if row[column] is not None:
+                    row[column] = ox.Literal(row[column].value)
+    rows = [[_clip(term_text(term), max_width) for term in row] for row in solutions]
+    yield from _render_table(header, rows)
+
+
+def _common_language(terms: Iterable[object]) -> str | None:
+    """The language tag every bound term of a column has, if they are all literals with the same
+    one (``name@en`` in the header); else ``None``, and each cell keeps its own tag."""
+    languages = {
+        term.language if isinstance(term, ox.Literal) else None
+        for term in terms
+        if term is not None
+    }
+    if len(languages) == 1:
+        (language,) = languages
+        return language
+    return None
 
 
 def _clip(text: str, width: int) -> str:

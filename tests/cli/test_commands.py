@@ -86,6 +86,13 @@ def test_query_formats(built: Settings) -> None:
     assert (
         table.exit_code == 0 and "NATO/PfP Trust Fund" in table.output and "(1 row)" in table.output
     )
+    # A column whose literals share a language says it once, in the header; mixed ones per cell.
+    assert (
+        table.output.splitlines()[0] == "label@en" and "@en" not in table.output.split("\n", 1)[1]
+    )
+    mixed = run(built, "query", "-q", 'SELECT ?v WHERE { VALUES ?v { "a"@en "b"@fr "c" } }')
+    assert mixed.output.splitlines()[0] == "v"
+    assert [line.strip() for line in mixed.output.splitlines()[2:5]] == ["a@en", "b@fr", "c"]
     as_json = json.loads(run(built, "query", "-q", select, "--format", "json").output)
     assert as_json["head"]["vars"] == ["label"]
     rows = list(
