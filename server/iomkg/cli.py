@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 import click
 import pyoxigraph as ox
 
-from iomkg import catalog, formats, linking, memberstates, pipeline, sparqltext
+from iomkg import catalog, descriptions, formats, linking, memberstates, pipeline, sparqltext
 from iomkg.config import Settings, SettingsError
 from iomkg.iati.imports import ImportRefused
 from iomkg.progress import SILENT, Progress, TerminalProgress
@@ -128,7 +128,16 @@ def settings_of(context: click.Context) -> Settings:
 def open_current(settings: Settings, *, read_only: bool = True) -> Iterator[OxigraphStore]:
     """The store of the current build; a clear error when there is none yet."""
     release = Releases(settings.store_root).require_current()
-    yield OxigraphStore.open(release.store_path, read_only=read_only)
+    store = OxigraphStore.open(release.store_path, read_only=read_only)
+    built_with = descriptions.built_base_iri(store)
+    if built_with is not None and built_with != settings.base_iri:
+        click.echo(
+            f"warning: this store was built with the base namespace {built_with}, not "
+            f"{settings.base_iri}: relative and id: IRIs in queries point outside it (no rows); "
+            "drop --base (or IOMKG_BASE_IRI), or build again with it",
+            err=True,
+        )
+    yield store
 
 
 # The group ---------------------------------------------------------------------------------

@@ -395,6 +395,26 @@ SELECT ?source ?p ?o WHERE {
 """
 
 
+#: The dataset description of a build, whatever base namespace it was built with.
+BUILT_DATASET = """
+SELECT ?dataset WHERE {
+  GRAPH ?graph { ?dataset a <http://rdfs.org/ns/void#Dataset> }
+  FILTER(STRENDS(STR(?dataset), "/id/dataset/iomkg"))
+} LIMIT 1
+"""
+
+
+def built_base_iri(store: GraphStore) -> str | None:
+    """The base namespace the store was built with (read off its dataset description), or
+    ``None`` when it has none: a query with another ``--base`` finds no minted IRI in it."""
+    result = store.query(BUILT_DATASET)
+    for solution in result:  # type: ignore[union-attr]
+        dataset = solution["dataset"]
+        if isinstance(dataset, ox.NamedNode):
+            return dataset.value[: -len(DATASET)]
+    return None
+
+
 @dataclass(frozen=True)
 class ProjectDeclaration:
     """What the repository declares about itself (pyproject.toml's [project] table)."""

@@ -261,3 +261,17 @@ def test_export_accepts_relative_and_compact_graph_names(built: Settings) -> Non
 def test_export_jsonld_is_compacted_like_the_download(built: Settings) -> None:
     text = run(built, "export", "--format", "jsonld").output
     assert '"@context"' in text and '"skos:prefLabel"' in text
+
+
+def test_a_query_with_another_base_than_the_build_says_why_it_finds_nothing(
+    built: Settings,
+) -> None:
+    """A newcomer's trap: a --base (or IOMKG_BASE_IRI) unlike the build's gave 0 rows, silently."""
+    select = "SELECT ?label WHERE { <id/project/ntf> skos:prefLabel ?label }"
+    same = run(built, "query", "-q", select)
+    assert "(1 row)" in same.output and "warning" not in same.stderr
+    other = run(built, "--base", "https://example.org/kg/", "query", "-q", select)
+    assert other.exit_code == 0 and "(0 rows)" in other.output
+    assert f"built with the base namespace {built.base_iri}, not https://example.org/kg/" in (
+        other.stderr
+    )
