@@ -214,6 +214,21 @@ def explain(
     if unclosed is not None:
         token, summary, hint = unclosed
         return _problem(sparql, token.start, len(token.text), token.text, summary, hint)
+    misspelt = _misspelt_keyword(tokens, offset)
+    if misspelt is not None:
+        word, suggestion = misspelt
+        return _problem(
+            sparql,
+            word.start,
+            len(word.text),
+            word.text,
+            f'unexpected word "{word.text}"',
+            f"Did you mean {suggestion}?",
+        )
+    structural = _structure(sparql, tokens, offset)
+    if structural is not None:
+        at, token_text, summary, hint = structural
+        return _problem(sparql, at, len(token_text), token_text, summary, hint)
     expected = _expected(rest)
     near = _token_at(tokens, offset)
     if "IRI parsing failed" in rest and near is not None:
@@ -228,22 +243,9 @@ def explain(
                 "An IRI has no spaces, quotes or braces; a relative one such as <id/country/NO> "
                 "resolves against the graph's base namespace.",
             )
-    misspelt = _misspelt_keyword(tokens, offset)
-    if misspelt is not None:
-        word, suggestion = misspelt
-        return _problem(
-            sparql,
-            word.start,
-            len(word.text),
-            word.text,
-            f'unexpected word "{word.text}"',
-            f"Did you mean {suggestion}?",
-        )
     if near is None or offset >= len(sparql.rstrip()):
         summary = "the query ends before it is complete"
-        hint = _unclosed_bracket(sparql, tokens)
-        if expected:
-            hint = (hint + " " if hint else "") + f"Expected {expected}."
+        hint = f"Expected {expected}." if expected else "Something is missing at the end."
         end = len(sparql.rstrip())
         return _problem(sparql, end, 0, "", summary, hint)
     return _problem(
@@ -252,7 +254,9 @@ def explain(
         len(near.text),
         near.text,
         f'unexpected "{near.text}"',
-        f"Expected {expected}." if expected else "",
+        f"Expected {expected}."
+        if expected
+        else 'Look just before it for a missing ".", ";", bracket or keyword.',
     )
 
 
@@ -400,23 +404,235 @@ def _misspelt_keyword(tokens: Sequence[Token], offset: int) -> tuple[Token, str]
     return None
 
 
-def _unclosed_bracket(sparql: str, tokens: Sequence[Token]) -> str:
-    stack: list[Token] = []
-    pairs = {"}": "{", ")": "(", "]": "["}
-    for token in tokens:
-        if token.kind != "punct":
+#: What may follow a WHERE block but not stand inside one (outside a subquery's own SELECT).
+_MODIFIERS = {
+    "LIMIT": "LIMIT",
+    "OFFSET": "OFFSET",
+    "HAVING": "HAVING",
+    "ORDER": "ORDER BY",
+    "GROUP": "GROUP BY",
+}
+_CLOSING = {"{": "}", "(": ")", "[": "]"}
+#: Tokens that are one RDF term in a triple (``a``, ``true`` and ``false`` are words).
+_TERM_KINDS = ("var", "iri", "pname", "string", "number", "bnode")
+
+
+@dataclass
+class _Frame:
+    """An open bracket while :func:`_structure` walks the query, and the triple it is reading.
+
+    ``state`` counts the parts of the current triple seen (0 none, 1 subject, 2 predicate,
+    3 object) in a ``{`` that holds triples; ``None`` where it cannot tell (after a keyword,
+    in a subquery's head, in VALUES data), until a ``.`` or a closed group starts afresh.
+    """
+
+    token: Token
+    state: int | None = 0
+    subquery: bool = False
+    data_next: bool = False
+    last_term: Token | None = None
+
+
+def _structure(
+    sparql: str, tokens: Sequence[Token], offset: int
+) -> tuple[int, str, str, str] | None:
+    """Brackets and triples: a ``}`` missing (at the end, or before LIMIT, ORDER BY, GROUP BY),
+    a closing bracket that closes nothing or the wrong one, a ``.`` missing between two triples.
+
+    Returns (offset, token, summary, hint) of the first such mistake in the text: the parser
+    stops at the first one too, though it often reports a point further on.
+    """
+    stack: list[_Frame] = []
+    top = _Frame(Token("punct", "", 0), state=None)  # outside any bracket: no triples
+    datatype_skip = 0
+    previous: Token | None = None
+    for index, token in enumerate(tokens):
+        frame = stack[-1] if stack else top
+        tracking = frame.token.text == "{" and not frame.subquery
+        if token.kind == "punct" and token.text in _CLOSING:
+            if token.text == "{" and frame.data_next:
+                frame.data_next = False
+                stack.append(_Frame(token, state=None, subquery=True))
+            elif token.text == "{":
+                stack.append(_Frame(token))
+            else:
+                if tracking and frame.state is not None:
+                    found = _term(sparql, frame, token, previous)
+                    if found is not None:
+                        return found
+                stack.append(_Frame(token, state=None))
+            previous = token
             continue
-        if token.text in "{([":
-            stack.append(token)
-        elif token.text in pairs and stack and stack[-1].text == pairs[token.text]:
+        if token.kind == "punct" and token.text in ("}", ")", "]"):
+            if not stack:
+                return (
+                    token.start,
+                    token.text,
+                    f'unexpected "{token.text}": nothing is open here for it to close',
+                    f'Remove it, or add the "{_opening(token.text)}" it was meant to close.',
+                )
+            opened = stack[-1].token
+            if _CLOSING[opened.text] != token.text:
+                return (
+                    token.start,
+                    token.text,
+                    f'unexpected "{token.text}": the "{opened.text}" at '
+                    f"{_where(sparql, opened.start)} is still open",
+                    f'Close it with "{_CLOSING[opened.text]}" before this "{token.text}".',
+                )
             stack.pop()
-    if not stack:
-        return ""
-    opened = stack[-1]
-    closing = {"{": "}", "(": ")", "[": "]"}[opened.text]
-    before = sparql[: opened.start]
-    line, column = before.count("\n") + 1, opened.start - (before.rfind("\n") + 1) + 1
-    return f'The "{opened.text}" at line {line}, column {column} is never closed with "{closing}".'
+            parent = stack[-1] if stack else top
+            if parent.state is None and opened.text == "(" and parent.token.text == "{":
+                parent.state = 0  # FILTER(…), BIND(…) ended: a triple may follow
+            elif opened.text == "{" and parent.token.text == "{":
+                parent.state = 0  # a group ({…} UNION {…}, OPTIONAL {…}) ended
+            previous = token
+            continue
+        if not tracking:
+            if token.kind == "word":
+                upper = token.text.upper()
+                if upper == "SELECT" and stack:
+                    frame.subquery = True
+                elif upper == "WHERE" and frame.token.text == "(":
+                    return (
+                        token.start,
+                        token.text,
+                        f'missing ")" before WHERE: the "(" at '
+                        f"{_where(sparql, frame.token.start)} is still open",
+                        'Close it with ")" before WHERE.',
+                    )
+                elif upper in _MODIFIERS and _modifier_inside_group(stack, tokens, index):
+                    return _modifier_found(sparql, stack, token, upper)
+                elif upper == "VALUES":
+                    frame.data_next = True
+            previous = token
+            continue
+        # Inside a group that holds triples.
+        upper = token.text.upper() if token.kind == "word" else ""
+        if token.kind == "word" and upper in _MODIFIERS and upper not in ("GROUP", "ORDER"):
+            return _modifier_found(sparql, stack, token, upper)
+        if upper in ("GROUP", "ORDER") and _followed_by(tokens, index, "BY"):
+            return _modifier_found(sparql, stack, token, upper)
+        if datatype_skip:
+            datatype_skip -= 1
+            previous = token
+            continue
+        if token.kind == "langtag":
+            previous = token
+            continue
+        if (
+            token.text == "^"
+            and previous is not None
+            and previous.kind == "string"
+            and _followed_by_text(tokens, index, "^")
+        ):
+            datatype_skip = 2  # "1"^^xsd:int: the datatype belongs to the literal
+            previous = token
+            continue
+        if token.kind in _TERM_KINDS or (token.kind == "word" and upper in ("A", "TRUE", "FALSE")):
+            if frame.state is not None:
+                found = _term(sparql, frame, token, previous)
+                if found is not None:
+                    return found
+            previous = token
+            continue
+        if token.kind == "word":
+            if upper == "SELECT":
+                frame.subquery = True
+            if upper == "VALUES":
+                frame.data_next = True
+            frame.state = None  # FILTER, BIND, OPTIONAL, GRAPH, a function…: not a triple
+        elif token.text == ".":
+            frame.state = 0
+        elif token.text == ";":
+            frame.state = 1 if frame.state is not None else None
+        elif token.text == ",":
+            frame.state = 2 if frame.state is not None else None
+        elif token.text in ("/", "|") and frame.state == 2:
+            frame.state = 1  # a property path goes on
+        elif not _path_operator(token.text, frame.state):
+            frame.state = None
+        previous = token
+    if stack:
+        opened = stack[-1].token
+        closing = _CLOSING[opened.text]
+        end = len(sparql.rstrip())
+        return (
+            end,
+            "",
+            f'missing "{closing}" at the end: the "{opened.text}" at '
+            f"{_where(sparql, opened.start)} is never closed",
+            f'Close it with "{closing}".',
+        )
+    return None
+
+
+def _term(
+    sparql: str, frame: _Frame, token: Token, previous: Token | None
+) -> tuple[int, str, str, str] | None:
+    """One more term in the triple ``frame`` reads (a ``(`` or ``[`` opens one); a fourth one
+    starts a triple without a dot."""
+    assert frame.state is not None
+    if frame.state == 3 and frame.last_term is not None:
+        end = previous.end if previous is not None else frame.last_term.end
+        ended = " ".join(sparql[frame.last_term.start : end].split())
+        if len(ended) > 40:
+            ended = ended[:39] + "…"
+        return (
+            token.start,
+            token.text,
+            f'missing "." before {token.text}: the triple before it ends at {ended}',
+            f'Put "." after {ended} to end that triple (or ";" to go on with the same subject).',
+        )
+    frame.state += 1
+    frame.last_term = token
+    return None
+
+
+def _path_operator(text: str, state: int | None) -> bool:
+    """``*``, ``+``, ``?`` after a predicate; ``^``, ``!`` before one: a property path."""
+    return (text in ("*", "+", "?") and state == 2) or (text in ("^", "!") and state == 1)
+
+
+def _modifier_found(
+    sparql: str, stack: Sequence[_Frame], token: Token, upper: str
+) -> tuple[int, str, str, str]:
+    words = _MODIFIERS[upper]
+    opened = next(frame.token for frame in reversed(stack) if frame.token.text == "{")
+    return (
+        token.start,
+        token.text,
+        f'missing "}}" before {words}: the "{{" at {_where(sparql, opened.start)} is still open',
+        f'Close the WHERE block with "}}" before {words}: LIMIT, OFFSET, ORDER BY, GROUP BY and '
+        "HAVING come after it.",
+    )
+
+
+def _modifier_inside_group(stack: Sequence[_Frame], tokens: Sequence[Token], index: int) -> bool:
+    """A LIMIT or ORDER BY inside a ``{`` that is no subquery's (whose head allows them)."""
+    upper = tokens[index].text.upper()
+    if upper in ("GROUP", "ORDER") and not _followed_by(tokens, index, "BY"):
+        return False
+    braces = [frame for frame in stack if frame.token.text == "{"]
+    return bool(braces) and stack[-1].token.text == "{" and not braces[-1].subquery
+
+
+def _followed_by(tokens: Sequence[Token], index: int, word: str) -> bool:
+    return index + 1 < len(tokens) and tokens[index + 1].is_word(word)
+
+
+def _followed_by_text(tokens: Sequence[Token], index: int, text: str) -> bool:
+    return index + 1 < len(tokens) and tokens[index + 1].text == text
+
+
+def _opening(closing: str) -> str:
+    return {value: key for key, value in _CLOSING.items()}[closing]
+
+
+def _where(sparql: str, offset: int) -> str:
+    """``line 3, column 7`` of ``offset`` (1-based)."""
+    before = sparql[:offset]
+    return f"line {before.count(chr(10)) + 1}, column {offset - (before.rfind(chr(10)) + 1) + 1}"
 
 
 # Helpers ------------------------------------------------------------------------------------

@@ -10,7 +10,10 @@ from urllib.parse import quote
 
 import pytest
 
+from iomkg.config import DEFAULT_BASE_IRI
+from iomkg.syntaxhelp import check_syntax
 from tests.web.front.conftest import Watched
+from tests.web.front.test_syntax_messages import MISTAKES, PREFIXES
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +104,28 @@ def test_errors_are_marked_where_they_are_with_a_hint(watched: Watched) -> None:
     page.wait_for_selector("#syntax-problem.shown")
     assert page.locator("section.error-box").count() == 0
     assert page.inner_text("main").count("Write <id/country/NO>") == 1
+
+
+def test_the_page_says_each_mistake_as_the_check_does(watched: Watched) -> None:
+    """A missing "}" before ORDER BY, a missing "." and a misspelt FILTER, typed in the editor:
+    the editor's note and the run's error box say what /sparql/check and the CLI say."""
+    watched.open("/sparql")
+    page = watched.page
+    for name in ("missing-brace-before-order-by", "missing-dot-between-triples", "misspelt-filter"):
+        sparql = MISTAKES[name][0]
+        said = check_syntax(sparql, PREFIXES, DEFAULT_BASE_IRI)
+        assert said is not None
+        editor_text(watched, sparql)
+        page.wait_for_function(
+            "text => document.querySelector('#syntax-problem').textContent === text",
+            arg=said.text(),
+        )
+        marked = page.locator(".CodeMirror-lint-mark-error")
+        assert marked.count() == 1
+        if said.length:
+            assert marked.inner_text() == said.token
+        run(watched)
+        assert said.text() in page.inner_text("section.error-box pre")
 
 
 def test_the_table_pages_sorts_and_filters_the_whole_answer(watched: Watched) -> None:
