@@ -18,9 +18,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from iomkg import __version__, catalog, formats
+from iomkg import __version__, catalog, formats, sparqltext
 from iomkg.serving.endpoint import PageWanted, failure
 from iomkg.views import ResultTable, result_table
 from iomkg.web.common import core_request, core_response, html_response, web
@@ -168,9 +169,19 @@ def _entry(saved: catalog.SavedQuery) -> dict[str, Any]:
     }
 
 
-def editor_url(saved: catalog.SavedQuery) -> str:
-    """The query editor prefilled with the saved query's text."""
-    return url_for("sparql.endpoint", query=saved.sparql, format="html")
+def editor_url(saved: catalog.SavedQuery, *, defaults: bool = False) -> str:
+    """The query editor prefilled with the saved query's text; with ``defaults``, its optional
+    parameters' defaults bound in it (a VALUES block), so that it answers as the API does."""
+    sparql = saved.sparql
+    if defaults:
+        bound = catalog.bind(saved, {}, web().settings.base_iri).substitutions
+        terms = {
+            name: term
+            for name, term in bound.items()
+            if isinstance(term, ox.NamedNode | ox.Literal)
+        }
+        sparql = sparqltext.with_values(sparql, terms)
+    return url_for("sparql.endpoint", query=sparql, format="html")
 
 
 def run_url(name: str, params: Mapping[str, str]) -> str:

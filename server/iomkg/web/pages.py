@@ -53,15 +53,20 @@ SAMPLE_RESOURCES = (
 
 @dataclass(frozen=True)
 class Dashboard:
-    """One of the home page's dashboards: a parameterless saved query and how to draw its answer
-    (``static/home.js`` fetches ``/api/queries/NAME`` and draws it; its title and description are
-    the query's own). ``label`` names the column(s) that label a bar, a map's country or a list
-    item; ``values`` the numeric columns drawn; ``group`` the column a list groups items under;
-    ``iati`` a column counting IATI activities, whose total of 0 is said in words; ``empty``
-    what the dashboard says when the query has no row in this build; ``headings`` the columns
-    of the table of figures below a chart, in order, with their headings. ``points``: another
-    saved query whose WKT points (and their names: ``points_label``) a map draws over its
-    countries, when that query is in the catalogue and answers.
+    """One of the home page's dashboards: a parameterless saved query (or one whose parameters
+    all have defaults) and how to draw its answer (``static/home.js`` fetches
+    ``/api/queries/NAME`` and draws it; its title and description are the query's own).
+    ``label`` names the column(s) that label a bar, a map's country or a list item; ``values``
+    the numeric columns drawn; ``axis`` the title of the value axis; ``unit`` a column holding
+    the values' unit (a currency), said on the axis and in the series' names; ``group`` the
+    column a list groups items under; ``note`` the column a list groups each group's items by
+    (a donor's role); ``iati`` a column counting IATI activities, whose total of 0 is said in
+    words; ``empty`` what the dashboard says when the query has no row in this build;
+    ``headings`` the columns of the table of figures below a chart, in order, with their
+    headings; ``top`` how many rows the chart and its table show (the largest first, as the
+    query orders them), the rest a link away. ``points``: another saved query whose WKT points
+    (and their names: ``points_label``) a map draws over its countries, when that query is in
+    the catalogue and answers.
     """
 
     name: str
@@ -69,12 +74,15 @@ class Dashboard:
     label: tuple[str, ...]
     values: tuple[str, ...] = ()
     headings: tuple[tuple[str, str], ...] = ()
+    axis: str | None = None
+    unit: str | None = None
     split: str | None = None
     years: bool = False
     group: str | None = None
     note: str | None = None
     iati: str | None = None
     empty: str = "Nothing to show: the saved query has no answer in this build."
+    top: int | None = None
     points: str | None = None
     points_label: str | None = None
 
@@ -86,18 +94,25 @@ NO_IATI = (
 
 DASHBOARDS = (
     Dashboard(
-        "sum-funding-per-donor",
+        "sum-iati-funder-commitments",
         "bar",
-        label=("donorLabel",),
-        values=("fundedItems",),
+        label=("funderLabel", "funder"),
+        values=("committed",),
+        axis="committed to IOM",
+        unit="currency",
         split="currency",
         headings=(
-            ("donor", "donor"),
+            ("funder", "funder"),
             ("currency", "currency"),
-            ("fundedItems", "funded projects and activities"),
-            ("total", "total"),
+            ("committed", "committed"),
+            ("activities", "IATI activities"),
         ),
-        empty="No fundings in this build.",
+        empty=(
+            "No commitments to show: the source pages state no amount per donor, and no IATI "
+            "activities are imported (iomkg import iati FILE adds IOM's IATI activities, whose "
+            "incoming commitments this sums)."
+        ),
+        top=10,
     ),
     Dashboard(
         "show-activities-per-year",
@@ -105,6 +120,7 @@ DASHBOARDS = (
         label=("year",),
         years=True,
         values=("activities", "iatiActivities"),
+        axis="projects and activities starting",
         headings=(
             ("year", "start year"),
             ("activities", "projects and activities"),
@@ -125,6 +141,7 @@ DASHBOARDS = (
         ),
         iati="iatiActivities",
         empty="No project or activity with a stated country. " + NO_IATI,
+        top=10,
         points="list-iati-locations",
         points_label="locationName",
     ),
@@ -156,6 +173,9 @@ def dashboards_config(saved: catalog.Catalog) -> list[dict[str, object]]:
                 "kind": board.kind,
                 "label": list(board.label),
                 "values": list(board.values),
+                "axis": board.axis,
+                "unit": board.unit,
+                "top": board.top,
                 "columns": [column for column, _ in board.headings],
                 "headings": dict(board.headings),
                 "split": board.split,
@@ -166,7 +186,7 @@ def dashboards_config(saved: catalog.Catalog) -> list[dict[str, object]]:
                 "empty": board.empty,
                 "no_iati": NO_IATI,
                 "url": api.run_url(board.name, {}),
-                "editor_url": api.editor_url(query),
+                "editor_url": api.editor_url(query, defaults=True),
                 "points": None
                 if points is None
                 else {

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from iomkg.config import Settings
 from tests.conftest import PROJECT_DIR
-from tests.servers import LiveServer
+from tests.servers import LiveServer, start_server, stop_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -141,3 +142,16 @@ def watched(browser: Any, live_server: LiveServer) -> Iterator[Watched]:
     """A watched page on the session's live server."""
     with watching(browser, live_server) as page:
         yield page
+
+
+@pytest.fixture(scope="session")
+def project_server(
+    built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The server on the build ``make run`` serves: the seed sources and the IATI samples of
+    data/iati (real commitments, years and locations for the home page's dashboards)."""
+    running = start_server(
+        built_settings.store_root, tmp_path_factory.mktemp("project") / "server.log"
+    )
+    yield running.server
+    stop_server(running)

@@ -166,7 +166,12 @@
     const horizontal = !!(options && options.horizontal) && kind === "bar";
     // Counts get whole-number ticks (no "1.5 activities"); other numbers keep ECharts' own.
     const integers = series.every((s) => s.values.every((v) => v === null || Number.isInteger(v)));
-    const valueAxis = { type: "value", minInterval: integers ? 1 : 0, axisLabel: { color: "#1d2733" } };
+    // Large amounts read as 60M, not 60,000,000; the value axis says what it counts.
+    const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+    const valueName = (options && options.valueName) || undefined;
+    const valueAxis = { type: "value", minInterval: integers ? 1 : 0,
+      axisLabel: { color: "#1d2733", formatter: (v) => (Math.abs(v) >= 10000 ? compact.format(v) : String(v)) },
+      name: valueName, nameTextStyle: { color: "#1d2733", fontSize: 12 } };
     const chart = chartInstance(container);
     const description = title + " (" + kind + " chart of " + labels.length + " values)";
     container.setAttribute("role", "img");
@@ -193,20 +198,22 @@
     } else if (horizontal) {
       chart.setOption({
         ...base,
-        grid: { left: 8, right: 24, top: 8, bottom: series.length > 1 ? 40 : 8, containLabel: true },
+        grid: { left: 8, right: 24, top: 8, bottom: (series.length > 1 ? 40 : 8) + (valueName ? 28 : 0),
+          containLabel: true },
         yAxis: { type: "category", data: labels, inverse: true,
-          axisLabel: { color: "#1d2733", interval: 0, fontSize: 11, width: 170, overflow: "truncate" } },
-        xAxis: valueAxis,
+          axisLabel: { color: "#1d2733", interval: 0, fontSize: 11, overflow: "truncate",
+            width: Math.max(110, Math.min(260, Math.round(container.clientWidth * 0.45))) } },
+        xAxis: { ...valueAxis, nameLocation: "middle", nameGap: 26 },
         series: series.map((s) => ({ type: "bar", name: s.name, data: s.values, barMaxWidth: 14 })),
       });
     } else {
       chart.setOption({
         ...base,
-        grid: { left: 40, right: 16, top: 24, bottom: series.length > 1 ? 56 : 24, containLabel: true },
+        grid: { left: 40, right: 16, top: valueName ? 36 : 24, bottom: series.length > 1 ? 56 : 24, containLabel: true },
         xAxis: { type: "category", data: labels,
           axisLabel: { color: "#1d2733", rotate: labels.length > 6 ? 30 : 0, interval: 0,
             formatter: (v) => (v.length > 24 ? v.slice(0, 23) + "…" : v) } },
-        yAxis: valueAxis,
+        yAxis: { ...valueAxis, nameLocation: "end", nameTextStyle: { ...valueAxis.nameTextStyle, align: "left" } },
         series: series.map((s) => ({ type: kind, name: s.name, data: s.values })),
       });
     }

@@ -12,14 +12,30 @@
   const text = (term) => iomkg.termText(term, config);
   const number = (term) => (term && term.value !== "" && !isNaN(Number(term.value)) ? Number(term.value) : null);
   const heading = (board, name) => board.headings[name] || name;
-  const labelOf = (board, row) => board.label.map((name) => text(row[name])).filter((t) => t).join(", ");
+  /** A bar's or an item's name: the first of the label columns that is bound. */
+  const labelOf = (board, row) => board.label.map((name) => text(row[name])).find((t) => t) || "";
+  const NUMERIC = /#(integer|decimal|double|float|long|int|short|nonNegativeInteger)$/;
+  const numeric = (term) => term.type === "literal" && NUMERIC.test(term.datatype || "");
+  const grouped = (value) => Number(value).toLocaleString("en", { maximumFractionDigits: 2 });
+  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+
+  /** The rows a chart or a table shows: the first ``top`` (the query orders them, largest
+      first), and a note saying how many more the whole answer has, with a link to it. */
+  function shown(board, rows) {
+    return board.top && rows.length > board.top ? rows.slice(0, board.top) : rows;
+  }
+  function moreNote(board, rows, what) {
+    if (!board.top || rows.length <= board.top) return null;
+    return el("p", { class: "note more" }, "The " + board.top + " largest of " + rows.length + " " + what
+      + "; ", el("a", { href: board.url, text: "all " + rows.length + " in the answer" }), ".");
+  }
 
   /** A cell: an IRI as a link named by its label column (donor, donorLabel), a literal as its
       text (no language tag: the dashboards ask for English names), nothing as "not stated". */
   function cell(row, column) {
     const term = row[column];
     if (!term) return el("span", { class: "unknown", text: "not stated" });
-    if (term.type !== "uri") return document.createTextNode(term.value);
+    if (term.type !== "uri") return document.createTextNode(numeric(term) ? grouped(term.value) : term.value);
     const node = iomkg.termNode(term, config);
     const name = row[column + "Label"];
     if (name && node.tagName === "A") node.textContent = name.value;
@@ -29,8 +45,13 @@
   /** The answer's rows as a small table: the columns the dashboard names, in that order. */
   function figures(board, vars, rows) {
     const columns = board.columns.filter((c) => vars.includes(c));
+    const some = shown(board, rows);
+    const summary = some.length < rows.length
+      ? "The figures (the first " + some.length + " of " + plural(rows.length, "row") + ")"
+      : "The figures (" + plural(rows.length, "row") + ")";
+    rows = some;
     return el("details", { class: "figures" },
-      el("summary", { text: "The figures (" + rows.length + " row" + (rows.length === 1 ? "" : "s") + ")" }),
+      el("summary", { text: summary }),
       el("div", { class: "table-wrap" },
         el("table", {},
           el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", { scope: "col", text: heading(board, c) })))),
@@ -60,20 +81,36 @@
           const at = labels.indexOf(labelOf(board, row) || "(no name)");
           if (at >= 0) data[at] = number(row[name]);
         }
-        series.push({ name: heading(board, name) + (split !== null ? " (" + heading(board, board.split) + ": " + split + ")" : ""), values: data });
+        const which = split === null ? "" : board.split === board.unit ? " (" + split + ")"
+          : " (" + heading(board, board.split) + ": " + split + ")";
+        series.push({ name: heading(board, name) + which, values: data });
       }
     }
     return { labels, series };
   }
 
+  /** The value axis's title: the dashboard's, with the unit (a currency) when there is one. */
+  function axisName(board, rows) {
+    if (!board.axis) return undefined;
+    if (!board.unit) return board.axis;
+    const units = [...new Set(rows.map((row) => text(row[board.unit])).filter((u) => u))];
+    if (units.length === 1) return board.axis + " (" + units[0] + ")";
+    return board.axis + " (in each series' currency, not converted)";
+  }
+
   function chart(body, board, rows, values) {
-    const { labels, series } = chartData(board, rows, values);
-    // Many labels: bars from the left, one label a line, the chart as tall as they need.
-    const horizontal = board.kind === "bar" && labels.length > 8;
+    const some = shown(board, rows);
+    const { labels, series } = chartData(board, some, values);
+    // Many names: bars from the left, one name a line, the chart as tall as they need (years
+    // stay a time line, left to right).
+    const horizontal = board.kind === "bar" && !board.years && labels.length > 6;
     const canvas = el("div", { class: horizontal ? "chart tall" : "chart" });
-    if (horizontal) canvas.style.height = Math.max(320, 22 * labels.length + 48) + "px";
+    if (horizontal) canvas.style.height = Math.max(280, 26 * labels.length + 90) + "px";
     body.append(canvas);
-    iomkg.drawChart(canvas, board.kind, labels, series, board.title, { horizontal });
+    iomkg.drawChart(canvas, board.kind, labels, series, board.title,
+      { horizontal, valueName: axisName(board, some) });
+    const more = moreNote(board, rows, "rows are drawn");
+    if (more) body.append(more);
   }
 
   async function map(body, board, rows, values) {
@@ -117,7 +154,9 @@
     }
   }
 
-  /** Items grouped under a heading each (a programme and its donors), every item a link. */
+  /** Items grouped under a heading each (a programme and its donors), and in each group by
+      their note (the donor's role), every item a link: "lead nation: Norway", "contributors:
+      Austria, Belgium, …", a few lines however many donors a programme has. */
   function list(body, board, rows) {
     const groups = new Map();
     for (const row of rows) {
@@ -126,13 +165,27 @@
       groups.get(key).items.push(row);
     }
     const dl = el("dl", { class: "grouped" });
+    const item = board.label[0];
     for (const group of groups.values()) {
       dl.append(el("dt", {}, cell(group.row, board.group), " ",
-        el("span", { class: "count", text: "(" + group.items.length + ")" })));
-      const item = board.label[0];
-      dl.append(el("dd", {}, el("ul", {}, ...group.items.map((row) => el("li", {},
-        cell(row, item),
-        board.note && row[board.note] ? el("span", { class: "kind", text: " " + row[board.note].value }) : null)))));
+        el("span", { class: "count", text: "(" + plural(group.items.length, "donor") + ")" })));
+      const byNote = new Map();
+      for (const row of group.items) {
+        const note = board.note && row[board.note] ? row[board.note].value : "";
+        if (!byNote.has(note)) byNote.set(note, []);
+        byNote.get(note).push(row);
+      }
+      const dd = el("dd", {});
+      for (const [note, members] of byNote) {
+        const line = el("p", { class: "members" });
+        if (note) line.append(el("span", { class: "kind", text: note + (members.length > 1 ? "s" : "") + ": " }));
+        members.forEach((row, i) => {
+          if (i) line.append(", ");
+          line.append(cell(row, item));
+        });
+        dd.append(line);
+      }
+      dl.append(dd);
     }
     body.append(dl);
   }
@@ -161,6 +214,7 @@
       else chart(body, board, rows, values);
       if (noIati) body.append(el("p", { class: "note no-iati", text: board.no_iati }));
       if (board.kind !== "list") body.append(figures(board, vars, rows));
+      else body.append(el("p", { class: "note", text: plural(rows.length, "row") + " in the answer." }));
     } catch (problem) {
       status.textContent = "The saved query " + board.name + " failed: " + problem.message;
       status.classList.add("error");
