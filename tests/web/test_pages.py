@@ -310,3 +310,23 @@ def test_names_for_the_graph_view_are_the_pages_names(client: FlaskClient) -> No
         base + "id/source/000_aa2112c34e1aacb8/line/15": "IOM Serbia page, line 15",
         base + "graph/sources/000_aa2112c34e1aacb8": "IOM Serbia page",
     }
+
+
+def test_a_saved_query_page_shows_its_example_as_an_example(client: FlaskClient) -> None:
+    """With no value given the page answers for the example value, and says so: the field is
+    empty with the example as its placeholder, not filled in as if someone had typed it."""
+    shown = page(client, "/api/queries/list-donors?format=html")
+    field = re.search(r'<input id="param-programme"[^>]*>', shown)
+    assert field is not None
+    assert 'value=""' in field.group(0) and 'placeholder="for example id:' in field.group(0)
+    assert "No value given: the answer below is the example" in shown
+    typed = page(client, "/api/queries/list-donors?programme=id:project/ntf&format=html")
+    field = re.search(r'<input id="param-programme"[^>]*>', typed)
+    assert field is not None and 'value="id:project/ntf"' in field.group(0)
+    assert "No value given" not in typed
+
+
+def test_a_link_set_with_nothing_to_link_says_so() -> None:
+    """0 of 0 is no 100 %: the home page's coverage row says there is nothing to link."""
+    template = (Path(__file__).parents[2] / "server/iomkg/web/templates/home.html").read_text()
+    assert "none to link: the graph holds no" in template

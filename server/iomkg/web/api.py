@@ -126,6 +126,7 @@ def _page(saved: catalog.SavedQuery, raw: Mapping[str, str]) -> Response:
         status=status,
         query=entry,
         values=values,
+        given=given,
         table=table,
         error=error,
         downloads=[
