@@ -451,13 +451,14 @@ EXPORT_FORMATS = {
     "jsonld": ox.RdfFormat.JSON_LD,
     "nt": ox.RdfFormat.N_TRIPLES,
 }
+IATI_FORMAT = "iati"  # IATI 2.03 XML of the imported activities (iomkg.iati.export)
 
 
 @cli.command()
 @click.option(
     "--format",
     "format_name",
-    type=click.Choice(list(EXPORT_FORMATS)),
+    type=click.Choice([*EXPORT_FORMATS, IATI_FORMAT]),
     default="ttl",
     show_default=True,
 )
@@ -474,11 +475,15 @@ def export(
     context: click.Context, format_name: str, graph: str | None, output: Path | None
 ) -> None:
     """Export the store (or one named graph). Turtle and N-Triples without --graph hold the union of
-    all graphs; TriG, N-Quads and JSON-LD keep the named graphs."""
+    all graphs; TriG, N-Quads and JSON-LD keep the named graphs. `--format iati` writes IATI 2.03
+    XML of the imported activities (every IATI graph, or the one --graph names)."""
     settings = settings_of(context)
-    rdf_format = EXPORT_FORMATS[format_name]
     if graph is not None:  # a full IRI, a compact one (graph:ontology) or a relative one
         graph = urljoin(settings.base_iri, catalog.expand_iri(graph, settings.base_iri))
+    if format_name == IATI_FORMAT:
+        export_iati(settings, graph, output)
+        return
+    rdf_format = EXPORT_FORMATS[format_name]
     with open_current(settings) as store:
         if graph is not None and graph not in store.named_graphs():
             raise UsageProblem(f"no graph {graph!r} in the store; `iomkg stats` lists the graphs")
@@ -500,6 +505,29 @@ def export(
                 sink.close()
             else:
                 sink.flush()
+
+
+def export_iati(settings: Settings, graph: str | None, output: Path | None) -> None:
+    """IATI XML to the output file (written beside it, then moved in place: a failed export
+    leaves no half file) or to stdout."""
+    from iomkg.iati import export as iati_export
+
+    with open_current(settings) as store:
+        try:
+            iati_export.chosen_graphs(store, settings, graph)  # refused before a file is made
+            if output is None:
+                iati_export.export_iati(store, settings, sys.stdout.buffer, graph=graph)
+                sys.stdout.buffer.flush()
+                return
+            partial = output.with_name(f".{output.name}.partial")
+            try:
+                with partial.open("wb") as sink:
+                    iati_export.export_iati(store, settings, sink, graph=graph)
+                partial.replace(output)
+            finally:
+                partial.unlink(missing_ok=True)
+        except iati_export.NothingToExport as error:
+            raise UsageProblem(str(error)) from error
 
 
 @cli.command()
