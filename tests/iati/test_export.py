@@ -3,29 +3,32 @@ schema, round-tripping every activity of the files of ../shared/iati, and its re
 
 from __future__ import annotations
 
+import copy as copying
 import datetime as dt
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from click.testing import Result
 from lxml import etree
 
 from iomkg.config import Settings
 from iomkg.iati import export, model, schema
-from iomkg.iati.imports import _without_namespace, name_for
+from iomkg.iati.imports import name_for
+from iomkg.iati.mapper import without_namespace
 from iomkg.iati.model import Kind
 from iomkg.store import OxigraphStore
 from iomkg.store.releases import Releases
-from tests.conftest import requires_shared
+from tests.conftest import SHARED_DIR, copy_project, requires_shared
 from tests.iati.conftest import ALL_FILES, XML_LANG, Imported, run
 
 pytestmark = [requires_shared, pytest.mark.slow]
 
 IOMO = "https://w3id.org/iomkg/ontology#"
+UNMAPPABLE = Path(__file__).parent / "fixtures" / "unmappable-content.xml"
 NUMBERS = frozenset({"decimal", "int", "positiveInteger", "nonNegativeInteger", "integer"})
 #: Siblings whose order the graph does not keep (RDF values of one property are a set); the
 #: canonical form sorts them. Everything else keeps its order.
@@ -50,28 +53,59 @@ class Exported:
     stored: dict[Path, set[str]]  # source file -> the iati-identifiers its graph holds
 
 
-@pytest.fixture(scope="session")
-def exported(imported: Imported) -> Iterator[Exported]:
-    settings = imported.settings
+def export_each(settings: Settings, paths: tuple[Path, ...]) -> Exported:
+    """Export the graph of each file on its own (``--graph``'s core), and list what it holds."""
     store = open_store(settings)
     documents, stored = {}, {}
-    for path in ALL_FILES:
+    for path in paths:
         graph = settings.graph_iri(f"iati/{name_for(path.name)}")
         sink = io.BytesIO()
         export.export_iati(store, settings, sink, graph=graph)
         documents[path] = etree.fromstring(sink.getvalue())
-        stored[path] = {
-            row["id"].value
-            for row in store.query(
-                "SELECT ?g ?class ?id WHERE { GRAPH ?g { ?a a ?class ; dcterms:identifier ?id } }",
-                substitutions={
-                    "g": ox.NamedNode(graph),
-                    "class": ox.NamedNode(IOMO + "IatiActivity"),
-                },
-                prefixes={"dcterms": model.DCTERMS},
-            )  # type: ignore[union-attr]
-        }
-    yield Exported(documents, stored)
+        rows = store.query(
+            "SELECT ?g ?class ?id WHERE { GRAPH ?g { ?a a ?class ; dcterms:identifier ?id } }",
+            substitutions={"g": ox.NamedNode(graph), "class": ox.NamedNode(IOMO + "IatiActivity")},
+            prefixes={"dcterms": model.DCTERMS},
+        )
+        assert isinstance(rows, ox.QuerySolutions)
+        stored[path] = {row["id"].value for row in rows}  # type: ignore[union-attr]
+    return Exported(documents, stored)
+
+
+@pytest.fixture(scope="session")
+def exported(imported: Imported) -> Exported:
+    return export_each(imported.settings, ALL_FILES)
+
+
+def in_a_namespace(path: Path, target: Path, namespace: str) -> Path:
+    """The file with its IATI elements in ``namespace`` (as some tools write them, ns0:) and
+    its identifiers suffixed, so that both copies import side by side."""
+    tree = etree.parse(str(path))
+    for element in tree.getroot().iter(tag=etree.Element):
+        if etree.QName(element).namespace is None:
+            element.tag = f"{{{namespace}}}{etree.QName(element).localname}"
+            if etree.QName(element).localname == "iati-identifier":
+                element.text = (element.text or "").strip() + "-namespaced"
+    tree.write(str(target), encoding="utf-8", xml_declaration=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def fixtures_exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Exported, Result]:
+    """UNMAPPABLE and its copy with the IATI elements in a namespace, imported into a build of
+    the seed sources, and exported."""
+    root = tmp_path_factory.mktemp("export-fixtures")
+    namespaced = in_a_namespace(
+        UNMAPPABLE, root / "unmappable-content-in-a-namespace.xml", "http://example.org/iati"
+    )
+    settings = Settings(
+        project_dir=copy_project(root / "project", iati=False),
+        store_dir=root / "store",
+        shared_dir=SHARED_DIR,
+    )
+    result = run(settings, "import", "iati", str(UNMAPPABLE), str(namespaced))
+    assert result.exit_code == 0, result.output
+    return export_each(settings, (UNMAPPABLE, namespaced)), result
 
 
 # The canonical form ---------------------------------------------------------------------------
@@ -98,8 +132,11 @@ def canonical(activity: etree._Element, *, root_lang: str | None = None) -> Node
 
     * names: IATI elements by local name (a file may put them in a namespace, ns0: or another
       prefix), others in Clark notation (``{uri}name``: the prefix a file chose is not kept);
-    * whitespace-only text is dropped (indentation); attribute values of IATI elements and the
-      text of typed leaves are stripped, as XSD's whitespace facet reads codes, dates, numbers;
+    * whitespace-only text is dropped (indentation); text an IATI element should not hold (in
+      it, between its children) is its pieces, stripped, joined by a space (the mapper keeps
+      it so: where it stood among the children is not kept); attribute values of IATI
+      elements and the text of typed leaves are stripped, as XSD's whitespace facet reads
+      codes, dates and numbers;
     * typed values compare in their XSD value space: decimals and integers as numbers
       (``1.50`` = ``1.5``), booleans as ``true``/``false`` (``1`` = ``true``), date-times as
       instants (``…25.490000+00:00`` = ``…25.49Z``): the store keeps values, not spellings;
@@ -155,7 +192,10 @@ def _canonical(
             attributes["xml:lang"] = effective
     text = element.text or ""
     if is_iati and spec is not None:
-        if spec.name in model.MONEY_ELEMENTS:
+        if spec.text_type is None:  # text where the standard has none (stray, between children)
+            pieces = [element.text, *(child.tail for child in element)]
+            text = " ".join(piece.strip() for piece in pieces if piece and piece.strip())
+        elif spec.name in model.MONEY_ELEMENTS:
             text = _value(text.strip(), "decimal")
             if "currency" not in attributes and currency is not None:
                 attributes["currency"] = currency
@@ -248,19 +288,15 @@ def source_activities(path: Path) -> tuple[dict[str, etree._Element], str | None
 # The tests ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ALL_FILES, ids=lambda path: path.name)
-def test_every_imported_activity_round_trips(exported: Exported, path: Path) -> None:
-    """Each activity the import kept comes back with every value, date, code, narrative (with its
-    language), organisation, role and extension of the file, in canonical form."""
+def assert_round_trip(exported: Exported, path: Path, leave_out: int = 0) -> None:
     sources, root_lang = source_activities(path)
-    document = exported.documents[path]
     activities = {
         (activity.findtext("iati-identifier") or "").strip(): activity
-        for activity in document.findall("iati-activity")
+        for activity in exported.documents[path].findall("iati-activity")
     }
     assert set(activities) == exported.stored[path]
     assert set(activities) <= set(sources)
-    assert len(activities) >= len(sources) - 1  # page 109 has one activity a shape left out
+    assert len(activities) == len(sources) - leave_out
     for identifier, activity in activities.items():
         difference = first_difference(
             canonical(sources[identifier], root_lang=root_lang), canonical(activity)
@@ -268,10 +304,34 @@ def test_every_imported_activity_round_trips(exported: Exported, path: Path) -> 
         assert difference is None, f"{path.name}: {identifier}: {difference}"
 
 
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda path: path.name)
+def test_every_imported_activity_round_trips(exported: Exported, path: Path) -> None:
+    """Each activity the import kept comes back with every value, date, code, narrative (with its
+    language), organisation, role and extension of the file, in canonical form."""
+    left_out = 1 if path.name == "dportal-covid19-page-109.xml" else 0  # a share of 500 %
+    assert_round_trip(exported, path, left_out)
+
+
+def test_what_the_mapper_could_not_map_round_trips(
+    fixtures_exported: tuple[Exported, Result],
+) -> None:
+    """Narratives with markup, foreign attributes or a broken language tag, empty text elements
+    and narratives, stray text, an amount without a currency, extensions at every level and
+    values the store spells otherwise come back; so they do from a file whose IATI elements are
+    in a namespace."""
+    exported, result = fixtures_exported
+    assert "kept whole" in result.output and "kept as iati:xmlAttribute" in result.output
+    for path in exported.documents:
+        assert_round_trip(exported, path)
+    document = exported.documents[UNMAPPABLE]
+    assert document.nsmap == {}  # IATI 2.03: no namespace; extensions keep the file's prefix
+    assert document[0].nsmap == {"ext": "http://example.org/extension"}
+
+
 def schema_messages(activity: etree._Element, namespace: str | None = None) -> set[str]:
     """The XSD 2.03 errors of one activity (a copy, without the file's namespace), without
     their lines."""
-    copy = _without_namespace(activity, namespace)  # validate_activity moves what it is given
+    copy = without_namespace(copying.deepcopy(activity), namespace)  # validate_activity moves it
     return {problem.message for problem in schema.validate_activity(copy)}
 
 
@@ -294,6 +354,19 @@ def test_the_export_has_no_schema_error_the_file_did_not_have(
         clean = clean and not before
     if clean:
         schema.validator().assertValid(document)
+
+
+def test_what_the_mapper_could_not_map_brings_back_only_its_own_schema_errors(
+    fixtures_exported: tuple[Exported, Result],
+) -> None:
+    exported, _result = fixtures_exported
+    for path, document in exported.documents.items():
+        sources, _lang = source_activities(path)
+        for activity in document.findall("iati-activity"):
+            source = sources[(activity.findtext("iati-identifier") or "").strip()]
+            before = schema_messages(source, etree.QName(source).namespace)
+            assert before  # the fixture breaks the schema on purpose
+            assert schema_messages(activity) <= before
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,6 @@ def export_iati(
             for graph_iri in graphs:
                 for activity in writer.activities(graph_iri):
                     element = writer.activity(graph_iri, activity)
-                    etree.indent(element, space=" ", level=1)
                     xml.write(" ", element, "\n")
                     xml.flush()
                     count += 1
@@ -173,7 +172,9 @@ class _Writer:
                     number = int(line.value)
                     lines[subject] = min(number, lines.get(subject, number))
         node = _Activity(self, triples, lines)
-        return node.element(activity.value, self.rules["iati-activity"])
+        element = node.element(activity.value, self.rules["iati-activity"])
+        node.indent(element, 1)
+        return element
 
 
 class _Activity:
@@ -190,13 +191,42 @@ class _Activity:
         self.triples = triples
         self.lines = lines
         self.language: str | None = None
+        self.kept: list[etree._Element] = []  # written as they came: never re-indented
+
+    def indent(self, element: etree._Element, level: int) -> None:
+        """One space a level, as the samples are written; the kept elements' insides, and any
+        text that is not whitespace, as they are."""
+        children = list(element)
+        if not children or any(element is kept for kept in self.kept):
+            return
+        inner, outer = "\n" + " " * (level + 1), "\n" + " " * level
+        if not (element.text or "").strip():
+            element.text = inner
+        for child in children:
+            self.indent(child, level + 1)
+            child.tail = inner
+        children[-1].tail = outer
+
+    def prefixes(self) -> dict[str, str]:
+        """The namespace prefixes the kept elements declare, declared once on the activity, so
+        that its extension attributes and elements keep the file's prefixes (``dstore:``)."""
+        found: dict[str, str] = {}
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        for properties in self.triples.values():
+            for kept in properties.get(self.writer.xml_element, ()):
+                for prefix, uri in etree.fromstring(kept.value, parser).nsmap.items():
+                    if prefix is not None and uri not in found.values():
+                        found.setdefault(prefix, uri)
+        return found
 
     def objects(self, subject: str, predicate: str) -> list[ox.NamedNode | ox.Literal]:
         return self.triples.get(subject, {}).get(model.expand(predicate, self.base), [])
 
     def element(self, iri: str, rule: model.ElementRule) -> etree._Element:
         spec = rule.spec
-        element = etree.Element(spec.name)
+        element = etree.Element(
+            spec.name, nsmap=self.prefixes() if spec.name == "iati-activity" else None
+        )
         if spec.name == "iati-activity":
             for lang in self.objects(iri, self.writer.xml_lang):
                 element.set(XML_LANG, lang.value)
@@ -305,6 +335,7 @@ class _Activity:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         for kept in sorted(self.objects(iri, self.writer.xml_element), key=lambda t: t.value):
             element = etree.fromstring(kept.value, parser)
+            self.kept.append(element)
             name = etree.QName(element)
             found[name.localname if name.namespace is None else element.tag].append(element)
         return found

@@ -25,6 +25,7 @@ the same IRIs.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections import Counter
@@ -265,8 +266,12 @@ class _ActivityMapper:
             self.attribute(iri, element, rule, attribute, str(raw), vocabulary)
         if money:
             self.money(element, iri)
-        elif (element.text or "").strip() and spec.text_type is None:
-            self.warn(line_of(element), f"<{spec.name}> holds text the standard does not define")
+        elif spec.text_type is None and (stray := stray_text(element)):
+            self.keep_attribute(iri, "#text", stray)
+            self.warn(
+                line_of(element),
+                f"<{spec.name}> holds text the standard does not define; kept as iati:xmlAttribute",
+            )
         self.children(element, spec, iri)
         self.after(element, spec, iri)
 
@@ -292,6 +297,8 @@ class _ActivityMapper:
                 literal = self.narrative(child)
                 if literal is not None and rule.narrative_predicate is not None:
                     self.add(iri, rule.narrative_predicate, literal)
+                else:  # markup, attributes or a broken language tag: kept as it is
+                    self.keep_element(iri, child)
                 continue
             child_rule = self.rules[child_spec.path]
             if child_rule.kind is Kind.NODE:
@@ -343,6 +350,10 @@ class _ActivityMapper:
             )
             return False
         children = list(element.iterchildren(tag=etree.Element))
+        if rule.kind is not Kind.LEAF and stray_text(element):
+            return False  # text where the standard has none: kept whole, with it
+        if rule.kind is Kind.TEXT and not children:
+            return False  # an empty text element: no narrative to state, kept whole
         if rule.kind is Kind.CODE:
             code = element.get("code")
             if children or code is None:
@@ -485,7 +496,11 @@ class _ActivityMapper:
         self.add(iri, "iati:xmlAttribute", ox.Literal(f"{name}={value}"))
 
     def keep_element(self, iri: str, element: etree._Element) -> None:
-        text = etree.tostring(element, encoding="unicode", with_tail=False)
+        """The element as it is, as an XML literal; the IATI elements in it without the file's
+        namespace (a file may write them in one), as IATI 2.03 writes them."""
+        text = etree.tostring(
+            without_namespace(element, self.context.namespace), encoding="unicode", with_tail=False
+        )
         self.add(
             iri,
             "iati:xmlElement",
@@ -671,6 +686,29 @@ class _ActivityMapper:
             model.GEO + "asWKT",
             ox.Literal(wkt, datatype=ox.NamedNode(model.GEO + "wktLiteral")),
         )
+
+
+def stray_text(element: etree._Element) -> str:
+    """Text between an element's children or inside an element that holds none (pieces
+    stripped, joined by a space); "" when there is only whitespace."""
+    pieces = [element.text, *(child.tail for child in element)]
+    return " ".join(piece.strip() for piece in pieces if piece and piece.strip())
+
+
+def without_namespace(element: etree._Element, namespace: str | None) -> etree._Element:
+    """``element`` itself when the file's IATI elements have no namespace, else a copy with
+    that namespace taken off its elements and attributes."""
+    if namespace is None:
+        return element
+    duplicate = copy.deepcopy(element)
+    for node in duplicate.iter(tag=etree.Element):
+        if etree.QName(node).namespace == namespace:
+            node.tag = etree.QName(node).localname
+        for key in list(node.attrib):
+            if etree.QName(key).namespace == namespace:
+                node.attrib[etree.QName(key).localname] = node.attrib.pop(key)
+    etree.cleanup_namespaces(duplicate)
+    return duplicate
 
 
 def resolution_ref(resolution: Resolution, entity: str) -> str:
