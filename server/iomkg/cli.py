@@ -603,9 +603,8 @@ def import_iati(
         )
     for line in render_import(result):
         click.echo(line)
-    if result.build is not None:
-        for problem in result.build.iati.duplicates + result.build.iati.problems:
-            click.echo(f"warning: {problem.describe()}", err=True)
+    for problem in result.problems():
+        click.echo(f"warning: {problem.describe()}", err=True)
 
 
 @contextmanager

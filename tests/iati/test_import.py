@@ -178,6 +178,23 @@ def test_a_second_identical_import_changes_nothing(imported: Imported, tmp_path:
     assert tree_digest(store) == before
 
 
+def test_an_import_reports_the_warnings_of_the_files_it_read(
+    imported: Imported, tmp_path: Path
+) -> None:
+    """The build maps the earlier imports again; their warnings were reported when they were
+    imported, and are not repeated by the next import."""
+    store = tmp_path / "store"
+    shutil.copytree(imported.settings.store_root, store, symlinks=True)
+    settings = imported.settings.with_overrides(store_dir=store)
+    fixture = Path(__file__).parent / "fixtures" / "unmappable-content.xml"
+    result = run(settings, "import", "iati", str(fixture))
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert warnings and all(f"{fixture}:" in line for line in warnings), warnings
+    again = run(settings, "import", "iati", str(PAGE_110))  # unchanged: nothing read, no warning
+    assert "warning: " not in again.output
+
+
 def truncated_copy(tmp_path: Path) -> Path:
     data = PAGE_110.read_bytes()
     path = tmp_path / "page-110-truncated.xml"

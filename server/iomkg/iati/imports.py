@@ -1037,6 +1037,16 @@ class ImportSummary:
     unchanged: list[ImportEntry]  # the same bytes under the same name: nothing to do for them
     entries: list[ImportEntry]
 
+    def problems(self) -> list[Problem]:
+        """The warnings of the files this import read (the build maps the earlier imports
+        again, whose warnings were reported when they were imported), and the duplicates."""
+        if self.build is None:
+            return []
+        names = {entry.name for entry in self.added}
+        derived: Derived = self.build.iati
+        read = [p for report in derived.files if report.name in names for p in report.problems]
+        return [*derived.duplicates, *read]
+
 
 def import_files(
     settings: Settings,
