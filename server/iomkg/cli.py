@@ -23,7 +23,7 @@ import pyoxigraph as ox
 
 from iomkg import catalog, descriptions, formats, linking, memberstates, pipeline, sparqltext
 from iomkg.config import Settings, SettingsError
-from iomkg.iati.imports import ImportRefused
+from iomkg.iati.imports import ImportRefused, InputError
 from iomkg.progress import SILENT, Progress, TerminalProgress
 from iomkg.store import OxigraphStore, QuerySyntaxError, StoreError
 from iomkg.store.releases import Releases
@@ -92,7 +92,12 @@ def reports_errors(command: F) -> F:
             unchanged = (
                 "" if command.__name__ == "validate" else "; the previous build is unchanged"
             )
-            _fail(f"{error} (fix the file{unchanged})", 2)
+            fix = (
+                "check the URL"
+                if isinstance(error, InputError) and error.is_url
+                else "fix the file"
+            )
+            _fail(f"{error} ({fix}{unchanged})", 2)
         except pipeline.BuildError as error:
             _fail(f"{error}; the previous build is unchanged", error.exit_code)
         except QuerySyntaxError as error:

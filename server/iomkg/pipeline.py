@@ -60,13 +60,19 @@ class BuildError(Exception):
     exit_code = 2
 
 
+def location(where: str | Path, line: int | None, column: int | None) -> str:
+    """``file:line:column``, ``file:line`` when the column is unknown, ``file`` alone."""
+    if line is None:
+        return str(where)
+    return f"{where}:{line}" if column is None else f"{where}:{line}:{column}"
+
+
 class SourceParseError(BuildError):
     """An input file does not parse: names the file, line and column."""
 
     def __init__(self, path: Path, line: int | None, column: int | None, message: str) -> None:
         self.path, self.line, self.column, self.message = path, line, column, message
-        where = f"{path}:{line}:{column}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{location(path, line, column)}: {message}")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from iomkg.store.releases import Releases
 from tests.conftest import requires_shared
 from tests.iati.conftest import (
     EXAMPLE,
+    IATI_DIR,
     IOM_ACTIVITY,
     PAGE_109,
     PAGE_110,
@@ -234,6 +235,19 @@ def test_strict_refuses_a_file_with_a_schema_error(imported: Imported, tmp_path:
     assert "'vocabulary' is not allowed" in result.output
     assert re.search(r"schema error\(s\) and --strict: nothing imported", result.output)
     assert tree_digest(store) == before
+
+
+def test_an_organisation_file_is_refused_at_its_line(tmp_settings: Settings) -> None:
+    """Where the column is unknown the place is file:line (not file:line:None)."""
+    organisations = IATI_DIR / "iati-2.03-organisation-standard-example-annotated.xml"
+    result = run(tmp_settings, "import", "iati", str(organisations))
+    assert result.exit_code == 2, result.output
+    assert re.search(
+        rf"^iomkg: {re.escape(str(organisations))}:\d+: this is an IATI organisation file, "
+        r"not an IATI activity file .*\(fix the file; the previous build is unchanged\)$",
+        result.output,
+        flags=re.MULTILINE,
+    ), result.output
 
 
 def test_iati_1_is_refused_naming_its_version(tmp_settings: Settings, tmp_path: Path) -> None:

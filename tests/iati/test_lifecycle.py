@@ -104,7 +104,7 @@ def test_a_missing_url_imports_nothing(
     assert result.exit_code == 2, result.output
     [line] = [line for line in result.output.splitlines() if line.strip()]
     assert line.startswith(f"iomkg: {url}/no-such-file.xml: the server answered 404 ")
-    assert line.endswith("the previous build is unchanged)")
+    assert line.endswith("(check the URL; the previous build is unchanged)")
     assert tree_digest(settings.store_root) == before
 
 

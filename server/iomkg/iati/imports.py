@@ -48,7 +48,13 @@ from iomkg.iati.codelists import Codelists, shipped
 from iomkg.iati.mapper import FileContext, MappedActivity, Problem, identifier_of, map_activity
 from iomkg.iati.organisations import Mention, ProjectIndex, Resolver, choose_names, most_common
 from iomkg.iati.reader import FileInfo, local_name, read_activities
-from iomkg.pipeline import BuildError, SourceParseError, shacl_results, validation_store
+from iomkg.pipeline import (
+    BuildError,
+    SourceParseError,
+    location,
+    shacl_results,
+    validation_store,
+)
 from iomkg.progress import SILENT
 from iomkg.progress import Progress as Phases
 from iomkg.shacl import ShaclResult
@@ -86,8 +92,11 @@ class InputError(SourceParseError):
     ) -> None:
         super().__init__(Path(where), line, column, message)
         self.where = str(where)
-        shown = f"{where}:{line}:{column}" if line is not None else str(where)
-        self.args = (f"{shown}: {message}",)
+        self.args = (f"{location(where, line, column)}: {message}",)
+
+    @property
+    def is_url(self) -> bool:
+        return re.match(r"^https?://", self.where, flags=re.IGNORECASE) is not None
 
 
 # The manifest -----------------------------------------------------------------------------
