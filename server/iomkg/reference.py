@@ -22,6 +22,7 @@ from rdflib.namespace import DCTERMS, FOAF, ORG, OWL, PROV, RDF, RDFS, SKOS, TIM
 from rdflib.term import Node
 
 from iomkg import memberstates
+from iomkg.iati.codelists import GENERATED
 from iomkg.memberstates import COUNTRY_CODER_JSON, MemberStates
 
 DEFAULT_BASE = "https://w3id.org/iomkg/"
@@ -31,18 +32,11 @@ GEONAMES = "https://sws.geonames.org/"
 CC_BY_4 = URIRef("https://creativecommons.org/licenses/by/4.0/")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
-#: IATI codelists turned into SKOS (file stem in shared/iati/codelists/).
-CODELISTS: tuple[str, ...] = (
-    "ActivityDateType",
-    "ActivityStatus",
-    "Country",
-    "Currency",
-    "OrganisationRole",
-    "OrganisationType",
-    "Sector",
-    "SectorCategory",
-    "TransactionType",
-)
+#: IATI codelists turned into SKOS (file stem in shared/iati/codelists/): every list mapping.xml
+#: assigns to an attribute of the activity standard and shared/iati/codelists holds, the one list
+#: the importer links codes by (:data:`iomkg.iati.codelists.GENERATED`), so no code links to a
+#: concept that is not generated.
+CODELISTS: tuple[str, ...] = GENERATED
 
 COUNTRIES_CSV = memberstates.COUNTRIES_CSV
 ORGANISATIONS_CSV = "reference/organisations.csv"
@@ -581,7 +575,7 @@ def _narratives(parent: ET.Element | None, default_lang: str) -> list[Literal]:
 
 def codelist_graph(shared_dir: Path, name: str, base: str = DEFAULT_BASE) -> Graph:
     """One IATI codelist XML file as a skos:ConceptScheme with one skos:Concept per item."""
-    B, _ = _ns(base)
+    B, IOMO = _ns(base)
     root = ET.parse(shared_dir / "iati" / "codelists" / f"{name}.xml").getroot()  # noqa: S314
     lang = root.get(XML_LANG, "en")
     g = Graph()
@@ -594,13 +588,22 @@ def codelist_graph(shared_dir: Path, name: str, base: str = DEFAULT_BASE) -> Gra
     meta = root.find("metadata")
     if meta is not None:
         for lit in _narratives(meta.find("name"), lang):
-            g.add((scheme, SKOS.prefLabel, lit))
+            # One English name per scheme (the shapes' rule for every scheme); a list's name in
+            # another language (OtherIdentifierType's French one) is an alternative label.
+            g.add((scheme, SKOS.prefLabel if lit.language == "en" else SKOS.altLabel, lit))
         for lit in _narratives(meta.find("description"), lang):
             g.add((scheme, SKOS.definition, lit))
         url = _norm(meta.findtext("url"))
         if url:
             g.add((scheme, DCTERMS.source, URIRef(url)))
     category_list = root.get("category-codelist")
+    # A category in a list shared/ holds is its concept (skos:broader); in one it lacks
+    # (AidType-category, FinanceType-category, LocationType-category) the code is kept as a
+    # literal, never an invented concept.
+    categories_held = (
+        category_list is not None
+        and (shared_dir / "iati" / "codelists" / f"{category_list}.xml").exists()
+    )
     for item in root.iter("codelist-item"):
         code = _norm(item.findtext("code"))
         if not code:
@@ -614,8 +617,10 @@ def codelist_graph(shared_dir: Path, name: str, base: str = DEFAULT_BASE) -> Gra
         for lit in _narratives(item.find("description"), lang):
             g.add((c, SKOS.definition, lit))
         category = _norm(item.findtext("category"))
-        if category_list and category:
+        if category_list and category and categories_held:
             g.add((c, SKOS.broader, B[f"id/codelist/iati/{category_list}/{category}"]))
+        elif category_list and category:
+            g.add((c, IOMO.codelistCategory, Literal(category)))
         if item.get("status") == "withdrawn":
             g.add((c, OWL.deprecated, Literal(True)))
     return g

@@ -129,6 +129,54 @@ def test_sector_broader_points_to_existing_categories() -> None:
     assert broader <= set(categories.subjects(RDF.type, SKOS.Concept))
 
 
+def test_every_codelist_the_import_links_to_is_generated() -> None:
+    """The importer links a code to a concept only in the lists of iati.codelists.GENERATED: each
+    is generated, and every list mapping.xml names for the activity standard that shared/ holds
+    is among them (the rest keep their codes as text)."""
+    from iomkg.iati.codelists import GENERATED, read_rules
+
+    assert reference.CODELISTS == GENERATED
+    held = {path.stem for path in (SHARED_DIR / "iati" / "codelists").glob("*.xml")}
+    named = {
+        rule.codelist for rule in read_rules(SHARED_DIR / "iati" / "codelists" / "mapping.xml")
+    }
+    assert set(GENERATED) == named & held
+    assert len(GENERATED) == 26
+    for name in GENERATED:
+        assert (ROOT / "data" / "codelists" / f"iati-{name}.ttl").exists(), name
+
+
+def test_a_category_is_a_concept_only_where_its_list_is_held() -> None:
+    """skos:broader only to a generated concept; a category of a list shared/ lacks is the
+    category's code as text (iomo:codelistCategory), checked item by item against the XML."""
+    concepts: set[URIRef] = set()
+    graphs = {}
+    for name in reference.CODELISTS:
+        graphs[name] = parse(ROOT / "data" / "codelists" / f"iati-{name}.ttl")
+        concepts |= set(graphs[name].subjects(RDF.type, SKOS.Concept))
+    category = URIRef(f"{BASE}ontology#codelistCategory")
+    for name, g in graphs.items():
+        assert set(g.objects(None, SKOS.broader)) <= concepts, name
+        root = ET.parse(SHARED_DIR / "iati" / "codelists" / f"{name}.xml").getroot()
+        category_list = root.get("category-codelist")
+        for item in root.iter("codelist-item"):
+            concept = URIRef(f"{BASE}id/codelist/iati/{name}/{item.findtext('code', '').strip()}")
+            stated = (item.findtext("category") or "").strip()
+            broader = {str(o) for o in g.objects(concept, SKOS.broader)}
+            literal = {str(o) for o in g.objects(concept, category)}
+            if not category_list or not stated:
+                assert broader == literal == set(), concept
+            elif category_list in reference.CODELISTS:
+                assert (broader, literal) == (
+                    {f"{BASE}id/codelist/iati/{category_list}/{stated}"},
+                    set(),
+                )
+            else:
+                assert (broader, literal) == (set(), {stated}), concept
+    aid_type = graphs["AidType"]
+    assert aid_type.value(URIRef(f"{BASE}id/codelist/iati/AidType/B01"), category) == Literal("B")
+
+
 def test_key_codes_have_expected_labels() -> None:
     g = parse(ROOT / "data" / "codelists" / "iati-OrganisationRole.ttl")
     assert g.value(URIRef(f"{BASE}id/codelist/iati/OrganisationRole/1"), SKOS.prefLabel) in {
