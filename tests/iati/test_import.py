@@ -65,10 +65,13 @@ def graph_count(store: ox.Store, graph: str, pattern: str) -> int:
 
 
 def graph_languages(store: ox.Store, graph: str) -> Counter[str | None]:
+    """The narratives' languages in the faithful layer (not the file's own description, nor a
+    result figure's dimensions, whose schema:name is the dimension's @name)."""
     values = " ".join(f"<{p}>" for p in narrative_predicates())
     query = (
         f"SELECT ?lang (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o "
-        f"FILTER NOT EXISTS {{ ?s a <{IOMO}IatiFile> }} }} VALUES ?p {{ "
+        f"FILTER NOT EXISTS {{ ?s a <{IOMO}IatiFile> }} "
+        f"FILTER NOT EXISTS {{ ?s a <https://schema.org/PropertyValue> }} }} VALUES ?p {{ "
         + values
         + " } BIND(LANG(?o) AS ?lang) } GROUP BY ?lang"
     )

@@ -282,6 +282,56 @@ def test_the_results_and_indicators_of_an_activity(ask) -> None:  # type: ignore
     assert not any("target" in r or "actual" in r or "periodStart" in r for r in rows)
 
 
+def result_figure_rows(activity: etree._Element) -> list[tuple[str, ...]]:
+    """What list-iati-result-figures answers for one activity, worked out from its XML: one row
+    per numeric baseline, target or actual of an indicator with a title."""
+    iri = f"id/activity/{identifier(activity)}"
+    found = []
+    for r, result in enumerate(activity.findall("result"), start=1):
+        for i, indicator in enumerate(result.findall("indicator"), start=1):
+            title = indicator.findtext("title/narrative") or ""
+            ascending = {"1": "true", "0": "false", "true": "true", "false": "false"}
+            references = " ".join(
+                sorted(
+                    f"{ref.get('vocabulary')}:{ref.get('code')}"
+                    for ref in indicator.findall("reference")
+                )
+            )
+            head = (f"{iri}/result/{r}/indicator/{i}", title, indicator.get("measure") or "",
+                    ascending.get(indicator.get("ascending") or "", ""), references)  # fmt: skip
+            for baseline in indicator.findall("baseline"):
+                date = baseline.get("iso-date") or baseline.get("year") or ""
+                found.append((*head, "baseline", baseline.get("value") or "", date, "", ""))
+            for period in indicator.findall("period"):
+                start = period.find("period-start").get("iso-date") or ""  # type: ignore[union-attr]
+                end = period.find("period-end").get("iso-date") or ""  # type: ignore[union-attr]
+                for kind in ("target", "actual"):
+                    for element in period.findall(kind):
+                        found.append((*head, kind, element.get("value") or "", "", start, end))
+    return found
+
+
+def test_the_outcome_figures_of_each_activity(ask) -> None:  # type: ignore[no-untyped-def]
+    """Every sample activity with results (three of ADB's on page 109: baselines only) answers
+    exactly its XML's figures, by indicator."""
+    with_results = [a for a in activities() if a.find("result") is not None]
+    assert len(with_results) == 3
+    for activity in with_results:
+        rows = ask(
+            "list-iati-result-figures",
+            activity="id:" + activity_iri("", identifier(activity)).removeprefix("id/"),
+        )
+        assert [
+            (short(r["indicator"]), r["indicatorTitle"], r.get("measure", ""),
+             r.get("ascending", ""), " ".join(sorted(r.get("references", "").split())),
+             r["kind"], r["value"],
+             r.get("date", ""), r.get("start", ""), r.get("end", ""))
+            for r in rows
+        ] == result_figure_rows(activity)  # fmt: skip
+    rows = ask("list-iati-result-figures", activity="id:activity/XM-DAC-46004-51033-001-LN4023")
+    assert [(r["kind"], r["value"], r["date"]) for r in rows] == [("baseline", "0", "2019")] * 2
+
+
 # What a seed donor funds through IOM ------------------------------------------------------------
 
 

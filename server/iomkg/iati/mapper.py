@@ -13,8 +13,10 @@ its English name (``skos:prefLabel``), start and end (``schema:startDate``/``end
 dates before planned ones), an ``iomo:Funding`` for each funder (participating-org role 1, and
 the provider of incoming funds or commitments), ``iomo:accountableOrganisation``,
 ``iomo:extendingOrganisation`` and ``iomo:implementedBy`` for roles 2, 3 and 4, each location's
-point as GeoSPARQL WKT, and ``prov:wasDerivedFrom`` the excerpt (``id/source/{file}/line/{n}``)
-of the line each activity, transaction, budget, amount and funding is read from.
+point as GeoSPARQL WKT, each numeric baseline, target and actual of a result indicator as an
+outcome figure (``iomo:ResultFigure``, ``{activity}/figure/{element path}``), and
+``prov:wasDerivedFrom`` the excerpt (``id/source/{file}/line/{n}``)
+of the line each activity, transaction, budget, amount, funding and figure is read from.
 
 IRIs are stable: ``id/activity/{iati-identifier, percent-encoded}``; below it, each element by
 name, and by position among its namesakes (``…/sector/2``) except transactions, budgets,
@@ -51,6 +53,8 @@ ROLE_PROPERTIES = {
     "4": "iomo:implementedBy",
 }
 START_TYPES, END_TYPES = ("2", "1"), ("4", "3")  # actual before planned
+#: The values a result indicator reports, each an outcome figure (id/concept/result-value/{name}).
+RESULT_VALUES = ("baseline", "target", "actual")
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DATE = re.compile(r"^(-?\d{4,})-(\d\d)-(\d\d)(Z|[+-]\d\d:\d\d)?$")
@@ -521,11 +525,99 @@ class _ActivityMapper:
             self.point(element, iri)
         elif name == "recipient-country":
             self.recipient_country(element)
+        elif name in RESULT_VALUES and spec.path.startswith("iati-activity/result/indicator/"):
+            self.result_figure(element, iri)
         elif name in ("transaction", "budget", "planned-disbursement"):
             self.add(iri, model.PROV + "wasDerivedFrom", self.excerpt(line_of(element)))
             self.add(iri, model.DCTERMS + "isPartOf", self.iri)
         if name == "transaction":
             self.transaction_funding(element, iri)
+
+    def result_figure(self, element: etree._Element, iri: str) -> None:
+        """A baseline, target or actual value of a result indicator as an outcome figure
+        (``iomo:ResultFigure``): the number, what it counts (the indicator's title), the
+        indicator a query groups by, its period (or the baseline's date), its dimensions.
+
+        Only a numeric ``@value`` makes a figure; a qualitative one (or none) stays in the
+        ``iati:`` layer only, as does an indicator without a title to say what it counts."""
+        value = typed_literal(element.get("value") or "", "decimal")
+        kind = etree.QName(element).localname
+        holder = element.getparent()
+        indicator = holder.getparent() if kind != "baseline" and holder is not None else holder
+        if value is None or indicator is None:
+            return
+        titles = self.titles_of(indicator)
+        if not titles:
+            return
+        indicator_iri = iri.rsplit("/baseline/" if kind == "baseline" else "/period/", 1)[0]
+        figure = f"{self.iri}/figure/{iri[len(self.iri) + 1 :].replace('/', '-')}"
+        self.add(figure, RDF_TYPE, "iomo:ResultFigure")
+        self.add(figure, model.SCHEMA + "value", value)
+        for title in titles:
+            self.add(figure, "iomo:counts", title)
+        self.add(figure, "iomo:figureOf", self.iri)
+        self.add(figure, "iomo:resultIndicator", indicator_iri)
+        self.add(figure, model.DCTERMS + "type", f"{self.base}id/concept/result-value/{kind}")
+        self.add(figure, "iomo:precision", f"{self.base}id/concept/precision/exact")
+        self.add(figure, model.DCTERMS + "source", iri)
+        when = ""
+        if kind == "baseline":
+            date = typed_literal(element.get("iso-date") or "", "date")
+            year = (element.get("year") or "").strip()
+            if date is None and re.fullmatch(r"\d{4}", year):
+                date = ox.Literal(year, datatype=ox.NamedNode(model.XSD + "gYear"))
+            if date is not None:
+                self.add(figure, model.DCTERMS + "date", date)
+                when = f" ({date.value})"
+        elif holder is not None:
+            start, end = (self.date_of(holder, name) for name in ("period-start", "period-end"))
+            if start is not None:
+                self.add(figure, model.SCHEMA + "startDate", start)
+            if end is not None:
+                self.add(figure, model.SCHEMA + "endDate", end)
+            if start is not None and end is not None:
+                when = f" ({start.value} to {end.value})"
+        position = 0
+        for child in element.iterchildren(tag=etree.Element):
+            name, text = child.get("name"), child.get("value")
+            if etree.QName(child).localname != "dimension" or not self.is_iati(child):
+                continue
+            if name is None or text is None:
+                continue
+            position += 1
+            dimension = f"{figure}/dimension/{position}"
+            self.add(figure, model.SCHEMA + "additionalProperty", dimension)
+            self.add(dimension, RDF_TYPE, model.SCHEMA + "PropertyValue")
+            self.add(dimension, model.SCHEMA + "name", ox.Literal(name))
+            self.add(dimension, model.SCHEMA + "value", ox.Literal(text))
+            self.add(dimension, model.PROV + "wasDerivedFrom", self.excerpt(line_of(child)))
+        shown = " ".join(
+            next((t for t in titles if is_english(t.language)), titles[0]).value.split()
+        )
+        label = f"{self.identifier}: {kind} {value.value}{when} of \u201c{shown}\u201d"
+        self.add(figure, model.SKOS + "prefLabel", ox.Literal(label, language="en"))
+        self.add(figure, model.PROV + "wasDerivedFrom", self.excerpt(line_of(element)))
+
+    def titles_of(self, element: etree._Element) -> list[ox.Literal]:
+        """The narratives of an element's <title>, each with its language, once each."""
+        found: list[ox.Literal] = []
+        for title in element.iterchildren(tag=etree.Element):
+            if etree.QName(title).localname != "title" or not self.is_iati(title):
+                continue
+            for child in title.iterchildren(tag=etree.Element):
+                if etree.QName(child).localname != "narrative" or not (child.text or "").strip():
+                    continue
+                literal = self.narrative_quiet(child) or ox.Literal(child.text or "")
+                if literal not in found and all(
+                    other.language != literal.language for other in found
+                ):
+                    found.append(literal)
+        return found
+
+    def date_of(self, element: etree._Element, child_name: str) -> ox.Literal | None:
+        tag = f"{{{self.context.namespace}}}{child_name}" if self.context.namespace else child_name
+        found = element.find(tag)
+        return typed_literal(found.get("iso-date") or "", "date") if found is not None else None
 
     def organisation(self, element: etree._Element, spec: ElementSpec, iri: str) -> None:
         ref = (element.get("ref") or "").strip() or None
