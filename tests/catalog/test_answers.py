@@ -499,8 +499,11 @@ def test_find_resources_by_code(ask: Ask) -> None:
     for code in ("NO", "no", "NOR", "578"):
         rows = cols(ask("search-labels", text=code), "resource", "score", "match")
         assert rows[0][:2] == ("id/country/NO", "0"), code
-    assert cols(ask("search-labels", text="mk"), "resource")[:2] == [
+    # then the IATI codelists' entries of that code: the Country list's MK and the Language
+    # list's mk (Macedonian), in the order the search ranks them
+    assert cols(ask("search-labels", text="mk"), "resource")[:3] == [
         ("id/country/MK",),
+        ("id/codelist/iati/Language/mk",),
         ("id/codelist/iati/Country/MK",),
     ]
 
@@ -546,6 +549,7 @@ def test_the_federated_query_is_refused_without_the_allow_list(
         ("list-iati-activities-in-year", {"year": "2011"}),
         ("list-iati-donor-funding", {"donor": "id:country/NO"}),
         ("list-iati-results", {"activity": NTF}),
+        ("list-iati-result-figures", {"activity": NTF}),
         ("show-iati-funding-chain", {"activity": NTF}),
         ("sum-iati-funder-commitments", {}),
         ("sum-iati-spending-by-sector", {}),
