@@ -612,9 +612,7 @@ def _stage(
     if violations:
         raise ValidationFailed(violations, scope)
 
-    step = time.perf_counter()
-    # validated activity by activity in iati_graphs
-    store.raw.bulk_extend(quad for quads in iati.quads.values() for quad in quads)
+    step = time.perf_counter()  # the IATI graphs were loaded as each was validated (iati_graphs)
     store.flush()
     store.optimize_for_reading()
     timings["load"] += time.perf_counter() - step
@@ -738,7 +736,8 @@ def iati_graphs(
     validator: str = "sparql",
 ) -> tuple[list[ImportEntry], Derived, str]:
     """The IATI graphs (``data/iati`` and the imports), validated activity by activity against
-    the project's graphs (``project``, not changed); the imports the new release records; the
+    the project's graphs and bulk-loaded into ``project`` (the staging store) one file at a time;
+    the imports the new release records; the
     release's digest (``digest``, the sources', with the imports')."""
     from iomkg.iati import imports as iati  # the IATI package builds on this module
 
@@ -754,6 +753,7 @@ def iati_graphs(
         project,
         shapes,
         inputs,
+        project.bulk_extend,
         strict=strict,
         progress=progress,
         validator=validator,

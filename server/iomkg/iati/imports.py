@@ -298,9 +298,8 @@ class FileReport:
 
 @dataclass
 class Derived:
-    """The IATI graphs of a build and the reports of their files."""
+    """The reports of a build's IATI files (their graphs went to the build's sink)."""
 
-    quads: dict[str, list[ox.Quad]] = field(default_factory=dict)
     files: list[FileReport] = field(default_factory=list)
     duplicates: list[Problem] = field(default_factory=list)
 
@@ -406,22 +405,26 @@ def derive(
     project: ox.Store,
     shapes: rdflib.Graph,
     inputs: Sequence[Input],
+    sink: Callable[[list[ox.Quad]], None],
     *,
     strict: frozenset[str] = frozenset(),
     progress: Progress | None = None,
     validator: str = "sparql",
 ) -> Derived:
-    """Every input's graph, validated, with duplicates resolved (see the module docstring).
+    """Every input's graph, validated, with duplicates resolved (see the module docstring),
+    handed to ``sink`` one graph at a time as soon as it is validated: no IATI graph is held
+    for the whole import.
 
-    ``project`` holds the project's graphs (read, not changed); ``validator`` is the build's:
-    the shapes compiled to SPARQL (the default), or pySHACL."""
+    ``project`` holds the project's graphs, and the IATI graphs ``sink`` has written into it
+    (which validation ignores: each IATI graph is validated as if alone with the project's);
+    ``validator`` is the build's: the shapes compiled to SPARQL (the default), or pySHACL."""
     base = settings.base_iri
     codelists = shipped()
     resolver = Resolver(project_index(_index_quads(project, base), base), codelists, base)
     ontology = project.quads_for_pattern(
         None, None, None, ox.NamedNode(settings.graph_iri("ontology"))
     )
-    context = _ShapeContext(project, list(ontology), base, validator)
+    context = _ShapeContext(project, list(ontology), base, validator, settings.graph_iri("iati"))
     derived = Derived()
     _check_names(settings, inputs)
     winners = _choose_copies(inputs, derived)
@@ -443,10 +446,10 @@ def derive(
             progress,
             strict=item.name in strict,
         )
-        derived.quads[graph] = [
-            ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(graph)) for q in quads
-        ]
-        report.triples = len(derived.quads[graph])
+        named = ox.NamedNode(graph)
+        sink([ox.Quad(q.subject, q.predicate, q.object, named) for q in quads])
+        report.triples = len(quads)
+        del quads
         report.seconds = time.perf_counter() - started
         derived.files.append(report)
         mentions += kept_mentions
@@ -457,18 +460,19 @@ def derive(
         shown = "; ".join(f"<{focus}>: {message}" for focus, message, _path in violations[:5])
         raise BuildError(f"{ORGANISATIONS_GRAPH}: the organisations minted break a shape: {shown}")
     if triples:
-        derived.quads[organisations] = [
-            ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(organisations)) for t in triples
-        ]
+        sink(
+            [
+                ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(organisations))
+                for t in triples
+            ]
+        )
     datasets = settings.graph_iri(DATASETS_GRAPH)
     described = void_triples(settings, derived)
     violations = context.validate(described, shapes, lambda _focus: False)
     if violations:
         shown = "; ".join(f"<{focus}>: {message}" for focus, message, _path in violations[:5])
         raise BuildError(f"{DATASETS_GRAPH}: the IATI graphs' descriptions break a shape: {shown}")
-    derived.quads[datasets] = [
-        ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(datasets)) for t in described
-    ]
+    sink([ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(datasets)) for t in described])
     return derived
 
 
@@ -873,8 +877,10 @@ class _ShapeContext:
         ontology: Sequence[ox.Quad],
         base_iri: str,
         validator: str = "sparql",
+        iati_graphs: str | None = None,
     ) -> None:
         self.base_iri = base_iri
+        self.iati_graphs = iati_graphs  # IRI prefix of the IATI graphs already in ``project``
         self.validator = validator
         self.project = project
         self.ontology = [ox.Triple(q.subject, q.predicate, q.object) for q in ontology]
@@ -890,10 +896,13 @@ class _ShapeContext:
         return self._compiled[1].validate(store)
 
     def described(self, iri: str) -> list[ox.Triple]:
-        """What the project states about ``iri`` (in any of its graphs)."""
+        """What the project states about ``iri`` (in any of its graphs but the IATI ones, which
+        the import streams into the same store as it goes)."""
+        prefix = self.iati_graphs
         return [
             ox.Triple(q.subject, q.predicate, q.object)
             for q in self.project.quads_for_pattern(ox.NamedNode(iri), None, None)
+            if prefix is None or not str(getattr(q.graph_name, "value", "")).startswith(prefix)
         ]
 
     def stub(self, iri: str) -> list[ox.Triple]:
