@@ -21,6 +21,7 @@ Deriving the graphs, per build:
 
 from __future__ import annotations
 
+import copy as copying
 import datetime as dt
 import hashlib
 import json
@@ -45,7 +46,14 @@ from lxml import etree
 from iomkg.config import Settings
 from iomkg.iati import model, schema
 from iomkg.iati.codelists import Codelists, shipped
-from iomkg.iati.mapper import FileContext, MappedActivity, Problem, identifier_of, map_activity
+from iomkg.iati.mapper import (
+    FileContext,
+    MappedActivity,
+    Problem,
+    identifier_of,
+    map_activity,
+    without_namespace,
+)
 from iomkg.iati.organisations import Mention, ProjectIndex, Resolver, choose_names, most_common
 from iomkg.iati.reader import FileInfo, local_name, read_activities
 from iomkg.pipeline import (
@@ -720,19 +728,11 @@ def _schema_problems(
 
 
 def _without_namespace(element: etree._Element, namespace: str | None) -> etree._Element:
-    """A copy of the activity with the file's IATI namespace removed, as the XSD wants it."""
-    import copy as copying
-
-    duplicate = copying.deepcopy(element)
-    if namespace is not None:
-        for node in duplicate.iter(tag=etree.Element):
-            if etree.QName(node).namespace == namespace:
-                node.tag = etree.QName(node).localname
-            for key in list(node.attrib):
-                if etree.QName(key).namespace == namespace:
-                    node.attrib[etree.QName(key).localname] = node.attrib.pop(key)
-        etree.cleanup_namespaces(duplicate)
-    return duplicate
+    """A copy of the activity with the file's IATI namespace removed, as the XSD wants it (a
+    standalone copy even when there is none to remove: the XSD validates it as a document)."""
+    if namespace is None:
+        return copying.deepcopy(element)
+    return without_namespace(element, namespace)  # already a copy
 
 
 def file_triples(settings: Settings, item: Input, info: FileInfo, document: str) -> list[ox.Triple]:
